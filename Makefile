@@ -1,0 +1,50 @@
+# The Makefile is the only list of dev commands. Every target bootstraps the virtual
+# environment it needs (.venv in the checkout), so a fresh clone needs only Python >= 3.11.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install serve test lint fmt check typecheck bench clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@echo "+ creating $(VENV) and installing shuyou-mock[dev] (editable)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with test and dev extras
+
+serve: $(STAMP) ## Run the mock on http://$(HOST):$(PORT) (ARGS="--seed 1 --time-scale 0" to pass flags)
+	$(BIN)/python -m mock_server serve --host $(HOST) --port $(PORT) $(ARGS)
+
+test: $(STAMP) ## Run the whole test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP) ## ruff format --check and ruff check
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+fmt: $(STAMP) ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy --strict on the packages
+	$(BIN)/mypy
+
+check: lint ## lint + import contracts (the harness never imports the mock)
+	$(BIN)/lint-imports
+
+bench: $(STAMP) ## Run the benchmarks under bench/ (prints same-run ratios)
+	@for f in bench/bench_*.py; do echo "+ $(BIN)/python $$f"; $(BIN)/python $$f || exit 1; done
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
