@@ -1,19 +1,22 @@
 """The ShuYou Predictions API contract: the one OpenAPI 3.1 document that the mock and the harness read.
 
 `load_spec()` returns the parsed document (a fresh copy each call, so callers may mutate it);
-`SPEC_PATH` is the YAML file itself, shipped inside the installed package.
+`SPEC_PATH` is the YAML file itself, shipped inside the installed package;
+`schema_validator(ref)` compiles one of its schemas, with every `$ref` resolved, into a jsonschema-rs validator.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 
-__all__ = ["SPEC_PATH", "load_spec"]
+__all__ = ["SPEC_PATH", "load_spec", "schema_validator"]
 
 SPEC_PATH = Path(__file__).with_name("predictions.yaml")
 
@@ -28,3 +31,23 @@ def _parsed() -> dict[str, Any]:
 def load_spec() -> dict[str, Any]:
     """Return the parsed OpenAPI document (a deep copy)."""
     return copy.deepcopy(_parsed())
+
+
+@functools.cache
+def schema_validator(ref: str) -> jsonschema_rs.Draft202012Validator:
+    """Return a cached Draft 2020-12 validator (formats checked) for a schema of the spec.
+
+    `ref` is a component schema name (`"CreatePredictionRequest"`) or a JSON pointer into the document
+    (`"#/components/responses/BadRequest/content/application~1json/schema"`).
+    """
+    pointer = ref if ref.startswith("#/") else f"#/components/schemas/{ref}"
+    document = _parsed()
+    # The document itself is the root resource, so `$ref`s (and their sibling keywords) resolve natively;
+    # OpenAPI-only keywords (discriminator, example, x-*) are annotations that the validator ignores.
+    # A JSON pointer inside a URI fragment must be percent-encoded (`{prediction_id}` in a path key).
+    root = {
+        "$ref": urllib.parse.quote(pointer, safe="#/~:@!$&'()*+,;=-._"),
+        "components": document["components"],
+        "paths": document["paths"],
+    }
+    return jsonschema_rs.Draft202012Validator(root, validate_formats=True)
