@@ -51,3 +51,11 @@ def test_media_is_pure() -> None:
 def test_files_stay_small_for_large_requests(kind: Any, fmt: str, kwargs: dict[str, Any]) -> None:
     # The size cap is what keeps render in the milliseconds (timings are in the package docstring, not asserted).
     assert len(render(kind, fmt, seed=1, **kwargs).data) < 500_000
+
+
+@pytest.mark.parametrize("seed", [-1, 0, 2**63, -(2**70)])
+@pytest.mark.parametrize(("kind", "fmt"), [("image", "png"), ("video", "mp4"), ("audio", "wav")])
+def test_any_seed_renders(kind: Any, fmt: str, seed: int) -> None:
+    out = render(kind, fmt, width=64, height=48, seconds=1, seed=seed)
+    assert out.fallback_from is None
+    assert out.data
