@@ -1,0 +1,280 @@
+"""The webhook receiver: records every delivery, verifies it, and answers as it is told.
+
+Run it beside a client or the harness::
+
+    python -m contracts.receiver --port 9000 --secret whsec_... [--script 500,500,200] [--delay 0.5]
+
+`POST` to any path is a delivery: the signature is verified with `standardwebhooks` (401 when it does
+not verify) and the body is validated against the spec's webhook schema (422 when it does not conform);
+otherwise the receiver answers the next status of its script, then its default status, after an
+optional delay and with an optional `Retry-After`. `GET /deliveries` lists what arrived,
+`DELETE /deliveries` forgets it, `GET/POST /behaviour` reads or changes how it answers.
+In tests, `WebhookReceiver` runs it on 127.0.0.1:0 in a thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contracts.webhooks import SignatureInvalid, payload_errors, verify_signature
+
+__all__ = ["Behaviour", "WebhookReceiver", "create_receiver_app", "main"]
+
+_SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """How the receiver answers valid deliveries."""
+
+    script: tuple[int, ...] = ()
+    """Statuses for the next deliveries, in order (e.g. 500, 500, 200); then `status`."""
+    status: int = 200
+    delay: float = 0.0
+    """Real seconds to wait before answering (to exercise the sender's timeout)."""
+    retry_after: str | None = None
+    """`Retry-After` header value sent with every non-2xx answer."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], base: Behaviour | None = None) -> Behaviour:
+        unknown = set(data) - {"script", "status", "delay", "retry_after"}
+        if unknown:
+            raise ValueError(f"unknown behaviour keys {sorted(unknown)}; known: script, status, delay, retry_after")
+        current = base or cls()
+        changes: dict[str, Any] = {}
+        if "script" in data:
+            changes["script"] = tuple(_status(s) for s in data["script"])
+        if "status" in data:
+            changes["status"] = _status(data["status"])
+        if "delay" in data:
+            delay = float(data["delay"])
+            if not 0 <= delay <= 600:
+                raise ValueError(f"delay={delay!r}: expected seconds in [0, 600]")
+            changes["delay"] = delay
+        if "retry_after" in data:
+            changes["retry_after"] = None if data["retry_after"] is None else str(data["retry_after"])
+        return replace(current, **changes)
+
+
+def _status(value: Any) -> int:
+    status = int(value)
+    if not 100 <= status <= 599:
+        raise ValueError(f"status {value!r}: expected an HTTP status in 100..599")
+    return status
+
+
+@dataclass(slots=True)
+class _State:
+    secrets: tuple[str, ...]
+    behaviour: Behaviour
+    validate: bool = True
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def next_answer(self) -> tuple[int, Behaviour]:
+        with self.changed:
+            behaviour = self.behaviour
+            if behaviour.script:
+                self.behaviour = replace(behaviour, script=behaviour.script[1:])
+                return behaviour.script[0], behaviour
+            return behaviour.status, behaviour
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.changed:
+            self.deliveries.append(entry)
+            self.changed.notify_all()
+
+
+def create_receiver_app(
+    secrets: Sequence[str] = (), *, behaviour: Behaviour | None = None, validate: bool = True
+) -> Starlette:
+    """The receiver as an ASGI app; with no `secrets` signatures are recorded but not checked."""
+    state = _State(tuple(secrets), behaviour or Behaviour(), validate)
+
+    async def receive(request: Request) -> Response:
+        received_at = time.time()  # wall clock: what a real receiver sees (latency measurements)
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k in _SIGNATURE_HEADERS or k == "content-type"}
+        verified: bool | None = None
+        verify_error: str | None = None
+        if state.secrets:
+            try:
+                verify_signature(body, request.headers, state.secrets)
+                verified = True
+            except SignatureInvalid as exc:
+                verified, verify_error = False, str(exc)
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            payload = None
+        errors: list[str] = []
+        if state.validate:
+            errors = payload_errors(payload) if payload is not None else ["$: body is not JSON"]
+        if verified is False:
+            status, behaviour, reason = 401, state.behaviour, f"signature rejected: {verify_error}"
+        elif errors:
+            status, behaviour, reason = 422, state.behaviour, "body does not match the spec's webhook schema"
+        else:
+            status, behaviour = state.next_answer()
+            reason = "ok" if 200 <= status < 300 else "scripted failure"
+        state.record(
+            {
+                "seq": next(state.seq),
+                "path": request.url.path,
+                "received_at": received_at,
+                "webhook_id": request.headers.get("webhook-id"),
+                "webhook_timestamp": request.headers.get("webhook-timestamp"),
+                "headers": headers,
+                "body": payload,
+                "raw": body.decode("utf-8", errors="replace"),
+                "verified": verified,
+                "verify_error": verify_error,
+                "schema_errors": errors,
+                "answered": status,
+            }
+        )
+        if behaviour.delay:
+            await anyio.sleep(behaviour.delay)
+        extra = {"retry-after": behaviour.retry_after} if behaviour.retry_after and status >= 300 else None
+        return JSONResponse({"status": status, "reason": reason}, status_code=status, headers=extra)
+
+    async def deliveries(request: Request) -> Response:
+        if request.method == "DELETE":
+            with state.changed:
+                state.deliveries.clear()
+            return Response(status_code=204)
+        with state.changed:
+            return JSONResponse({"deliveries": list(state.deliveries)})
+
+    async def behaviour_endpoint(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await request.json()
+                if not isinstance(data, dict):
+                    raise ValueError("expected a JSON object")
+                new = Behaviour.from_json(data, state.behaviour)
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            with state.changed:
+                state.behaviour = new
+        return JSONResponse(asdict(state.behaviour))
+
+    app = Starlette(
+        routes=[
+            Route("/deliveries", deliveries, methods=["GET", "DELETE"]),
+            Route("/behaviour", behaviour_endpoint, methods=["GET", "POST"]),
+            Route("/{path:path}", receive, methods=["POST"]),
+        ]
+    )
+    app.state.receiver = state
+    return app
+
+
+class _ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+
+class WebhookReceiver:
+    """The receiver on 127.0.0.1:0 in a thread, for tests: `url`, `deliveries()`, `wait_for(n)`, `stop()`."""
+
+    def __init__(
+        self, secrets: Sequence[str] = (), *, behaviour: Behaviour | None = None, validate: bool = True
+    ) -> None:
+        self.app = create_receiver_app(secrets, behaviour=behaviour, validate=validate)
+        self._state: _State = self.app.state.receiver
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+        self._server = _ThreadServer(config)
+        self._thread = threading.Thread(target=self._server.run, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the webhook receiver could not start on 127.0.0.1")
+            self._thread.join(0.005)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.url = f"{self.base_url}/webhook"
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self._state.changed:
+            return list(self._state.deliveries)
+
+    def clear(self) -> None:
+        with self._state.changed:
+            self._state.deliveries.clear()
+
+    def set_behaviour(self, **changes: Any) -> Behaviour:
+        """Change how it answers, e.g. `set_behaviour(script=[500, 500, 200], retry_after="7")`."""
+        with self._state.changed:
+            self._state.behaviour = Behaviour.from_json(changes, self._state.behaviour)
+            return self._state.behaviour
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until at least `count` deliveries arrived; TimeoutError (with what did arrive) otherwise."""
+        with self._state.changed:
+            ok = self._state.changed.wait_for(lambda: len(self._state.deliveries) >= count, timeout=timeout)
+            got = list(self._state.deliveries)
+        if not ok:
+            raise TimeoutError(f"expected {count} webhook deliveries within {timeout} s, got {len(got)}: {got!r:.500}")
+        return got
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m contracts.receiver`: serve the receiver until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m contracts.receiver", description="Run the webhook receiver.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--secret", action="append", default=[], help="whsec_... (repeat for several)")
+    parser.add_argument("--script", default="", help="statuses for the next deliveries, e.g. 500,500,200")
+    parser.add_argument("--status", type=int, default=200, help="status once the script is used up")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before answering")
+    parser.add_argument("--retry-after", default=None, help="Retry-After value on non-2xx answers")
+    parser.add_argument("--no-validate", action="store_true", help="do not check bodies against the spec")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    try:
+        behaviour = Behaviour.from_json(
+            {
+                "script": [s for s in args.script.split(",") if s.strip()],
+                "status": args.status,
+                "delay": args.delay,
+                "retry_after": args.retry_after,
+            }
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    app = create_receiver_app(args.secret, behaviour=behaviour, validate=not args.no_validate)
+    verifying = "verifying signatures" if args.secret else "NOT verifying signatures (no --secret)"
+    print(f"webhook receiver on http://{args.host}:{args.port}/webhook ({verifying}); GET /deliveries", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""One HTTP attempt of a webhook, over an injected `httpx2.AsyncClient`.
+
+Rules: the only module of the engine that touches httpx2. Every httpx2 error, and the per-attempt
+deadline, are translated once, in `_translated()`, into `DeliveryFailed`; the dispatcher never sees a
+foreign exception. Redirects are not followed (a redirect could leave the allowlist). At most
+`excerpt_limit` bytes of the answer are read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import anyio
+import httpx2
+
+__all__ = ["Answer", "DeliveryFailed", "HttpSender", "WebhookSender"]
+
+FailureKind = Literal["timeout", "connect", "transport"]
+
+
+class DeliveryFailed(Exception):
+    """An attempt got no HTTP answer: timeout, refused connection or broken transport."""
+
+    def __init__(self, kind: FailureKind, message: str, latency_ms: float = 0.0) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind: FailureKind = kind
+        self.latency_ms = latency_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the receiver answered to one attempt."""
+
+    status_code: int
+    retry_after: str | None
+    excerpt: str
+    latency_ms: float
+
+
+class WebhookSender(Protocol):
+    """Sends one attempt; raises `DeliveryFailed` when there is no HTTP answer."""
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer: ...
+
+
+@contextmanager
+def _translated(timeout: float) -> Iterator[None]:
+    try:
+        yield
+    except TimeoutError as exc:
+        raise DeliveryFailed("timeout", f"no answer within {timeout:g} s") from exc
+    except httpx2.TimeoutException as exc:
+        raise DeliveryFailed("timeout", f"{type(exc).__name__} after at most {timeout:g} s") from exc
+    except (httpx2.ConnectError, httpx2.ProxyError) as exc:
+        raise DeliveryFailed("connect", str(exc) or type(exc).__name__) from exc
+    except (httpx2.TransportError, httpx2.InvalidURL, httpx2.StreamError) as exc:
+        raise DeliveryFailed("transport", f"{type(exc).__name__}: {exc}") from exc
+
+
+class HttpSender:
+    """The production `WebhookSender`: POST with a per-attempt deadline and a bounded answer excerpt."""
+
+    __slots__ = ("_client", "_excerpt_limit", "_timeout", "_timer")
+
+    def __init__(
+        self,
+        client: httpx2.AsyncClient,
+        *,
+        timeout: float,
+        excerpt_limit: int = 512,
+        timer: Callable[[], float] = time.perf_counter,  # measures real latency, not mock time
+    ) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._excerpt_limit = excerpt_limit
+        self._timer = timer
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        started = self._timer()
+        try:
+            with _translated(self._timeout), anyio.fail_after(self._timeout):
+                async with self._client.stream(
+                    "POST",
+                    url,
+                    content=body,
+                    headers=dict(headers),
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                ) as response:
+                    excerpt = await self._excerpt(response)
+        except DeliveryFailed as exc:
+            exc.latency_ms = (self._timer() - started) * 1000.0
+            raise
+        return Answer(
+            status_code=response.status_code,
+            retry_after=response.headers.get("retry-after"),
+            excerpt=excerpt,
+            latency_ms=(self._timer() - started) * 1000.0,
+        )
+
+    async def _excerpt(self, response: httpx2.Response) -> str:
+        if self._excerpt_limit <= 0:
+            return ""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= self._excerpt_limit:
+                break
+        return b"".join(chunks)[: self._excerpt_limit].decode("utf-8", errors="replace")

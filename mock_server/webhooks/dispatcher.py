@@ -1,0 +1,349 @@
+"""The webhook engine: turns task events into signed deliveries, retries them, and journals every attempt.
+
+Rules:
+- `on_event()` never waits: it journals the delivery, persists it while pending and queues it; a pool
+  of `concurrency` workers sends. API responses are never slowed by a receiver.
+- Retries run on the mock's clock through the scheduler (`call_at`), so a FakeClock advances through
+  backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
+- Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
+- Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed.
+- With a persistent store, pending deliveries are reloaded by `start()` and resume where they were.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import random
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+import anyio.lowlevel
+import httpx2
+
+from mock_server.clock import Clock, SystemClock
+from mock_server.webhooks.backoff import Backoff, parse_retry_after
+from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
+from mock_server.webhooks.events import encode_payload, fires
+from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
+from mock_server.webhooks.policy import Allowlist
+from mock_server.webhooks.settings import WebhookSettings
+from mock_server.webhooks.signing import Signer
+
+__all__ = ["DeliveryStore", "WebhookDispatcher"]
+
+Batch = tuple[str, ...]
+
+
+class DeliveryStore(Protocol):
+    """The slice of `mock_server.store.Store` the dispatcher persists pending deliveries through."""
+
+    def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None: ...
+    def delete_delivery(self, delivery_id: str) -> None: ...
+    def pending_deliveries(self) -> list[dict[str, Any]]: ...
+
+
+class Timers(Protocol):
+    """The slice of `mock_server.scheduler.Scheduler` the dispatcher uses."""
+
+    def call_at(self, when: float, callback: Callable[[], Awaitable[None] | None]) -> Any: ...
+    def cancel(self, handle: Any) -> None: ...
+
+
+class _HasWebhook(Protocol):
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def webhook(self) -> str | None: ...
+
+
+def _ignore(exc: BaseException) -> None:  # pragma: no cover - the app passes its journal's recorder
+    pass
+
+
+class WebhookDispatcher:
+    """Delivers task events as Standard Webhooks; `start()`/`aclose()` in the app lifespan."""
+
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        *,
+        clock: Clock,
+        scheduler: Timers,
+        client: httpx2.AsyncClient | None = None,
+        sender: WebhookSender | None = None,
+        store: DeliveryStore | None = None,
+        seed: int | None = 0,
+        wall_clock: Clock | None = None,
+        on_error: Callable[[BaseException], None] = _ignore,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._stamp_clock: Clock = clock if settings.timestamp == "clock" else (wall_clock or SystemClock())
+        self._scheduler = scheduler
+        self._client = client
+        self._sender = sender
+        self._store = store
+        self._on_error = on_error
+        self._rng = random.Random(f"webhooks:{seed}")
+        self._signer = Signer(settings.secrets)
+        self._backoff = Backoff.from_settings(settings)
+        self._allowlist = Allowlist(settings.allowlist)
+        self.journal = DeliveryJournal(settings.journal_limit)
+        self._timers: dict[str, Any] = {}
+        self._held: tuple[str, Any] | None = None
+        self._send, self._receive = anyio.create_memory_object_stream[Batch](math.inf)
+        self._stack: AsyncExitStack | None = None
+        self._token: Any = None
+        self._thread: int | None = None
+
+    # -- lifespan ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the sender pool and resume the store's pending deliveries."""
+        if self._stack is not None:
+            return
+        stack = AsyncExitStack()
+        if self._sender is None:
+            if self._client is None:
+                limits = httpx2.Limits(max_connections=self.settings.concurrency, max_keepalive_connections=64)
+                self._client = await stack.enter_async_context(httpx2.AsyncClient(trust_env=False, limits=limits))
+            self._sender = HttpSender(
+                self._client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
+            )
+        tg = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(tg.cancel_scope.cancel)
+        self._stack = stack
+        self._token = anyio.lowlevel.current_token()
+        self._thread = threading.get_ident()
+        for _ in range(self.settings.concurrency):
+            tg.start_soon(self._worker)
+        self._resume()
+
+    async def aclose(self) -> None:
+        """Stop sending; pending deliveries stay in the store for the next start."""
+        stack, self._stack = self._stack, None
+        self._thread = None
+        for handle in self._timers.values():
+            self._scheduler.cancel(handle)
+        self._timers.clear()
+        if stack is not None:
+            await stack.aclose()
+
+    def reset(self) -> None:
+        """Forget every delivery (the control surface's reset)."""
+        for handle in self._timers.values():
+            self._scheduler.cancel(handle)
+        self._timers.clear()
+        if self._held is not None:
+            self._scheduler.cancel(self._held[1])
+            self._held = None
+        for delivery in self.journal.list(status=DeliveryStatus.PENDING):
+            self._forget(delivery.delivery_id)
+        self.journal.clear()
+
+    # -- the service's subscriber -----------------------------------------------------------------
+
+    def on_event(self, prediction: _HasWebhook, event: str, body: Mapping[str, Any]) -> str | None:
+        """Subscriber for task events; returns the delivery id, or None when nothing fires."""
+        if self._thread is not None and threading.get_ident() != self._thread:
+            result: str | None = anyio.from_thread.run_sync(
+                self._on_event, prediction.task_id, prediction.webhook, event, body, token=self._token
+            )
+            return result
+        return self._on_event(prediction.task_id, prediction.webhook, event, body)
+
+    def _on_event(self, task_id: str, url: str | None, event: str, body: Mapping[str, Any]) -> str | None:
+        if url is None or not fires(event, url, self.settings):
+            return None
+        now = self._clock.now()
+        delivery = Delivery(
+            delivery_id=self._new_id(task_id, event),
+            task_id=task_id,
+            event=event,
+            url=url,
+            payload=encode_payload(body),
+            created_at=now,
+            chaos=self._plan_chaos(),
+        )
+        if not self._allowlist.allows(url):
+            self.journal.put(replace(delivery, status=DeliveryStatus.BLOCKED))
+            return delivery.delivery_id
+        delay = self.settings.chaos.delay
+        delivery = replace(delivery, next_attempt_at=now + delay)
+        self._save(delivery)
+        if self.settings.chaos.out_of_order:
+            self._hold_or_swap(delivery, now + delay)
+        else:
+            self._submit((delivery.delivery_id,), now + delay)
+        return delivery.delivery_id
+
+    # -- control surface --------------------------------------------------------------------------
+
+    def list(self, *, task_id: str | None = None, status: str | None = None) -> list[Delivery]:
+        """Deliveries in creation order, filtered by task id and status."""
+        return self.journal.list(task_id=task_id, status=status)
+
+    def get(self, delivery_id: str) -> Delivery:
+        """One delivery; KeyError when the journal has no such id."""
+        return self.journal.get(delivery_id)
+
+    def redeliver(self, delivery_id: str) -> Delivery:
+        """Send again now with a fresh attempt budget; a blocked delivery stays blocked (nothing is sent)."""
+        delivery = self.journal.get(delivery_id)
+        if delivery.status is DeliveryStatus.BLOCKED:
+            return delivery
+        self._cancel_timer(delivery_id)
+        now = self._clock.now()
+        if delivery.finished:
+            delivery = replace(
+                delivery, status=DeliveryStatus.PENDING, round_start=len(delivery.attempts), next_attempt_at=now
+            )
+        else:
+            delivery = replace(delivery, next_attempt_at=now)
+        self._save(delivery)
+        self._submit((delivery_id,), now)
+        return delivery
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _new_id(self, task_id: str, event: str) -> str:
+        # Derived from the task, not a counter, so ids stay unique across restarts (receivers dedupe on it).
+        n = 0
+        while True:
+            digest = hashlib.sha256(f"{task_id}:{event}:{n}".encode()).hexdigest()[:32]
+            candidate = f"msg_{digest}"
+            try:
+                self.journal.get(candidate)
+            except KeyError:
+                return candidate
+            n += 1
+
+    def _plan_chaos(self) -> frozenset[str]:
+        chaos = self.settings.chaos
+        planned: set[str] = set()
+        if chaos.duplicate and self._rng.random() < chaos.duplicate:
+            planned.add("duplicate")
+        if chaos.bad_signature and self._rng.random() < chaos.bad_signature:
+            planned.add("bad_signature")
+        return frozenset(planned)
+
+    def _hold_or_swap(self, delivery: Delivery, at: float) -> None:
+        if self._held is None:
+            handle = self._scheduler.call_at(at + self.settings.chaos.out_of_order_window, self._release_held)
+            self._held = (delivery.delivery_id, handle)
+            return
+        held_id, handle = self._held
+        self._held = None
+        self._scheduler.cancel(handle)
+        self._submit((delivery.delivery_id, held_id), at)  # the newer one first, then the older
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            held_id, _ = self._held
+            self._held = None
+            self._enqueue((held_id,))
+
+    def _submit(self, batch: Batch, at: float) -> None:
+        if at <= self._clock.now():
+            self._enqueue(batch)
+            return
+        handle = self._scheduler.call_at(at, functools.partial(self._enqueue, batch))
+        for delivery_id in batch:
+            self._timers[delivery_id] = handle
+
+    def _enqueue(self, batch: Batch) -> None:
+        for delivery_id in batch:
+            self._timers.pop(delivery_id, None)
+        self._send.send_nowait(batch)
+
+    def _cancel_timer(self, delivery_id: str) -> None:
+        handle = self._timers.pop(delivery_id, None)
+        if handle is not None:
+            self._scheduler.cancel(handle)
+
+    def _save(self, delivery: Delivery) -> None:
+        self.journal.put(delivery)
+        if self._store is not None:
+            if delivery.finished:
+                self._store.delete_delivery(delivery.delivery_id)
+            else:
+                self._store.put_delivery(delivery.delivery_id, delivery.to_record())
+
+    def _forget(self, delivery_id: str) -> None:
+        if self._store is not None:
+            self._store.delete_delivery(delivery_id)
+
+    def _resume(self) -> None:
+        if self._store is None:
+            return
+        now = self._clock.now()
+        for record in self._store.pending_deliveries():
+            try:
+                delivery = Delivery.from_record(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                self._on_error(exc)
+                continue
+            if delivery.finished or delivery.delivery_id in self._timers:
+                continue
+            self.journal.put(delivery)
+            self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
+
+    async def _worker(self) -> None:
+        async for batch in self._receive:
+            for delivery_id in batch:
+                try:
+                    await self._attempt(delivery_id)
+                except Exception as exc:
+                    self._on_error(exc)
+
+    async def _attempt(self, delivery_id: str, *, duplicate: bool = False) -> None:
+        try:
+            delivery = self.journal.get(delivery_id)
+        except KeyError:
+            return  # reset or evicted meanwhile
+        if delivery.finished and not duplicate:
+            return
+        number = len(delivery.attempts) + 1
+        forged = "bad_signature" in delivery.chaos and number == 1
+        headers = self._signer.headers(delivery_id, int(self._stamp_clock.now()), delivery.payload, forged=forged)
+        at = self._clock.now()
+        assert self._sender is not None
+        retry_after: str | None = None
+        try:
+            answer = await self._sender.send(delivery.url, headers, delivery.payload)
+        except DeliveryFailed as exc:
+            attempt = Attempt(number, at, error=str(exc), latency_ms=round(exc.latency_ms, 3))
+        else:
+            retry_after = answer.retry_after
+            attempt = Attempt(
+                number, at, answer.status_code, latency_ms=round(answer.latency_ms, 3), response_excerpt=answer.excerpt
+            )
+        attempt = replace(attempt, signature="bad" if forged else "valid", duplicate=duplicate)
+        try:
+            delivery = self.journal.get(delivery_id)  # re-read: a redeliver or reset may have happened
+        except KeyError:
+            return
+        if duplicate:
+            self.journal.put(delivery.with_attempt(attempt))
+            return
+        if attempt.ok:
+            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.DELIVERED, next_attempt_at=None))
+            if "duplicate" in delivery.chaos and not any(a.duplicate for a in delivery.attempts):
+                await self._attempt(delivery_id, duplicate=True)
+            return
+        used = number - delivery.round_start
+        if used >= self.settings.max_attempts:
+            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.EXHAUSTED, next_attempt_at=None))
+            return
+        wait = self._backoff.delay(used, self._rng, retry_after=parse_retry_after(retry_after, self._stamp_clock.now()))
+        when = self._clock.now() + wait
+        self._save(delivery.with_attempt(attempt, next_attempt_at=when))
+        self._submit((delivery_id,), when)

@@ -1,0 +1,175 @@
+"""The delivery journal: every webhook delivery and every attempt, queryable and bounded.
+
+Rules: pure (no I/O, no locks: it lives on the event loop). Records are frozen; an update replaces the
+record. When the journal is full the oldest *finished* delivery is dropped; pending ones are never
+dropped (nothing is lost). `to_record()`/`from_record()` give the JSON form used by the store and
+the control surface.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Attempt", "Delivery", "DeliveryJournal", "DeliveryStatus"]
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Waiting for its first attempt or a retry."""
+    DELIVERED = "delivered"
+    """A 2xx acknowledged it."""
+    EXHAUSTED = "exhausted"
+    """Every allowed attempt failed."""
+    BLOCKED = "blocked"
+    """The host is not on the allowlist (DECISIONS 7); nothing was sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt of a delivery."""
+
+    number: int
+    at: float
+    status_code: int | None = None
+    error: str | None = None
+    latency_ms: float = 0.0
+    response_excerpt: str = ""
+    signature: str = "valid"
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook message (one `webhook-id`) and its attempts."""
+
+    delivery_id: str
+    task_id: str
+    event: str
+    url: str
+    payload: bytes
+    created_at: float
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: tuple[Attempt, ...] = ()
+    next_attempt_at: float | None = None
+    round_start: int = 0
+    """Attempts made before the latest redeliver; the attempt budget counts from here."""
+    chaos: frozenset[str] = field(default_factory=frozenset)
+    """Chaos planned for this delivery: 'duplicate', 'bad_signature'."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not DeliveryStatus.PENDING
+
+    def with_attempt(self, attempt: Attempt, **changes: Any) -> Delivery:
+        return replace(self, attempts=(*self.attempts, attempt), **changes)
+
+    def to_record(self, *, payload: bool = True) -> dict[str, Any]:
+        """JSON-able form (the control surface and the store)."""
+        record: dict[str, Any] = {
+            "delivery_id": self.delivery_id,
+            "task_id": self.task_id,
+            "event": self.event,
+            "url": self.url,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "next_attempt_at": self.next_attempt_at,
+            "round_start": self.round_start,
+            "chaos": sorted(self.chaos),
+            "attempts": [
+                {
+                    "number": a.number,
+                    "at": a.at,
+                    "status_code": a.status_code,
+                    "error": a.error,
+                    "latency_ms": a.latency_ms,
+                    "response_excerpt": a.response_excerpt,
+                    "signature": a.signature,
+                    "duplicate": a.duplicate,
+                }
+                for a in self.attempts
+            ],
+        }
+        if payload:
+            try:
+                record["payload"] = json.loads(self.payload)
+            except ValueError:
+                record["payload_base64"] = base64.b64encode(self.payload).decode()
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Delivery:
+        if "payload" in record:
+            body = json.dumps(record["payload"], separators=(",", ":"), ensure_ascii=False).encode()
+        else:
+            body = base64.b64decode(record["payload_base64"])
+        return cls(
+            delivery_id=str(record["delivery_id"]),
+            task_id=str(record["task_id"]),
+            event=str(record["event"]),
+            url=str(record["url"]),
+            payload=body,
+            created_at=float(record["created_at"]),
+            status=DeliveryStatus(record["status"]),
+            attempts=tuple(Attempt(**a) for a in record.get("attempts", ())),
+            next_attempt_at=record.get("next_attempt_at"),
+            round_start=int(record.get("round_start", 0)),
+            chaos=frozenset(record.get("chaos", ())),
+        )
+
+
+class DeliveryJournal:
+    """Deliveries by id in creation order, bounded to `limit` (finished ones are evicted first)."""
+
+    __slots__ = ("_by_id", "_limit")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._by_id: dict[str, Delivery] = {}
+        self._limit = limit
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[Delivery]:
+        return iter(list(self._by_id.values()))
+
+    def put(self, delivery: Delivery) -> None:
+        self._by_id[delivery.delivery_id] = delivery
+        if len(self._by_id) > self._limit:
+            self._evict()
+
+    def get(self, delivery_id: str) -> Delivery:
+        """The delivery, or KeyError naming the id."""
+        try:
+            return self._by_id[delivery_id]
+        except KeyError:
+            raise KeyError(f"no webhook delivery {delivery_id!r} in the journal") from None
+
+    def list(self, *, task_id: str | None = None, status: str | None = None) -> list[Delivery]:
+        return [
+            d
+            for d in self._by_id.values()
+            if (task_id is None or d.task_id == task_id) and (status is None or d.status == status)
+        ]
+
+    def clear(self) -> None:
+        self._by_id.clear()
+
+    def _evict(self) -> None:
+        excess = len(self._by_id) - self._limit
+        victims: list[str] = []
+        for key, delivery in self._by_id.items():
+            if len(victims) >= excess:
+                break
+            if delivery.finished:
+                victims.append(key)
+        for key in victims:
+            del self._by_id[key]

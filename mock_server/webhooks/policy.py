@@ -1,0 +1,100 @@
+"""The webhook URL policy of DECISIONS 7, at create time and at delivery time.
+
+Rules: pure, no DNS. At create time a webhook must be an absolute `https://` URL, or `http://` to a
+loopback host (local development); anything else is rejected (the mock answers 400). At delivery time
+only allowlisted hosts receive anything (loopback by default); any other host is journaled as
+`blocked` and never contacted, which keeps the mock offline (the docs' examples point at real hosts).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+__all__ = ["Allowlist", "WebhookUrlRejected", "check_create_url", "host_of", "is_loopback"]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+class WebhookUrlRejected(ValueError):
+    """The `webhook` field breaks the create-time URL policy; the message names the field and the rule."""
+
+
+def host_of(url: str) -> str:
+    """The lower-case host of `url` without brackets ('' when there is none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1 (no resolution)."""
+    host = host.lower().rstrip(".")
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_create_url(url: object, *, field: str = "webhook") -> str:
+    """Return `url` if a task may carry it, else raise `WebhookUrlRejected` (→ 400 invalid_params)."""
+    rule = "must be an absolute https:// URL, or http:// to a loopback host (127.0.0.1, [::1], localhost)"
+    if not isinstance(url, str):
+        raise WebhookUrlRejected(f"{field}: {rule}; got a {type(url).__name__}")
+    if not url or len(url) > 2048 or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise WebhookUrlRejected(f"{field}: {rule}, at most 2048 characters without spaces; got {url[:80]!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise WebhookUrlRejected(f"{field}: {rule}; {url[:80]!r} does not parse ({exc})") from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host:
+        raise WebhookUrlRejected(f"{field}: {rule}; got {url[:80]!r}")
+    if port == 0:
+        raise WebhookUrlRejected(f"{field}: port 0 is not a port; got {url[:80]!r}")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise WebhookUrlRejected(f"{field}: {rule}; plain http:// to {host!r} is not allowed, use https://")
+    return url
+
+
+class Allowlist:
+    """Delivery-time allowlist: `loopback`, exact host names, `*.suffix`, IP addresses and CIDRs."""
+
+    __slots__ = ("_loopback", "_names", "_networks", "_suffixes")
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self._loopback = False
+        self._names: set[str] = set()
+        self._suffixes: list[str] = []
+        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for raw in entries:
+            entry = raw.strip().lower().strip("[]")
+            if entry == "loopback":
+                self._loopback = True
+            elif entry.startswith("*."):
+                self._suffixes.append(entry[1:])
+            else:
+                try:
+                    self._networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    self._names.add(entry.rstrip("."))
+
+    def allows(self, url: str) -> bool:
+        """True when `url`'s host may receive a webhook."""
+        host = host_of(url).rstrip(".")
+        if not host:
+            return False
+        if self._loopback and is_loopback(host):
+            return True
+        if host in self._names or any(host.endswith(s) for s in self._suffixes):
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in net for net in self._networks)

@@ -1,0 +1,61 @@
+"""Control-surface routes for the webhook journal, mounted by the mock's app under `/_mock/webhooks`.
+
+`GET /_mock/webhooks?task_id=&status=`, `GET /_mock/webhooks/{delivery_id}` and
+`POST /_mock/webhooks/{delivery_id}/redeliver`. The dispatcher is read from `request.app.state.webhooks`;
+errors are raised as `ApiError`s so the app's one exception handler renders the envelope.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mock_server.errors import InvalidParams, NotFound
+from mock_server.webhooks.dispatcher import WebhookDispatcher
+from mock_server.webhooks.journal import DeliveryStatus
+
+__all__ = ["webhook_routes"]
+
+_STATUSES = [s.value for s in DeliveryStatus]
+
+
+def _dispatcher(request: Request) -> WebhookDispatcher:
+    dispatcher: WebhookDispatcher = request.app.state.webhooks
+    return dispatcher
+
+
+async def list_deliveries(request: Request) -> JSONResponse:
+    status = request.query_params.get("status")
+    if status is not None and status not in _STATUSES:
+        raise InvalidParams(f"status: must be one of {', '.join(_STATUSES)}; got {status!r}")
+    task_id = request.query_params.get("task_id")
+    deliveries = _dispatcher(request).list(task_id=task_id, status=status)
+    return JSONResponse({"deliveries": [d.to_record(payload=False) for d in deliveries]})
+
+
+async def get_delivery(request: Request) -> JSONResponse:
+    delivery_id = request.path_params["delivery_id"]
+    try:
+        delivery = _dispatcher(request).get(delivery_id)
+    except KeyError:
+        raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
+    return JSONResponse(delivery.to_record())
+
+
+async def redeliver(request: Request) -> JSONResponse:
+    delivery_id = request.path_params["delivery_id"]
+    try:
+        delivery = _dispatcher(request).redeliver(delivery_id)
+    except KeyError:
+        raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
+    return JSONResponse(delivery.to_record(payload=False), status_code=202)
+
+
+def webhook_routes(prefix: str = "/_mock/webhooks") -> list[Route]:
+    """The three routes, ready to add to the app's route table."""
+    return [
+        Route(prefix, list_deliveries, methods=["GET"]),
+        Route(prefix + "/{delivery_id}", get_delivery, methods=["GET"]),
+        Route(prefix + "/{delivery_id}/redeliver", redeliver, methods=["POST"]),
+    ]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from mock_server.webhooks.policy import Allowlist, WebhookUrlRejected, check_create_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("https://your-domain.com/webhook/image-done", id="https"),
+        pytest.param("http://127.0.0.1:9000/hook", id="http-loopback-v4"),
+        pytest.param("http://[::1]:9000/hook", id="http-loopback-v6"),
+        pytest.param("http://localhost/hook", id="http-localhost"),
+    ],
+)
+def test_create_time_policy_accepts(url: str) -> None:
+    assert check_create_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://example.com/hook", id="plain-http-remote"),
+        pytest.param("ftp://127.0.0.1/hook", id="other-scheme"),
+        pytest.param("/relative/hook", id="relative"),
+        pytest.param("https://", id="no-host"),
+        pytest.param("https://exa mple.com/", id="space"),
+        pytest.param("http://127.0.0.1:99999/", id="bad-port"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_create_time_policy_rejects_with_field_and_rule(url: str) -> None:
+    with pytest.raises(WebhookUrlRejected, match=r"^webhook: "):
+        check_create_url(url)
+
+
+def test_non_string_webhook_is_rejected() -> None:
+    with pytest.raises(WebhookUrlRejected, match="got a int"):
+        check_create_url(42)
+
+
+@pytest.mark.parametrize(
+    ("entries", "url", "allowed"),
+    [
+        pytest.param(["loopback"], "http://127.0.0.1:1/x", True, id="loopback-v4"),
+        pytest.param(["loopback"], "http://127.5.6.7:1/x", True, id="loopback-range"),
+        pytest.param(["loopback"], "http://[::1]:1/x", True, id="loopback-v6"),
+        pytest.param(["loopback"], "http://localhost:1/x", True, id="localhost"),
+        pytest.param(["loopback"], "https://api.shuyou.ai/api/callback", False, id="docs-example-blocked"),
+        pytest.param(["loopback"], "https://your-domain.com/webhook", False, id="your-domain-blocked"),
+        pytest.param(["loopback"], "https://10.0.0.1/x", False, id="private-blocked"),
+        pytest.param(["hooks.test"], "https://hooks.test/x", True, id="exact-name"),
+        pytest.param(["hooks.test"], "https://a.hooks.test/x", False, id="exact-name-no-sub"),
+        pytest.param(["*.hooks.test"], "https://a.hooks.test/x", True, id="suffix"),
+        pytest.param(["10.0.0.0/8"], "https://10.1.2.3/x", True, id="cidr"),
+        pytest.param([], "http://127.0.0.1/x", False, id="empty-list"),
+    ],
+)
+def test_delivery_allowlist(entries: list[str], url: str, allowed: bool) -> None:
+    assert Allowlist(entries).allows(url) is allowed
