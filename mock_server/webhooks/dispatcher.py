@@ -17,6 +17,7 @@ import hashlib
 import math
 import random
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -27,6 +28,7 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 import httpx2
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.webhooks.backoff import Backoff, parse_retry_after
@@ -99,7 +101,8 @@ class WebhookDispatcher:
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
         self._held: tuple[str, Any] | None = None
-        self._send, self._receive = anyio.create_memory_object_stream[Batch](math.inf)
+        self._backlog: deque[Batch] = deque()  # batches queued before start()
+        self._send: MemoryObjectSendStream[Batch] | None = None
         self._stack: AsyncExitStack | None = None
         self._token: Any = None
         self._thread: int | None = None
@@ -118,19 +121,26 @@ class WebhookDispatcher:
             self._sender = HttpSender(
                 self._client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
             )
+        send, receive = anyio.create_memory_object_stream[Batch](math.inf)
+        stack.push_async_callback(receive.aclose)
+        stack.push_async_callback(send.aclose)
         tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         self._stack = stack
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
         for _ in range(self.settings.concurrency):
-            tg.start_soon(self._worker)
+            tg.start_soon(self._worker, receive)
+        self._send = send
+        while self._backlog:
+            send.send_nowait(self._backlog.popleft())
         self._resume()
 
     async def aclose(self) -> None:
         """Stop sending; pending deliveries stay in the store for the next start."""
         stack, self._stack = self._stack, None
         self._thread = None
+        self._send = None
         for handle in self._timers.values():
             self._scheduler.cancel(handle)
         self._timers.clear()
@@ -262,7 +272,10 @@ class WebhookDispatcher:
     def _enqueue(self, batch: Batch) -> None:
         for delivery_id in batch:
             self._timers.pop(delivery_id, None)
-        self._send.send_nowait(batch)
+        if self._send is None:
+            self._backlog.append(batch)
+        else:
+            self._send.send_nowait(batch)
 
     def _cancel_timer(self, delivery_id: str) -> None:
         handle = self._timers.pop(delivery_id, None)
@@ -296,8 +309,8 @@ class WebhookDispatcher:
             self.journal.put(delivery)
             self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
 
-    async def _worker(self) -> None:
-        async for batch in self._receive:
+    async def _worker(self, receive: MemoryObjectReceiveStream[Batch]) -> None:
+        async for batch in receive:
             for delivery_id in batch:
                 try:
                     await self._attempt(delivery_id)
