@@ -1,0 +1,115 @@
+"""The app factory: wires settings, clock, store, journal, scheduler, service, webhooks and routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from mock_server.catalog import load_catalog
+from mock_server.clock import Clock, FakeClock, SystemClock
+from mock_server.context import MockContext
+from mock_server.control import control_routes
+from mock_server.errors import ApiError
+from mock_server.files import FileStore
+from mock_server.fileurls import FileSigner
+from mock_server.journal import Journal
+from mock_server.middleware import MockMiddleware
+from mock_server.responses import api_error_handler, http_exception_handler
+from mock_server.routes import public_routes
+from mock_server.scheduler import Scheduler
+from mock_server.service import PredictionService
+from mock_server.settings import Settings
+from mock_server.store import Store, open_store
+
+__all__ = ["create_app"]
+
+
+def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> Any:
+    try:
+        from mock_server.webhooks.dispatcher import WebhookDispatcher
+    except ImportError:  # pragma: no cover - the webhooks package is part of the mock
+        return None
+    ws = settings.webhooks
+    if settings.webhook_secret:
+        from dataclasses import replace
+
+        ws = replace(ws, secrets=(settings.webhook_secret,))
+    return WebhookDispatcher(
+        ws,
+        clock=ctx["clock"],
+        scheduler=ctx["scheduler"],
+        client=http_client,
+        store=ctx["store"],
+        seed=settings.seed,
+        on_error=ctx["journal"].error,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    http_client: Any = None,
+    store: Store | None = None,
+) -> Starlette:
+    """Build the mock as an ASGI app; `app.state.mock` holds its parts (service, journal, clock, store...)."""
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    catalog = load_catalog()
+    store = store or open_store(settings.store)
+    journal = Journal(settings.journal_size)
+    scheduler = Scheduler(clock, sleeps=not isinstance(clock, FakeClock), on_error=journal.error)
+    subscribe = getattr(clock, "subscribe", None)
+    if subscribe is not None:
+        subscribe(scheduler.wake)
+    files = FileStore(FileSigner(settings.url_secret, settings.url_ttl), settings.media_cache_items)
+    service = PredictionService(
+        settings, catalog=catalog, store=store, clock=clock, scheduler=scheduler, journal=journal, files=files
+    )
+    parts = {"clock": clock, "scheduler": scheduler, "store": store, "journal": journal}
+    dispatcher = _dispatcher(parts, settings, http_client)
+    if dispatcher is not None:
+        service.subscribe(dispatcher.on_event, intermediate=getattr(settings.webhooks, "intermediate", False))
+    service.restore()
+    context = MockContext(
+        settings=settings,
+        clock=clock,
+        catalog=catalog,
+        store=store,
+        journal=journal,
+        scheduler=scheduler,
+        files=files,
+        service=service,
+        webhooks=dispatcher,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            scheduler.start(tg)
+            if dispatcher is not None:
+                await dispatcher.start()
+            try:
+                yield
+            finally:
+                if dispatcher is not None:
+                    await dispatcher.aclose()
+                scheduler.stop()
+                tg.cancel_scope.cancel()
+        store.close()
+
+    app = Starlette(
+        routes=[*public_routes(catalog.spec), *control_routes()],
+        middleware=[Middleware(MockMiddleware, context=context)],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
+        lifespan=lifespan,
+    )
+    app.state.mock = context
+    app.state.webhooks = dispatcher
+    return app

@@ -1,0 +1,118 @@
+"""How the mock behaves for one create request: the one place that decides outcome, timing and errors.
+
+Precedence, per field: an `X-Mock-*` request header, then the first matching rule that sets the field,
+then the global settings. Randomness (failure probability, error rate) comes from the injected
+`random.Random`, so a `--seed` makes a run reproducible.
+
+Headers: `X-Mock-Outcome: success|failed`, `X-Mock-Duration: <mock seconds>` (not scaled by
+time_scale), `X-Mock-Error: <status>[:<type>]`, `X-Mock-Latency: <seconds>`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mock_server.errors import InvalidParams
+from mock_server.rules import ErrorSpec, Rule
+from mock_server.settings import Settings
+
+__all__ = ["HEADER_DURATION", "HEADER_ERROR", "HEADER_LATENCY", "HEADER_OUTCOME", "Plan", "header_error", "plan"]
+
+HEADER_OUTCOME = "x-mock-outcome"
+HEADER_DURATION = "x-mock-duration"
+HEADER_ERROR = "x-mock-error"
+HEADER_LATENCY = "x-mock-latency"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    outcome: str  # success | failed
+    duration: float  # mock seconds until the outcome
+    error: ErrorSpec | None = None  # answer with this HTTP error instead
+    latency: float = 0.0  # wall seconds to wait before answering
+    failure_code: str = "generation_failed"
+    failure_message: str = "The task failed (mock outcome)."
+    rule: str | None = None
+
+
+def _float_header(headers: Mapping[str, str], name: str, high: float) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidParams(f"header {name}: {raw!r} is not a number of seconds") from None
+    if not 0 <= value <= high:
+        raise InvalidParams(f"header {name}: {raw!r} is out of range [0, {high:g}]")
+    return value
+
+
+def header_error(headers: Mapping[str, str]) -> ErrorSpec | None:
+    """`X-Mock-Error: 503` or `X-Mock-Error: 402:insufficient_credit`."""
+    raw = headers.get(HEADER_ERROR)
+    if raw is None:
+        return None
+    status_text, _, error_type = raw.partition(":")
+    if not status_text.strip().isdigit() or not 400 <= int(status_text) <= 599:
+        raise InvalidParams(f"header {HEADER_ERROR}: {raw!r} must be '<status 400-599>[:<type>]'")
+    status = int(status_text)
+    default_type = "internal_server_error" if status >= 500 else "invalid_params"
+    return ErrorSpec(status=status, type=error_type.strip() or default_type, message=f"Injected by {HEADER_ERROR}")
+
+
+def header_latency(headers: Mapping[str, str]) -> float | None:
+    return _float_header(headers, HEADER_LATENCY, 60.0)
+
+
+def plan(
+    settings: Settings,
+    rules: Sequence[Rule],
+    rng: random.Random,
+    *,
+    model: str,
+    function: str,
+    key: str,
+    prompt: str,
+    headers: Mapping[str, str],
+) -> Plan:
+    """Decide outcome, duration, injected error and latency for one create request."""
+    outcome = headers.get(HEADER_OUTCOME)
+    if outcome is not None and outcome not in ("success", "failed"):
+        raise InvalidParams(f"header {HEADER_OUTCOME}: {outcome!r} is not one of ['success', 'failed']")
+    duration = _float_header(headers, HEADER_DURATION, 86_400.0 * 7)
+    error = header_error(headers)
+    latency = header_latency(headers)
+    probability: float | None = None
+    code = message = name = None
+    for rule in rules:
+        if not rule.match.matches(model=model, function=function, key=key, prompt=prompt):
+            continue
+        name = name or rule.name
+        outcome = outcome or rule.outcome
+        if duration is None and rule.duration is not None:
+            duration = rule.duration * settings.time_scale
+        probability = rule.failure_probability if probability is None else probability
+        error = error or rule.error
+        latency = rule.latency if latency is None else latency
+        code = code or rule.failure_code
+        message = message or rule.failure_message
+    if duration is None:
+        duration = settings.duration_for(function) * settings.time_scale
+    error = error or settings.error
+    if error is not None and error.rate < 1.0 and rng.random() >= error.rate:
+        error = None
+    if outcome is None:
+        probability = settings.failure_probability if probability is None else probability
+        outcome = "failed" if probability > 0 and rng.random() < probability else "success"
+    return Plan(
+        outcome=outcome,
+        duration=duration,
+        error=error,
+        latency=settings.latency if latency is None else latency,
+        failure_code=code or "generation_failed",
+        failure_message=message or f"The task failed: mock outcome for {model}" + (f" (rule {name!r})" if name else ""),
+        rule=name,
+    )

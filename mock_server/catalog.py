@@ -1,0 +1,99 @@
+"""What the spec says about models, read once from `openapi.load_spec()` and compiled at startup.
+
+Rules: no model, field or enum is written here. The model list is the `CreatePredictionRequest`
+discriminator mapping; a model's function is its request schema's `function` enum; input defaults come
+from the input schema's `default`s; validators are compiled once (JSON Schema 2020-12, refs resolved
+against the spec's components) and reused for every request.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+
+import openapi
+from mock_server.errors import SettingsError
+
+__all__ = ["Catalog", "ModelInfo", "load_catalog"]
+
+
+def _resolve(spec: Mapping[str, Any], node: Any, depth: int = 0) -> Any:
+    """Follow local `$ref`s (`#/a/b`) until a node without one."""
+    while isinstance(node, Mapping) and "$ref" in node and depth < 32:
+        ref = node["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise SettingsError(f"spec: only local $ref are supported, got {ref!r}")
+        target: Any = spec
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node, depth = target, depth + 1
+    return node
+
+
+def _properties(spec: Mapping[str, Any], schema: Any) -> dict[str, Any]:
+    """Merged `properties` of a schema and its allOf parts (resolved)."""
+    schema = _resolve(spec, schema)
+    props: dict[str, Any] = {}
+    if not isinstance(schema, Mapping):
+        return props
+    for part in schema.get("allOf", ()):
+        props.update(_properties(spec, part))
+    for name, sub in (schema.get("properties") or {}).items():
+        props[name] = _resolve(spec, sub)
+    return props
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    function: str
+    schema_name: str
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    validator: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    models: Mapping[str, ModelInfo]
+    task_statuses: tuple[str, ...]
+    spec: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.models)
+
+
+def build_catalog(spec: Mapping[str, Any]) -> Catalog:
+    """Derive the catalog from a parsed spec; raises SettingsError when a convention is missing."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    request = schemas.get("CreatePredictionRequest")
+    if not isinstance(request, Mapping) or "discriminator" not in request:
+        raise SettingsError("spec: components.schemas.CreatePredictionRequest needs a discriminator mapping")
+    mapping: Mapping[str, str] = request["discriminator"].get("mapping") or {}
+    if not mapping:
+        raise SettingsError("spec: CreatePredictionRequest.discriminator.mapping is empty")
+    components = {"components": spec["components"]}
+    models: dict[str, ModelInfo] = {}
+    for model, ref in mapping.items():
+        props = _properties(spec, {"$ref": ref})
+        functions = (props.get("function") or {}).get("enum") or []
+        if len(functions) != 1:
+            raise SettingsError(f"spec: {ref}.properties.function.enum must hold exactly one value, got {functions!r}")
+        input_props = _properties(spec, props.get("input") or {})
+        defaults = {
+            name: sub["default"] for name, sub in input_props.items() if isinstance(sub, Mapping) and "default" in sub
+        }
+        validator = jsonschema_rs.Draft202012Validator({"$ref": ref, **components}, validate_formats=True)
+        models[model] = ModelInfo(model, functions[0], ref.rsplit("/", 1)[-1], defaults, validator)
+    statuses = tuple((_resolve(spec, schemas.get("TaskStatus", {})) or {}).get("enum") or ())
+    return Catalog(models=models, task_statuses=statuses, spec=spec)
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    """The catalog of `openapi/predictions.yaml`, built once per process."""
+    return build_catalog(openapi.load_spec())

@@ -1,0 +1,110 @@
+"""`python -m mock_server serve ...` / `shuyou-mock serve ...`: the only reader of argv."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mock_server.errors import SettingsError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shuyou-mock", description="A local mock of the ShuYou AI Predictions API.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the mock server")
+    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
+    serve.add_argument("--config", default=None, help="YAML config file (keys = Settings fields)")
+    serve.add_argument("--seed", type=int, default=None, help="make ids, outcomes and files reproducible")
+    serve.add_argument("--time-scale", type=float, default=None, help="multiply task durations (0 = instant)")
+    serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
+    serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    return parser
+
+
+def _example_body() -> dict[str, Any]:
+    from mock_server.catalog import load_catalog
+
+    examples = load_catalog().spec["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]
+    for example in (examples.get("examples") or {}).values():
+        ref = example.get("$ref", "")
+        node: Any = load_catalog().spec
+        for part in ref.removeprefix("#/").split("/") if ref else ():
+            node = node[part]
+        value = (node if ref else example).get("value")
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "webhook"}
+            return value
+    return {}
+
+
+def banner(base_url: str, secret: str | None) -> str:
+    body = json.dumps(_example_body(), separators=(",", ":"))
+    curl = (
+        f"curl -s {base_url}/v1/predictions -H 'Authorization: Bearer sk-test' "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    lines = [
+        f"ShuYou mock listening on {base_url}",
+        f"  try:      {curl}",
+        f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H 'Authorization: Bearer sk-test'",
+        f"  control:  {base_url}/_mock/health  (docs: {base_url}/_mock/openapi.json; spec: {base_url}/openapi.json)",
+    ]
+    if secret:
+        lines.append(f"  webhooks: signed with {secret}")
+    return "\n".join(lines)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mock_server.app import create_app
+    from mock_server.config import load_settings
+
+    settings = load_settings(
+        os.environ,
+        args.config,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        store=args.store,
+        webhook_secret=args.webhook_secret,
+    )
+    app = create_app(settings)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"shuyou-mock: cannot bind {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    dispatcher = app.state.webhooks
+    secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
+    print(banner(f"http://{host}:{port}", secret), flush=True)
+    config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+    except SettingsError as exc:
+        print(f"shuyou-mock: {exc}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse requires a command

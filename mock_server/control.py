@@ -1,0 +1,224 @@
+"""The control surface `/_mock/...`: inspect and steer the mock (documented in openapi/control.yaml).
+
+Reachable from loopback clients only, unless `admin_token` is set: then any client that sends
+`Authorization: Bearer <admin_token>` is let in as well.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mock_server import wire
+from mock_server.context import MockContext
+from mock_server.errors import Conflict, InvalidParams, SettingsError
+from mock_server.lifecycle import Prediction, Status
+from mock_server.responses import json_response
+from mock_server.rules import parse_rules
+
+__all__ = ["CONTROL_SPEC_PATH", "control_problem", "control_routes"]
+
+CONTROL_SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
+
+
+def _ctx(request: Request) -> MockContext:
+    ctx: MockContext = request.app.state.mock
+    return ctx
+
+
+def control_problem(ctx: MockContext, client_host: str, authorization: str) -> str | None:
+    """None when this client may use /_mock, else why not."""
+    try:
+        loopback = ipaddress.ip_address(client_host).is_loopback
+    except ValueError:
+        loopback = client_host in ("localhost", "testclient")
+    if loopback:
+        return None
+    token = ctx.settings.admin_token
+    if token and hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+        return None
+    return (
+        f"/_mock: the control surface answers loopback clients only (you are {client_host!r}); "
+        "set admin_token and send 'Authorization: Bearer <admin_token>' to reach it from elsewhere"
+    )
+
+
+async def _json(request: Request, ctx: MockContext) -> Any:
+    raw = await request.body()
+    if len(raw) > ctx.settings.max_body_bytes:
+        raise InvalidParams(f"body: over the limit of {ctx.settings.max_body_bytes} bytes")
+    return wire.parse_json_body(
+        raw or b"{}", request.headers.get("content-type"), max_bytes=len(raw) + 2, max_depth=ctx.settings.max_json_depth
+    )
+
+
+def task_summary(p: Prediction) -> dict[str, Any]:
+    return {
+        "task_id": p.task_id,
+        "key": p.key,
+        "model": p.model,
+        "function": p.function,
+        "task_status": str(p.status),
+        "created_at": p.created_at,
+        "due_at": p.due_at,
+        "finished_at": p.finished_at,
+        "webhook": p.webhook,
+    }
+
+
+def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
+    return {
+        **task_summary(p),
+        "planned_outcome": str(p.outcome),
+        "input": p.input,
+        "events": [{"time": t, "task_status": s} for t, s in p.history],
+        "outputs": [
+            {
+                "kind": o.kind,
+                "format": o.fmt,
+                "extension": o.extension,
+                "width": o.width,
+                "height": o.height,
+                "seconds": o.seconds,
+            }
+            for o in p.outputs
+        ],
+        "body": ctx.service.body(p),
+    }
+
+
+async def health(request: Request) -> Response:
+    ctx = _ctx(request)
+    return json_response({"status": "ok", "time": ctx.clock.now(), "models": len(ctx.catalog.models)})
+
+
+async def reset(request: Request) -> Response:
+    ctx = _ctx(request)
+    ctx.service.reset()
+    ctx.journal.clear()
+    if ctx.webhooks is not None:
+        ctx.webhooks.reset()
+    return json_response({"status": "reset"})
+
+
+async def get_clock(request: Request) -> Response:
+    ctx = _ctx(request)
+    return json_response(
+        {"now": ctx.clock.now(), "clock": type(ctx.clock).__name__, "time_scale": ctx.settings.time_scale}
+    )
+
+
+async def advance_clock(request: Request) -> Response:
+    ctx = _ctx(request)
+    body = await _json(request, ctx)
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 10**9:
+        raise InvalidParams(f"seconds: {seconds!r} must be a number of seconds in [0, 1e9]")
+    advance = getattr(ctx.clock, "advance", None)
+    if advance is None:
+        raise Conflict(f"clock: {type(ctx.clock).__name__} cannot be advanced")
+    advance(float(seconds))
+    ran = await ctx.scheduler.run_due()
+    return json_response({"now": ctx.clock.now(), "timers_run": ran})
+
+
+async def list_tasks(request: Request) -> Response:
+    ctx = _ctx(request)
+    q = request.query_params
+    status = q.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidParams(f"status: {status!r} is not one of {[s.value for s in Status]}")
+    limit_text = q.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10_000:
+        raise InvalidParams(f"limit: {limit_text!r} must be an integer in [1, 10000]")
+    await ctx.scheduler.run_due()
+    tasks = ctx.store.find(key=q.get("key"), status=status, model=q.get("model"), limit=int(limit_text))
+    return json_response({"data": [task_summary(p) for p in tasks]})
+
+
+async def get_task(request: Request) -> Response:
+    ctx = _ctx(request)
+    p = ctx.service.get(None, request.path_params["task_id"])
+    return json_response(task_detail(ctx, p))
+
+
+async def cancel_task(request: Request) -> Response:
+    ctx = _ctx(request)
+    p = ctx.service.cancel(request.path_params["task_id"])
+    return json_response(task_detail(ctx, p))
+
+
+async def get_rules(request: Request) -> Response:
+    ctx = _ctx(request)
+    return json_response({"rules": [dict(r.raw) for r in ctx.service.rules]})
+
+
+async def put_rules(request: Request) -> Response:
+    ctx = _ctx(request)
+    body = await _json(request, ctx)
+    if not isinstance(body, dict) or "rules" not in body:
+        raise InvalidParams('body: expected {"rules": [...]}')
+    try:
+        ctx.service.rules = parse_rules(body["rules"])
+    except SettingsError as exc:
+        raise InvalidParams(str(exc)) from None
+    return json_response({"rules": [dict(r.raw) for r in ctx.service.rules]})
+
+
+async def list_requests(request: Request) -> Response:
+    ctx = _ctx(request)
+    q = request.query_params
+    status_text, limit_text = q.get("status"), q.get("limit", "100")
+    if status_text is not None and not status_text.isdigit():
+        raise InvalidParams(f"status: {status_text!r} is not an HTTP status code")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10_000:
+        raise InvalidParams(f"limit: {limit_text!r} must be an integer in [1, 10000]")
+    entries = ctx.journal.requests(
+        method=q.get("method"),
+        path=q.get("path"),
+        key=q.get("key"),
+        status=int(status_text) if status_text else None,
+        limit=int(limit_text),
+    )
+    return json_response({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors})
+
+
+@functools.cache
+def _control_spec() -> bytes:
+    with CONTROL_SPEC_PATH.open("rb") as f:
+        return json.dumps(yaml.safe_load(f)).encode()
+
+
+async def control_openapi(request: Request) -> Response:
+    _ctx(request)
+    return Response(_control_spec(), media_type="application/json")
+
+
+def control_routes() -> list[Route]:
+    routes = [
+        Route("/_mock/health", health, methods=["GET"]),
+        Route("/_mock/reset", reset, methods=["POST"]),
+        Route("/_mock/clock", get_clock, methods=["GET"]),
+        Route("/_mock/clock/advance", advance_clock, methods=["POST"]),
+        Route("/_mock/tasks", list_tasks, methods=["GET"]),
+        Route("/_mock/tasks/{task_id}", get_task, methods=["GET"]),
+        Route("/_mock/tasks/{task_id}/cancel", cancel_task, methods=["POST"]),
+        Route("/_mock/rules", get_rules, methods=["GET"]),
+        Route("/_mock/rules", put_rules, methods=["PUT"]),
+        Route("/_mock/requests", list_requests, methods=["GET"]),
+        Route("/_mock/openapi.json", control_openapi, methods=["GET"]),
+    ]
+    try:
+        from mock_server.webhooks.routes import webhook_routes
+    except ImportError:  # pragma: no cover - the webhooks package is part of the mock
+        return routes
+    return [*routes, *webhook_routes("/_mock/webhooks")]

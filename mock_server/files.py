@@ -1,0 +1,110 @@
+"""Result files: which files a task has, their signed URLs, and their bytes rendered lazily on GET.
+
+Creation only decides kind, format and size; bytes are rendered by `mock_server.media.render` when a
+URL is fetched, and a bounded LRU keeps the most recent ones. The extension in a URL is the one the
+renderer really produces for that format (probed once per format), so a fallback is never mislabelled.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from mock_server import media
+from mock_server.fileurls import FileSigner
+from mock_server.lifecycle import OutputFile, Prediction
+
+__all__ = ["FileStore", "outputs_for"]
+
+_probe_lock = threading.Lock()
+_extensions: dict[tuple[str, str], str] = {}
+
+
+def extension(kind: str, fmt: str) -> str:
+    """The extension `render(kind, fmt)` produces (probed once with a tiny render)."""
+    key = (kind, fmt)
+    ext = _extensions.get(key)
+    if ext is None:
+        with _probe_lock:
+            rendered = media.render(kind, fmt or None, width=8, height=8, seconds=0.1, seed=0)  # type: ignore[arg-type]
+            ext = _extensions[key] = rendered.extension
+    return ext
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, ...]:
+    """The files a task produces, from its input merged over the spec defaults.
+
+    Field names read here are the ones NOTES.md §1.1 and §3 document as cross-model conventions:
+    `n` wins over `num_images` (gpt-image-2), `output_format` or `format` pick the file type,
+    `aspect_ratio` / `size` / `resolution` pick the size, `duration` the video length.
+    """
+    fmt = str(params.get("output_format") or params.get("format") or "")
+    if function == "image":
+        count = max(1, min(10, _int(params.get("n", params.get("num_images", 1)), 1)))
+        w, h = media.dimensions(params.get("aspect_ratio"), params.get("size"), params.get("resolution"), "image")
+        one = OutputFile("image", fmt or "png", w, h, 0.0, extension("image", fmt or "png"))
+        return (one,) * count
+    if function == "video":
+        w, h = media.dimensions(params.get("aspect_ratio"), params.get("size"), params.get("resolution"), "video")
+        seconds = _seconds(params.get("duration"), 5.0)
+        return (OutputFile("video", fmt or "mp4", w, h, seconds, extension("video", fmt or "mp4")),)
+    prompt = str(params.get("prompt") or "")
+    seconds = max(1.0, min(60.0, len(prompt) / 15.0))
+    return (OutputFile("audio", fmt or "mp3", 0, 0, seconds, extension("audio", fmt or "mp3")),)
+
+
+class FileStore:
+    """Signs URLs for a task's outputs and renders their bytes on demand (bounded LRU)."""
+
+    def __init__(self, signer: FileSigner, cache_items: int = 64) -> None:
+        self.signer = signer
+        self._cache: collections.OrderedDict[tuple[str, int], media.Rendered] = collections.OrderedDict()
+        self._size = cache_items
+
+    @staticmethod
+    def name(p: Prediction, index: int) -> str:
+        return f"{index}.{p.outputs[index].extension}"
+
+    def urls(self, p: Prediction, base_url: str) -> list[str]:
+        expiry = int((p.finished_at or p.created_at) + self.signer.ttl)
+        return [base_url + self.signer.path(p.task_id, self.name(p, i), expiry) for i in range(len(p.outputs))]
+
+    def render(self, p: Prediction, index: int) -> media.Rendered:
+        key = (p.task_id, index)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        o = p.outputs[index]
+        rendered = media.render(
+            o.kind,  # type: ignore[arg-type]
+            o.fmt,
+            width=o.width,
+            height=o.height,
+            seconds=o.seconds,
+            seed=(p.seed * 31 + index) & 0xFFFFFFFF,
+            text=f"{p.model} #{index + 1}",
+        )
+        self._cache[key] = rendered
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return rendered
+
+    def clear(self) -> None:
+        self._cache.clear()

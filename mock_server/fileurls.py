@@ -1,0 +1,37 @@
+"""Signed result URLs like the upstream CDN's: `/files/<task>/<name>?e=<unix expiry>&token=<hmac>`.
+
+A URL is valid until `e` on the mock clock; changing any part of it breaks the token (403).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+__all__ = ["FileSigner"]
+
+
+class FileSigner:
+    def __init__(self, secret: str, ttl: float) -> None:
+        self._key = secret.encode()
+        self.ttl = ttl
+
+    def token(self, task_id: str, name: str, expiry: int) -> str:
+        mac = hmac.new(self._key, f"{task_id}/{name}:{expiry}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+
+    def path(self, task_id: str, name: str, expiry: int) -> str:
+        return f"/files/{task_id}/{name}?e={expiry}&token={self.token(task_id, name, expiry)}"
+
+    def problem(self, task_id: str, name: str, expiry: str | None, token: str | None, now: float) -> str | None:
+        """None when the URL is valid, else why it is not."""
+        if not expiry or not token:
+            return "the file URL needs both e= and token= query parameters"
+        if not expiry.isdigit():
+            return f"e={expiry!r} is not a unix timestamp"
+        if not hmac.compare_digest(self.token(task_id, name, int(expiry)), token):
+            return "token does not match this URL (tampered or signed with another secret)"
+        if int(expiry) < now:
+            return f"the URL expired at {expiry}"
+        return None

@@ -1,0 +1,103 @@
+"""The journal: a bounded record of requests and responses, plus every server-side error.
+
+Tests query it (`calls_to(path)`, `requests(...)`) and call `check()` to re-raise, in the test thread,
+the first error a handler or a background callback hit.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["Journal", "JournalEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    key: str | None
+    request_id: str
+    duration_ms: float
+    task_id: str | None = None
+    error_type: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    """Keeps the last `size` requests and every server-side error."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._entries: collections.deque[JournalEntry] = collections.deque(maxlen=size)
+        self._seq = itertools.count(1)
+        self._errors: list[BaseException] = []
+        self._error_texts: collections.deque[str] = collections.deque(maxlen=100)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(list(self._entries))
+
+    def record(self, **fields: Any) -> JournalEntry:
+        entry = JournalEntry(seq=next(self._seq), **fields)
+        self._entries.append(entry)
+        return entry
+
+    def requests(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[JournalEntry]:
+        """Newest first, filtered."""
+        out: list[JournalEntry] = []
+        for e in reversed(self._entries):
+            if (
+                (method is None or e.method == method)
+                and (path is None or e.path.startswith(path))
+                and (status is None or e.status == status)
+                and (key is None or e.key == key)
+            ):
+                out.append(e)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def calls_to(self, path: str) -> list[JournalEntry]:
+        """Every journaled request whose path starts with `path`, oldest first."""
+        return [e for e in self._entries if e.path.startswith(path)]
+
+    def error(self, exc: BaseException) -> None:
+        """Record a server-side error (a 500 or a failing background callback)."""
+        self._errors.append(exc)
+        self._error_texts.append("".join(traceback.format_exception(exc)))
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self._error_texts)
+
+    def check(self) -> None:
+        """Re-raise the first recorded server-side error, then forget it."""
+        if self._errors:
+            first = self._errors[0]
+            self._errors.clear()
+            raise first
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._errors.clear()
+        self._error_texts.clear()

@@ -1,0 +1,154 @@
+"""Thin handlers for the public API (from the spec's operations), result files and the served spec."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+import openapi
+from mock_server import behaviour, wire
+from mock_server.context import MockContext
+from mock_server.errors import Forbidden, InjectedError, NotFound, PayloadTooLarge, SettingsError
+from mock_server.lifecycle import Status
+from mock_server.responses import json_response
+from mock_server.scheduler import delay
+
+__all__ = ["public_routes"]
+
+
+def _ctx(request: Request) -> MockContext:
+    ctx: MockContext = request.app.state.mock
+    return ctx
+
+
+async def _enter(request: Request, ctx: MockContext, *, create: bool = False) -> str:
+    """Auth, rate limit, then (except on create, where behaviour.plan decides) injected error and latency."""
+    service = ctx.service
+    key = service.authenticate(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    request.state.key = key
+    service.check_rate(key)
+    if create:
+        return key
+    error = behaviour.header_error(request.headers) or service.global_error()
+    latency = behaviour.header_latency(request.headers)
+    latency = ctx.settings.latency if latency is None else latency
+    if latency:
+        await delay(latency)
+    if error is not None:
+        raise InjectedError(error.message, status=error.status, type=error.type)
+    return key
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(f"body: Content-Length {length} is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body: over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def create_prediction(request: Request) -> Response:
+    ctx = _ctx(request)
+    key = await _enter(request, ctx, create=True)
+    settings = ctx.settings
+    raw = await _body(request, settings.max_body_bytes)
+    body = wire.parse_json_body(
+        raw, request.headers.get("content-type"), max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
+    plan, info = ctx.service.plan(key, body, request.headers)
+    if plan.latency:
+        await delay(plan.latency)
+    if plan.error is not None:
+        raise InjectedError(plan.error.message, status=plan.error.status, type=plan.error.type)
+    prediction = ctx.service.create(key, body, plan, info, _base_url(request))
+    request.state.task_id = prediction.task_id
+    return json_response(wire.render_create(prediction))
+
+
+async def get_prediction(request: Request) -> Response:
+    ctx = _ctx(request)
+    key = await _enter(request, ctx)
+    task_id = request.path_params["prediction_id"]
+    request.state.task_id = task_id
+    prediction = ctx.service.get(key, task_id)
+    return json_response(ctx.service.body(prediction))
+
+
+async def get_credits(request: Request) -> Response:
+    ctx = _ctx(request)
+    key = await _enter(request, ctx)
+    await ctx.scheduler.run_due()
+    return json_response(ctx.service.credits(key))
+
+
+async def get_file(request: Request) -> Response:
+    ctx = _ctx(request)
+    task_id, name = request.path_params["task_id"], request.path_params["name"]
+    query = request.query_params
+    problem = ctx.files.signer.problem(task_id, name, query.get("e"), query.get("token"), ctx.clock.now())
+    if problem:
+        raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
+    prediction = ctx.service.get(None, task_id)
+    index_text = name.partition(".")[0]
+    index = int(index_text) if index_text.isdigit() else -1
+    if prediction.status is not Status.SUCCESS or not 0 <= index < len(prediction.outputs):
+        raise NotFound(f"file: task {task_id} has no output {name!r}")
+    if ctx.files.name(prediction, index) != name:
+        raise NotFound(f"file: task {task_id} has no output {name!r}")
+    rendered = ctx.files.render(prediction, index)
+    return Response(
+        rendered.data,
+        media_type=rendered.content_type,
+        headers={"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@functools.cache
+def _spec_json() -> bytes:
+    return json.dumps(openapi.load_spec(), ensure_ascii=False).encode()
+
+
+async def spec_json(request: Request) -> Response:
+    return Response(_spec_json(), media_type="application/json")
+
+
+async def spec_yaml(request: Request) -> Response:
+    return Response(openapi.SPEC_PATH.read_bytes(), media_type="application/yaml")
+
+
+HANDLERS = {"createPrediction": create_prediction, "getPrediction": get_prediction, "getCredits": get_credits}
+
+
+def public_routes(spec: Mapping[str, Any]) -> list[Route]:
+    """One route per spec operation the mock implements (path and method from the spec), plus files and docs."""
+    routes: list[Route] = []
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            handler = HANDLERS.get(operation.get("operationId", "")) if isinstance(operation, Mapping) else None
+            if handler is not None:
+                routes.append(Route(path, handler, methods=[method.upper()], name=operation["operationId"]))
+    missing = set(HANDLERS) - {r.name for r in routes}
+    if missing:
+        raise SettingsError(f"spec: operations {sorted(missing)} are missing from openapi/predictions.yaml paths")
+    return [
+        *routes,
+        Route("/files/{task_id}/{name}", get_file, methods=["GET"], name="file"),
+        Route("/openapi.json", spec_json, methods=["GET"]),
+        Route("/openapi.yaml", spec_yaml, methods=["GET"]),
+    ]

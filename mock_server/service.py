@@ -1,0 +1,260 @@
+"""The use cases of the mock API: create, get, credits, cancel, reset. No Starlette types here.
+
+Rules: a status change happens in `_settle` or `cancel` only, through `lifecycle.transition`, and each
+real transition fires the subscribers exactly once (`on_event(prediction, event, body)` where body is
+the Get Prediction body at that moment). A poll settles its own task lazily from timestamps; a heap
+timer per task (the scheduler) settles tasks nobody polls, so events fire on time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from mock_server import behaviour, lifecycle, pricing, wire
+from mock_server.behaviour import Plan
+from mock_server.catalog import Catalog
+from mock_server.clock import Clock
+from mock_server.errors import AccessDenied, Conflict, InsufficientCredit, InvalidParams, NotFound
+from mock_server.files import FileStore, outputs_for
+from mock_server.ids import IdFactory
+from mock_server.journal import Journal
+from mock_server.lifecycle import Prediction, Status, TaskError
+from mock_server.ratelimit import RateLimiter
+from mock_server.rules import ErrorSpec, Rule
+from mock_server.scheduler import Scheduler, TimerHandle
+from mock_server.settings import Settings
+from mock_server.store import Store
+from mock_server.validation import validate_create
+from mock_server.webhook_policy import webhook_problem
+
+__all__ = ["UNLIMITED_CREDITS", "EventCallback", "PredictionService"]
+
+EventCallback = Callable[[Prediction, str, dict[str, Any]], Any]
+UNLIMITED_CREDITS = 1_000_000.0
+
+
+class PredictionService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: Catalog,
+        store: Store,
+        clock: Clock,
+        scheduler: Scheduler,
+        journal: Journal,
+        files: FileStore,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+        self.scheduler = scheduler
+        self.journal = journal
+        self.files = files
+        self.rules: tuple[Rule, ...] = settings.rules
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
+        self._ids = IdFactory(settings.seed)
+        self._request_ids = IdFactory(None if settings.seed is None else settings.seed + 1)
+        self._rng = random.Random(settings.seed)
+        self._timers: dict[str, TimerHandle] = {}
+        self._subscribers: list[tuple[EventCallback, bool]] = []
+        self._keys = frozenset(settings.keys) if settings.keys is not None else None
+
+    # -- seams -------------------------------------------------------------------------------------
+    def subscribe(self, callback: EventCallback, *, intermediate: bool = False) -> None:
+        """Call `callback(prediction, event, body)` on every terminal transition (and on creation if intermediate)."""
+        self._subscribers.append((callback, intermediate))
+
+    def request_id(self) -> str:
+        return self._request_ids.new()
+
+    def body(self, p: Prediction, request_id: str | None = None) -> wire.GetPredictionResponse:
+        """The Get Prediction body for `p` as it is now."""
+        urls = self.files.urls(p, p.base_url) if p.status is Status.SUCCESS else []
+        return wire.render_prediction(p, urls, request_id or self.request_id())
+
+    # -- auth and limits ---------------------------------------------------------------------------
+    def authenticate(self, authorization: str | None, api_key: str | None = None) -> str:
+        key = ""
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() == "bearer":
+                key = token.strip()
+        key = key or (api_key or "").strip()
+        if not key:
+            raise AccessDenied(
+                "Authorization: missing or empty bearer key; send 'Authorization: Bearer <key>' "
+                "(You have no permission to access this resource)",
+                status=self.settings.auth_error_status,
+            )
+        if self._keys is not None and key not in self._keys:
+            raise AccessDenied(
+                "Authorization: this key is not accepted by the mock's configuration "
+                "(You have no permission to access this resource)",
+                status=self.settings.auth_error_status,
+            )
+        return key
+
+    def check_rate(self, key: str) -> None:
+        if self.limiter.enabled:
+            self.limiter.check(key, self.clock.now())
+
+    def global_error(self) -> ErrorSpec | None:
+        """The configured global error, drawn at its rate."""
+        error = self.settings.error
+        if error is not None and error.rate < 1.0 and self._rng.random() >= error.rate:
+            return None
+        return error
+
+    def total_credits(self, key: str) -> float | None:
+        return self.settings.balances.get(key, self.settings.default_balance)
+
+    def credits(self, key: str) -> wire.CreditsResponse:
+        total = self.total_credits(key)
+        return wire.render_credits(UNLIMITED_CREDITS if total is None else total, self.store.usage(key))
+
+    # -- use cases ---------------------------------------------------------------------------------
+    def plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, Any]:
+        """Validate `body` and decide how the task behaves (raises the API error to answer with)."""
+        info = validate_create(self.catalog, body)
+        webhook = body.get("webhook")
+        if webhook is not None:
+            problem = webhook_problem(webhook)
+            if problem:
+                raise InvalidParams(problem)
+        total = self.total_credits(key)
+        if total is not None and total - self.store.usage(key) <= 0:
+            raise InsufficientCredit(
+                f"Account overdue: key has used {self.store.usage(key):g} of {total:g} credits. "
+                "To prevent abuse, a non-negative balance is required for all models."
+            )
+        prompt = body["input"].get("prompt") if isinstance(body.get("input"), dict) else ""
+        plan = behaviour.plan(
+            self.settings,
+            self.rules,
+            self._rng,
+            model=info.name,
+            function=info.function,
+            key=key,
+            prompt=prompt if isinstance(prompt, str) else "",
+            headers=headers,
+        )
+        return plan, info
+
+    def create(self, key: str, body: dict[str, Any], plan: Plan, info: Any, base_url: str) -> Prediction:
+        now = self.clock.now()
+        params = {**info.defaults, **body["input"]}
+        outputs = outputs_for(info.function, params)
+        price = self.settings.price_for(info.name, info.function)
+        prompt = params.get("prompt")
+        units = pricing.units_for(
+            price,
+            images=len(outputs),
+            seconds=outputs[0].seconds if info.function == "video" else 0.0,
+            prompt_chars=len(prompt) if isinstance(prompt, str) else 0,
+        )
+        failed = plan.outcome == "failed"
+        p = Prediction(
+            task_id=self._ids.new(),
+            key=key,
+            model=info.name,
+            function=info.function,
+            created_at=now,
+            due_at=now + plan.duration,
+            outcome=Status.FAILED if failed else Status.SUCCESS,
+            input=body["input"],
+            webhook=body.get("webhook"),
+            base_url=base_url,
+            outputs=outputs,
+            usage=None if failed else pricing.usage_for(price, units, self.settings.discount_percent),
+            error=TaskError(plan.failure_code, plan.failure_message) if failed else None,
+            seed=self._rng.getrandbits(32),
+            history=((now, str(Status.PROCESSING)),),
+        )
+        self.store.put(p)
+        self._timers[p.task_id] = self.scheduler.call_at(p.due_at, partial(self._settle_by_id, p.task_id))
+        if any(intermediate for _, intermediate in self._subscribers):
+            self._fire(p, str(Status.PROCESSING), intermediate=True)
+        return p
+
+    def get(self, key: str | None, task_id: str) -> Prediction:
+        p = self.store.get(task_id)
+        if p is None or (key is not None and p.key != key):
+            raise NotFound(f"prediction_id: Prediction not found: no task {task_id!r} for this key")
+        if p.status is Status.PROCESSING and self.clock.now() >= p.due_at:
+            p = self._settle(p)
+        return p
+
+    def cancel(self, task_id: str) -> Prediction:
+        p = self.get(None, task_id)
+        if p.terminal:
+            raise Conflict(f"task {task_id}: cannot cancel, status is already {p.status} (terminal)")
+        p = replace(
+            lifecycle.transition(p, Status.CANCELLED, now=self.clock.now()),
+            usage=None,
+            error=TaskError("cancelled", "The task was cancelled through the mock control surface."),
+        )
+        self.store.put(p)
+        timer = self._timers.pop(task_id, None)
+        if timer is not None:
+            self.scheduler.cancel(timer)
+        self._fire(p, str(Status.CANCELLED))
+        return p
+
+    def restore(self) -> int:
+        """Schedule the timers of tasks still processing in the store (after a restart)."""
+        count = 0
+        for p in self.store.processing():
+            self._timers[p.task_id] = self.scheduler.call_at(p.due_at, partial(self._settle_by_id, p.task_id))
+            count += 1
+        return count
+
+    def reset(self) -> None:
+        for timer in self._timers.values():
+            self.scheduler.cancel(timer)
+        self._timers.clear()
+        self.store.reset()
+        self.limiter.reset()
+        self.files.clear()
+        self.rules = self.settings.rules
+        self._rng = random.Random(self.settings.seed)
+        self._ids = IdFactory(self.settings.seed)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _settle_by_id(self, task_id: str) -> None:
+        self._timers.pop(task_id, None)
+        p = self.store.get(task_id)
+        if p is not None and p.status is Status.PROCESSING:
+            self._settle(p)
+
+    def _settle(self, p: Prediction) -> Prediction:
+        settled = lifecycle.settle(p, self.clock.now())
+        if settled is p:
+            return p
+        self.store.put(settled)
+        if settled.status is Status.SUCCESS and settled.usage is not None:
+            self.store.add_usage(settled.key, settled.usage.cost)
+        self._fire(settled, str(settled.status))
+        return settled
+
+    def _fire(self, p: Prediction, event: str, *, intermediate: bool = False) -> None:
+        if not self._subscribers:
+            return
+        body = dict(self.body(p))
+        for callback, wants_intermediate in self._subscribers:
+            if intermediate and not wants_intermediate:
+                continue
+            try:
+                result = callback(p, event, body)
+                if inspect.isawaitable(result) and not self.scheduler.spawn(result):
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+            except Exception as exc:
+                self.journal.error(exc)

@@ -1,0 +1,180 @@
+"""The JSON on the wire: parsing request bodies and building every response body (TypedDicts per openapi/).
+
+Rules: no handler writes a JSON dict by hand; shapes follow the spec's CreatePredictionResponse,
+GetPredictionResponse, CreditsResponse and ErrorResponse. Body parsing rejects, with a message naming
+the problem: an empty body, non-UTF-8 bytes, malformed JSON, JSON nested deeper than the limit, and a
+top level that is not an object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
+
+from mock_server.errors import ApiError, InvalidParams, PayloadTooLarge, UnsupportedMediaType
+from mock_server.lifecycle import Prediction, Status
+
+__all__ = [
+    "CreditsResponse",
+    "ErrorResponse",
+    "GetPredictionResponse",
+    "dumps",
+    "parse_json_body",
+    "render_create",
+    "render_credits",
+    "render_error",
+    "render_prediction",
+]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def dumps(obj: Any) -> bytes:
+    return _dumps(obj).encode()
+
+
+class ErrorBody(TypedDict):
+    code: str
+    type: str
+    message: str
+
+
+class ErrorResponse(TypedDict):
+    error: ErrorBody
+
+
+class TaskRef(TypedDict):
+    task_id: str
+    task_status: str
+
+
+class CreatePredictionResponse(TypedDict):
+    data: TaskRef
+
+
+class UsageBody(TypedDict):
+    upstream_cost: float
+    discount: float
+    discount_percent: float
+    cost: float
+
+
+class PredictionData(TypedDict):
+    task_id: str
+    task_status: str
+    output: NotRequired[list[dict[str, str]]]
+    error: NotRequired[dict[str, str]]
+
+
+class GetPredictionResponse(TypedDict):
+    code: str
+    usage: NotRequired[UsageBody]
+    data: PredictionData
+    request_id: str
+
+
+class CreditsData(TypedDict):
+    total_credits: float
+    total_usage: float
+    balance: float
+
+
+class CreditsResponse(TypedDict):
+    data: CreditsData
+
+
+def _json_type(content_type: str | None) -> bool:
+    if not content_type:
+        return True  # lenient: a missing Content-Type is read as JSON
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _depth_ok(raw: bytes, limit: int) -> bool:
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return True
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return True
+
+
+def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """Decode a request body that must be one JSON object."""
+    if not _json_type(content_type):
+        raise UnsupportedMediaType(f"Content-Type: {content_type!r} is not supported; send application/json")
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"body: {len(raw)} bytes is over the limit of {max_bytes} bytes")
+    if not raw.strip():
+        raise InvalidParams("body: empty; send a JSON object with model, function and input")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidParams(f"body: not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})") from None
+    if not _depth_ok(raw, max_depth):
+        raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParams(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:  # pragma: no cover - _depth_ok stops this first
+        raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels") from None
+    if not isinstance(value, dict):
+        raise InvalidParams(
+            f"body: expected a JSON object, got {type(value).__name__ if value is not None else 'null'}"
+        )
+    return value
+
+
+def render_create(p: Prediction) -> CreatePredictionResponse:
+    return {"data": {"task_id": p.task_id, "task_status": str(p.status)}}
+
+
+def render_prediction(p: Prediction, urls: Sequence[str], request_id: str) -> GetPredictionResponse:
+    data: PredictionData = {"task_id": p.task_id, "task_status": str(p.status)}
+    body: GetPredictionResponse
+    if p.status is Status.SUCCESS:
+        data["output"] = [{"type": o.kind, o.kind: url} for o, url in zip(p.outputs, urls, strict=True)]
+        if p.usage is not None:
+            u = p.usage
+            usage: UsageBody = {
+                "upstream_cost": u.upstream_cost,
+                "discount": u.discount,
+                "discount_percent": u.discount_percent,
+                "cost": u.cost,
+            }
+            return {"code": "0", "usage": usage, "data": data, "request_id": request_id}
+    elif p.error is not None:
+        data["error"] = {"code": p.error.code, "message": p.error.message}
+    body = {"code": "0", "data": data, "request_id": request_id}
+    return body
+
+
+def render_credits(total_credits: float, total_usage: float) -> CreditsResponse:
+    return {
+        "data": {
+            "total_credits": total_credits,
+            "total_usage": round(total_usage, 10),
+            "balance": round(total_credits - total_usage, 10),
+        }
+    }
+
+
+def render_error(exc: ApiError) -> ErrorResponse:
+    return {"error": {"code": str(exc.status), "type": exc.type, "message": exc.message}}
