@@ -1,0 +1,244 @@
+"""Webhooks through the whole mock: a real uvicorn on 127.0.0.1:0, a FakeClock the test advances, and
+the contracts receiver on another loopback socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook
+
+from contracts.receiver import WebhookReceiver
+from mock_server.app import create_app
+from mock_server.clock import FakeClock
+from mock_server.settings import Settings
+from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+
+RETRYING = WebhookSettings(backoff_base=10.0, jitter=0.0, max_attempts=3, timeout=5.0)
+
+BODIES = {
+    "image": {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a red fox"}},
+    "video": {
+        "model": "veo-3.1-lite-generate-preview",
+        "function": "video",
+        "input": {"prompt": "a lion", "aspect_ratio": "16:9", "resolution": "720P", "duration": 4},
+    },
+    "audio": {"model": "qwen3-tts-flash", "function": "audio", "input": {"prompt": "Welcome", "voice": "Cherry"}},
+}
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:
+        pass
+
+
+@dataclass
+class Mock:
+    clock: FakeClock
+    client: httpx2.Client
+    server: _Server
+    thread: threading.Thread
+
+    def create(self, kind: str, webhook: str, **headers: str) -> str:
+        response = self.client.post("/v1/predictions", json={**BODIES[kind], "webhook": webhook}, headers=headers)
+        assert response.status_code == 200, response.text
+        task_id: str = response.json()["data"]["task_id"]
+        return task_id
+
+    def deliveries(self, **params: str) -> list[dict[str, Any]]:
+        response = self.client.get("/_mock/webhooks", params=params)
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["deliveries"]
+        return found
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(settings: Settings, clock: FakeClock) -> Mock:
+    server = _Server(uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the mock did not start"
+        thread.join(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    client = httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": "Bearer test-key"})
+    return Mock(clock, client, server, thread)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver([DEV_SECRET]) as r:
+        yield r
+
+
+@pytest.fixture
+def mock() -> Iterator[Mock]:
+    m = serve(Settings(webhooks=RETRYING), FakeClock(start=time.time()))
+    yield m
+    m.stop()
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Bounded poll for the result of a socket round-trip in another thread."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        threading.Event().wait(0.005)
+
+
+@pytest.mark.parametrize("kind", ["image", "video", "audio"])
+def test_one_signed_delivery_per_task_equal_to_get_prediction(mock: Mock, receiver: WebhookReceiver, kind: str) -> None:
+    task_id = mock.create(kind, receiver.url, **{"X-Mock-Duration": "7"})
+    mock.clock.advance(7)
+    (got,) = receiver.wait_for(1)
+    polled = mock.client.get(f"/v1/predictions/{task_id}").json()
+    Webhook(DEV_SECRET).verify(got["raw"], got["headers"])
+    assert got["verified"] is True and got["schema_errors"] == []
+    assert got["body"]["data"]["task_status"] == "success"
+    assert {**got["body"], "request_id": None} == {**polled, "request_id": None}  # request_id names each response
+    mock.clock.advance(3600)
+    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
+    assert len(mock.deliveries(task_id=task_id)) == 1
+    assert len(receiver.deliveries()) == 1
+
+
+def test_failed_and_cancelled_tasks_fire_too(mock: Mock, receiver: WebhookReceiver) -> None:
+    failed = mock.create("image", receiver.url, **{"X-Mock-Outcome": "failed", "X-Mock-Duration": "1"})
+    cancelled = mock.create("audio", receiver.url, **{"X-Mock-Duration": "100"})
+    assert mock.client.post(f"/_mock/tasks/{cancelled}/cancel").status_code == 200
+    mock.clock.advance(1)
+    got = receiver.wait_for(2)
+    statuses = {d["body"]["data"]["task_id"]: d["body"]["data"]["task_status"] for d in got}
+    assert statuses == {failed: "failed", cancelled: "cancelled"}
+    assert all(d["verified"] and not d["schema_errors"] for d in got)
+
+
+def test_retries_through_the_control_surface_journal(mock: Mock, receiver: WebhookReceiver) -> None:
+    receiver.set_behaviour(script=[500, 500, 200])
+    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+    mock.clock.advance(1)
+    receiver.wait_for(1)
+    eventually(lambda: len(mock.deliveries(task_id=task_id)[0]["attempts"]) == 1)
+    mock.clock.advance(10)
+    receiver.wait_for(2)
+    eventually(lambda: len(mock.deliveries(task_id=task_id)[0]["attempts"]) == 2)
+    mock.clock.advance(20)
+    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
+    (delivery,) = mock.deliveries(task_id=task_id, status="delivered")
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
+    assert {d["webhook_id"] for d in receiver.deliveries()} == {delivery["delivery_id"]}
+    one = mock.client.get(f"/_mock/webhooks/{delivery['delivery_id']}").json()
+    assert one["payload"]["data"]["task_id"] == task_id
+
+
+def test_redeliver_and_unknown_delivery(mock: Mock, receiver: WebhookReceiver) -> None:
+    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+    mock.clock.advance(1)
+    receiver.wait_for(1)
+    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
+    delivery_id = mock.deliveries(task_id=task_id)[0]["delivery_id"]
+    assert mock.client.post(f"/_mock/webhooks/{delivery_id}/redeliver").status_code == 202
+    assert [d["webhook_id"] for d in receiver.wait_for(2)] == [delivery_id, delivery_id]
+    missing = mock.client.get("/_mock/webhooks/msg_nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "404"
+    assert mock.client.get("/_mock/webhooks", params={"status": "lost"}).status_code == 400
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: Mock) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/hook"
+    task_ids = [mock.create("audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
+    mock.clock.advance(1)
+    for n in (1, 2):
+        eventually(lambda n=n: [len(d["attempts"]) for d in mock.deliveries()] == [n, n, n])
+        mock.clock.advance(60)
+    eventually(lambda: all(d["status"] == "exhausted" for d in mock.deliveries()))
+    deliveries = mock.deliveries(status="exhausted")
+    assert sorted(d["task_id"] for d in deliveries) == sorted(task_ids)
+    assert all(len(d["attempts"]) == 3 for d in deliveries)
+    assert all(a["error"].startswith("connect") for d in deliveries for a in d["attempts"])
+
+
+def test_api_stays_fast_while_a_receiver_hangs(receiver: WebhookReceiver) -> None:
+    receiver.set_behaviour(delay=2.0)
+    mock = serve(Settings(webhooks=WebhookSettings(timeout=5.0)), FakeClock(start=time.time()))
+    try:
+        mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+        mock.clock.advance(1)
+        receiver.wait_for(1)  # the delivery is in flight; the receiver holds it for 2 s
+        started = time.perf_counter()
+        for _ in range(20):
+            task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "100"})
+            assert mock.client.get(f"/v1/predictions/{task_id}").status_code == 200
+        elapsed = time.perf_counter() - started
+    finally:
+        receiver.set_behaviour(delay=0)
+        mock.stop()
+    assert elapsed < 1.0, f"40 API calls took {elapsed:.2f} s while a webhook receiver hung"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://example.com/hook", id="plain-http-remote"),
+        pytest.param("ftp://127.0.0.1/hook", id="ftp"),
+        pytest.param("not a url", id="garbage"),
+    ],
+)
+def test_create_time_url_policy_is_a_400_envelope(mock: Mock, url: str) -> None:
+    response = mock.client.post("/v1/predictions", json={**BODIES["image"], "webhook": url})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "400" and error["type"] == "invalid_params"
+    assert "webhook" in error["message"]
+
+
+def test_docs_example_host_is_blocked_and_never_sent(mock: Mock) -> None:
+    task_id = mock.create("image", "https://api.shuyou.ai/api/callback", **{"X-Mock-Duration": "1"})
+    mock.clock.advance(1)
+    eventually(lambda: bool(mock.deliveries(task_id=task_id)))
+    (delivery,) = mock.deliveries(task_id=task_id)
+    assert delivery["status"] == "blocked"
+    assert delivery["attempts"] == []
+
+
+def test_sqlite_restart_in_the_middle_of_retries(receiver: WebhookReceiver, tmp_path: Path) -> None:
+    settings = Settings(store=f"sqlite:///{tmp_path / 'mock.db'}", webhooks=RETRYING)
+    receiver.set_behaviour(script=[500])
+    first = serve(settings, FakeClock(start=time.time()))
+    task_id = first.create("video", receiver.url, **{"X-Mock-Duration": "1"})
+    first.clock.advance(1)
+    receiver.wait_for(1)
+    eventually(lambda: len(first.deliveries(task_id=task_id)[0]["attempts"]) == 1)
+    first.stop()
+
+    second = serve(settings, FakeClock(start=first.clock.now()))
+    try:
+        (pending,) = second.deliveries(task_id=task_id)
+        assert pending["status"] == "pending"
+        second.clock.advance(10)
+        receiver.wait_for(2)
+        eventually(lambda: second.deliveries(task_id=task_id)[0]["status"] == "delivered")
+        (done,) = second.deliveries(task_id=task_id)
+    finally:
+        second.stop()
+    assert [a["status_code"] for a in done["attempts"]] == [500, 200]
+    assert len({d["webhook_id"] for d in receiver.deliveries()}) == 1
