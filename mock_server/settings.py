@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from mock_server.errors import SettingsError
 from mock_server.rules import ErrorSpec, Rule, parse_rules
-
 from mock_server.webhooks.settings import WebhookSettings
 
 __all__ = ["Price", "RateLimit", "Settings", "WebhookSettings"]
