@@ -1,0 +1,186 @@
+"""Lifecycle: create a task per sampled model, poll each until terminal (checking every poll), then once more.
+
+Against our mock the clock is advanced (`POST /_mock/clock/advance`) instead of waiting; against anything else
+the poller backs off (1, 2, 4, 8, 15 s ...) up to `timeout`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from contracts.checks import Exchange, check_exchange
+from contracts.findings import Finding, FindingSink, Kind
+from contracts.gate import GATE_HEADER
+from contracts.observer import lower_headers, parse_json
+from contracts.spec import ContractSpec
+from contracts.target import advance_clock
+from contracts.tasks import TaskBook
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class TaskOutcome:
+    model: str
+    function: str
+    task_id: str | None = None
+    statuses: list[str] = field(default_factory=list)
+    final: dict[str, Any] | None = None
+    note: str = ""
+
+
+def sample_models(spec: ContractSpec, wanted: list[str] | None, seed: int) -> list[str]:
+    """`wanted` as given (unknown names are an error), else one seeded pick per function."""
+    if wanted:
+        unknown = [model for model in wanted if model not in spec.models]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; the spec documents {sorted(spec.models)}")
+        return list(wanted)
+    rng = random.Random(seed)
+    by_function: dict[str, list[str]] = {}
+    for model, function in spec.models.items():
+        by_function.setdefault(function, []).append(model)
+    return [rng.choice(models) for _, models in sorted(by_function.items())]
+
+
+def example_body(spec: ContractSpec, model: str) -> dict[str, Any] | None:
+    """The first documented example request for `model` (the spec's named examples)."""
+    op = spec.operations["createPrediction"]
+    content = spec.document["paths"][op.path]["post"]["requestBody"]["content"]["application/json"]
+    for example in content.get("examples", {}).values():
+        value = spec.resolve(example).get("value")
+        if isinstance(value, dict) and value.get("model") == model:
+            return dict(value)
+    return None
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    client: httpx2.Client
+    spec: ContractSpec
+    book: TaskBook
+    sink: FindingSink
+    is_mock: bool
+    timeout: float = 300.0
+    webhook_url: str | None = None
+    other_client: httpx2.Client | None = None
+    progress: Progress = lambda _: None
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, models: list[str]) -> list[TaskOutcome]:
+        outcomes = [self._create(model) for model in models]
+        pending = [outcome for outcome in outcomes if outcome.task_id]
+        waited, step = 0.0, 1.0 if not self.is_mock else 2.0
+        while pending and waited < self.timeout:
+            step = min(step, self.timeout - waited)
+            self._wait(step)
+            waited += step
+            step = min(step * 2, 15.0) if not self.is_mock else step * 2
+            pending = [outcome for outcome in pending if not self._poll(outcome)]
+        for outcome in pending:
+            outcome.note = f"not terminal after {self.timeout:g} s (last: {outcome.statuses[-1:]})"
+            self.sink.add(
+                [Finding(Kind.ASSUMPTION, "lifecycle_timeout", outcome.note, "getPrediction", outcome.task_id)]
+            )
+        done = [outcome for outcome in outcomes if outcome.final is not None]
+        if done:  # terminal states never change: look once more, later
+            self._wait(600.0 if self.is_mock else 2.0)
+            for outcome in done:
+                self._poll(outcome)
+                self._cross_key(outcome)
+        return outcomes
+
+    def _wait(self, seconds: float) -> None:
+        if not (self.is_mock and advance_clock(self.client, seconds)):
+            self.sleep(seconds)
+
+    def _check(self, operation: str, response: httpx2.Response, request_body: Any, task_id: str | None) -> Any:
+        body = parse_json(response.content)
+        exchange = Exchange(
+            operation, response.status_code, lower_headers(response.headers), body, request_body, task_id
+        )
+        findings = check_exchange(self.spec, exchange, self.book)
+        self.sink.ran("shuyou_contract", failed=bool(findings))
+        self.sink.add(findings)
+        return body
+
+    def _create(self, model: str) -> TaskOutcome:
+        outcome = TaskOutcome(model, self.spec.models[model])
+        body = example_body(self.spec, model)
+        if body is None:
+            outcome.note = "no documented example request for this model"
+            return outcome
+        body.pop("webhook", None)
+        if self.webhook_url:
+            body["webhook"] = self.webhook_url
+        response = self.client.post(self.spec.operations["createPrediction"].path, json=body)
+        if response.headers.get(GATE_HEADER):
+            outcome.note = f"not created: {response.headers[GATE_HEADER]} ({response.text})"
+            self.progress(f"  lifecycle {model}: {outcome.note}")
+            return outcome
+        answer = self._check("createPrediction", response, body, None)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if response.status_code == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str):
+            outcome.task_id = data["task_id"]
+            self.book.created(outcome.task_id, model=model, function=outcome.function)
+            self.progress(f"  lifecycle {model} ({outcome.function}): created {outcome.task_id}")
+        else:
+            outcome.note = f"create answered {response.status_code}"
+            self.sink.add(
+                [
+                    Finding(
+                        Kind.CONTRACT,
+                        "lifecycle_create",
+                        f"{model}: documented example request answered {response.status_code}: {response.text[:200]}",
+                        "createPrediction",
+                        status_code=response.status_code,
+                    )
+                ]
+            )
+        return outcome
+
+    def _poll(self, outcome: TaskOutcome) -> bool:
+        """GET the task and check it; True once it is terminal."""
+        path = self.spec.operations["getPrediction"].path.replace("{prediction_id}", outcome.task_id or "")
+        response = self.client.get(path)
+        if response.headers.get(GATE_HEADER):
+            return False
+        body = self._check("getPrediction", response, None, outcome.task_id)
+        data = body.get("data") if isinstance(body, dict) else None
+        status = data.get("task_status") if isinstance(data, dict) else None
+        if not isinstance(status, str):
+            return False
+        outcome.statuses.append(status)
+        if status in self.spec.terminal:
+            if outcome.final is None:
+                self.progress(f"  lifecycle {outcome.model}: {status} after {len(outcome.statuses)} poll(s)")
+            outcome.final = body
+            return True
+        return False
+
+    def _cross_key(self, outcome: TaskOutcome) -> None:
+        if self.other_client is None or outcome.task_id is None:
+            return
+        path = self.spec.operations["getPrediction"].path.replace("{prediction_id}", outcome.task_id)
+        response = self.other_client.get(path)
+        self.sink.ran("tenant_isolation", failed=response.status_code < 300)
+        if response.status_code < 300:
+            self.sink.add(
+                [
+                    Finding(
+                        Kind.CONTRACT,
+                        "tenant_isolation",
+                        f"task {outcome.task_id} made with one key "
+                        f"is visible ({response.status_code}) with another key",
+                        "getPrediction",
+                        outcome.task_id,
+                        response.status_code,
+                    )
+                ]
+            )

@@ -1,0 +1,80 @@
+"""Turns what schemathesis sent and received into `Exchange`s for the checks, and remembers created tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.checks import NOT_JSON, Exchange, check_exchange
+from contracts.findings import Finding, FindingSink, Kind
+from contracts.gate import GATE_REFUSED_STATUS
+from contracts.spec import ContractSpec
+from contracts.tasks import TaskBook
+
+
+def parse_json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return NOT_JSON
+
+
+def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        out[name.lower()] = value[0] if isinstance(value, list) and value else str(value)
+    return out
+
+
+class RunObserver:
+    """The `Observer` a run attaches to its schemathesis schema."""
+
+    def __init__(self, spec: ContractSpec, book: TaskBook, sink: FindingSink) -> None:
+        self.spec = spec
+        self.book = book
+        self.sink = sink
+        self._by_label = {f"{op.method} {op.path}": op.operation_id for op in spec.operations.values()}
+
+    def operation_of(self, case: Any) -> str:
+        return self._by_label.get(f"{case.operation.method.upper()} {case.operation.path}", "")
+
+    def observe(self, case: Any, response: Any) -> None:
+        operation = self.operation_of(case)
+        if not operation or case.method.upper() != case.operation.method.upper():
+            return  # an unsupported-method probe: not an exchange of a documented operation
+        body = parse_json(response.content)
+        task_id = (case.path_parameters or {}).get("prediction_id")
+        exchange = Exchange(operation, response.status_code, lower_headers(response.headers), body, case.body, task_id)
+        self.note_created(exchange)
+        findings = check_exchange(self.spec, exchange, self.book)
+        self.sink.ran("shuyou_contract", failed=bool(findings))
+        self.sink.add(
+            Finding(f.kind, f.rule, f.message, f.operation, f.task_id, f.status_code, "schemathesis") for f in findings
+        )
+
+    def note_created(self, exchange: Exchange) -> None:
+        if exchange.operation != "createPrediction" or not 200 <= exchange.status_code < 300:
+            return
+        data = exchange.body.get("data") if isinstance(exchange.body, dict) else None
+        task_id = data.get("task_id") if isinstance(data, dict) else None
+        if not isinstance(task_id, str):
+            return
+        model = exchange.request_body.get("model") if isinstance(exchange.request_body, dict) else None
+        model = model if isinstance(model, str) else None
+        self.book.created(task_id, model=model, function=self.spec.models.get(model or ""))
+
+    def keep_failure(self, failure: Any, case: Any, response: Any) -> bool:
+        # Checks such as ignored_auth send their own request; when the gate refused that one (budget spent),
+        # the failure quotes the gate's status and says nothing about the target.
+        return f"`{GATE_REFUSED_STATUS} " not in str(getattr(failure, "message", ""))
+
+    def classify_failure(self, check: str, case: Any) -> Kind:
+        """A schemathesis built-in failure is a contract break, unless it turns on an assumed element only."""
+        if check == "negative_data_rejection" and isinstance(getattr(case, "body", None), dict):
+            pointer = self.spec.request_schema_ref(self.operation_of(case))
+            if pointer is not None:
+                errors = self.spec.validate(pointer, case.body)
+                if errors and all(error.assumption for error in errors):
+                    return Kind.ASSUMPTION
+        return Kind.CONTRACT

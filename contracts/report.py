@@ -1,0 +1,114 @@
+"""The end of a run: the readable summary, the JSON report and the JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contracts.findings import KIND_TITLES, Finding, Kind, is_failing
+
+
+@dataclass(slots=True)
+class RunResult:
+    base_url: str
+    is_mock: bool
+    seed: int
+    strict: bool
+    budget_limit: int | None
+    budget_spent: int
+    budget_refused: int
+    statuses: Counter[tuple[str, int]]
+    checks_run: Counter[str]
+    checks_failed: Counter[str]
+    findings: list[Finding]
+    timings: dict[str, float] = field(default_factory=dict)
+    lifecycle: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    command: str = ""
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [finding for finding in self.findings if is_failing(finding, strict=self.strict)]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failing else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "target_is_mock": self.is_mock,
+            "seed": self.seed,
+            "strict": self.strict,
+            "reproduce": self.command,
+            "budget": {"limit": self.budget_limit, "spent": self.budget_spent, "refused": self.budget_refused},
+            "statuses": [{"operation": op, "status": st, "count": n} for (op, st), n in sorted(self.statuses.items())],
+            "checks": {
+                name: {"run": n, "failed": self.checks_failed.get(name, 0)} for name, n in self.checks_run.items()
+            },
+            "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
+            "lifecycle": self.lifecycle,
+            "findings": [finding.as_dict() for finding in self.findings],
+            "notes": self.notes,
+            "exit_code": self.exit_code,
+        }
+
+
+def render_summary(result: RunResult) -> str:
+    lines = [f"== shuyou-contracts: {result.base_url} ({'our mock' if result.is_mock else 'not the mock'}) =="]
+    lines.append("Operations x status codes:")
+    operations = sorted({op for op, _ in result.statuses})
+    for op in operations:
+        cells = ", ".join(f"{st}x{n}" for (o, st), n in sorted(result.statuses.items()) if o == op)
+        lines.append(f"  {op:<32} {cells}")
+    lines.append("Checks run (failed/run):")
+    for name, count in sorted(result.checks_run.items()):
+        lines.append(f"  {name:<32} {result.checks_failed.get(name, 0)}/{count}")
+    limit = "unlimited" if result.budget_limit is None else str(result.budget_limit)
+    lines.append(f"Budget: {result.budget_spent} billable call(s) accepted of {limit}; {result.budget_refused} refused")
+    if result.timings:
+        lines.append("Time: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items()))
+    for note in result.notes:
+        lines.append(f"Note: {note}")
+    if not result.findings:
+        lines.append("Findings: none")
+    for kind in Kind:
+        group = [finding for finding in result.findings if finding.kind is kind]
+        if not group:
+            continue
+        fails = "fails the run" if is_failing(group[0], strict=result.strict) else "reported, not failed (--strict)"
+        lines.append(f"{KIND_TITLES[kind]}: {len(group)} ({fails})")
+        for finding in group:
+            where = f"{finding.operation} " if finding.operation else ""
+            status = f"[{finding.status_code}] " if finding.status_code else ""
+            lines.append(f"  - {finding.rule}: {where}{status}{finding.message}")
+    lines.append(f"Seed: {result.seed}  (reproduce: {result.command})")
+    lines.append(f"Result: {'FAIL' if result.exit_code else 'OK'} ({len(result.failing)} failing finding(s))")
+    return "\n".join(lines)
+
+
+def write_json(result: RunResult, path: Path) -> None:
+    path.write_text(json.dumps(result.as_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def write_junit(result: RunResult, path: Path) -> None:
+    """One test case per check that ran (and per rule that produced a finding), failures for failing findings."""
+    names = sorted(set(result.checks_run) | {finding.rule for finding in result.findings})
+    suite = ET.Element("testsuite", name="shuyou-contracts", tests=str(len(names)))
+    failures = 0
+    for name in names:
+        case = ET.SubElement(suite, "testcase", classname="contracts", name=name)
+        mine = [finding for finding in result.findings if finding.rule == name]
+        failing = [finding for finding in mine if is_failing(finding, strict=result.strict)]
+        if failing:
+            failures += 1
+            failure = ET.SubElement(case, "failure", message=f"{len(failing)} finding(s)", type=failing[0].kind.value)
+            failure.text = "\n".join(f"{f.kind.value}: {f.operation} {f.message}" for f in failing)
+        elif mine:
+            ET.SubElement(case, "system-out").text = "\n".join(f"{f.kind.value}: {f.message}" for f in mine)
+    suite.set("failures", str(failures))
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

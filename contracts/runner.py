@@ -1,0 +1,242 @@
+"""One harness run: probe the target, put the budget gate in front of it, run the schemathesis phases, the
+lifecycle and the webhook checks, and gather everything into a `RunResult`."""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import httpx2
+
+from contracts.budget import Budget
+from contracts.findings import Finding, FindingSink, Kind
+from contracts.gate import Gate, Route
+from contracts.report import RunResult
+from contracts.serving import serve_in_thread
+from contracts.spec import ContractSpec, load
+from contracts.target import TargetInfo, probe
+from contracts.tasks import TaskBook
+
+SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+ALL_PHASES = (*SCHEMATHESIS_PHASES, "lifecycle")
+DEFAULT_REMOTE_BUDGET = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything a run needs; the CLI and the pytest plugin build one."""
+
+    base_url: str
+    api_key: str
+    budget: int | None = None
+    dry_run: bool = False
+    seed: int | None = None
+    max_examples: int = 10
+    phases: tuple[str, ...] = ALL_PHASES
+    models: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    receiver_port: int = 0
+    timeout: float = 300.0
+    request_timeout: float = 30.0
+    strict: bool = False
+    other_api_key: str | None = None
+    command: str = ""
+    extra_notes: tuple[str, ...] = field(default=())
+
+
+Progress = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def resolve_budget(options: Options, target: TargetInfo | None) -> tuple[int | None, str]:
+    if options.budget is not None:
+        return options.budget, f"budget: at most {options.budget} billable call(s) (--budget)"
+    if target is not None and target.is_mock:
+        return None, "budget: unlimited (the target is our mock; pass --budget N to cap it)"
+    return DEFAULT_REMOTE_BUDGET, (
+        f"budget: at most {DEFAULT_REMOTE_BUDGET} billable call(s), the default against a target that is not "
+        "our mock (pass --budget N to change it)"
+    )
+
+
+def plan_text(options: Options, spec: ContractSpec, models: list[str], seed: int) -> str:
+    limit, budget_line = resolve_budget(options, None)
+    budget_line = (
+        budget_line
+        if options.budget is not None
+        else f"budget: at most {DEFAULT_REMOTE_BUDGET} billable call(s) unless the target turns out to be our "
+        "mock (unlimited there); a dry run does not probe"
+    )
+    ops = ", ".join(f"{op.operation_id} ({op.method} {op.path})" for op in spec.operations.values())
+    lines = [
+        f"Plan for {options.base_url} (dry run: nothing is sent)",
+        f"  phases: {', '.join(options.phases) or 'none'}",
+        f"  operations: {ops}",
+        f"  max examples per operation and phase: {options.max_examples}; seed {seed}",
+    ]
+    if "lifecycle" in options.phases:
+        lines.append(f"  lifecycle models ({len(models)} create calls): {', '.join(models)}")
+        lines.append(f"  poll timeout: {options.timeout:g} s (mock: clock advanced instead of waiting)")
+    lines.append(f"  {budget_line}")
+    at_most = "unbounded" if limit is None else str(limit)
+    lines.append(f"  billable calls at most: {at_most} (every createPrediction the target accepts counts)")
+    return "\n".join(lines)
+
+
+def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
+    """Run the harness against `options.base_url`; raises `TargetUnreachable` when it does not answer."""
+    from contracts.phases import PhaseSettings, run_phases  # schemathesis is heavy: import when running
+
+    spec = load()
+    seed = options.seed if options.seed is not None else random.randrange(2**32)
+    models = _models(options, spec, seed)
+    target = probe(options.base_url, timeout=min(options.request_timeout, 10.0))
+    limit, budget_line = resolve_budget(options, target)
+    progress(f"target {options.base_url}: {'our mock' if target.is_mock else 'not the mock'}; {budget_line}")
+    budget = Budget(limit)
+    sink, book = FindingSink(), TaskBook()
+    notes = [budget_line, *options.extra_notes]
+    timings: dict[str, float] = {}
+    lifecycle: list[dict[str, object]] = []
+    routes = [Route(op.method, op.path, op.operation_id) for op in spec.operations.values()]
+    gate = Gate(options.base_url, budget, routes, timeout=options.request_timeout)
+    with ExitStack() as stack:
+        served = serve_in_thread(gate)
+        stack.callback(served.stop)
+        receiver, webhook_url = _receiver(options, target, stack, notes)
+        st_phases = tuple(p for p in options.phases if p in SCHEMATHESIS_PHASES)
+        if target.is_mock and st_phases:
+            notes.append("ignored_auth is off against our mock: it accepts any non-empty key as its own tenant")
+        settings = PhaseSettings(
+            served.base_url,
+            options.api_key,
+            st_phases,
+            options.max_examples,
+            seed,
+            options.request_timeout,
+            webhook_url,
+            exclude_checks=("ignored_auth",) if target.is_mock else (),
+        )
+        from contracts.observer import RunObserver
+
+        # The lifecycle goes first: with a small budget its few creates are the best use of it.
+        if "lifecycle" in options.phases:
+            started = time.monotonic()
+            lifecycle = _lifecycle(
+                options, spec, book, sink, served.base_url, target, models, webhook_url, receiver, progress
+            )
+            timings["lifecycle"] = time.monotonic() - started
+        outcome = run_phases(settings, RunObserver(spec, book, sink), sink, progress)
+        timings.update({name: t for name, t in outcome.timings.items() if name in SCHEMATHESIS_PHASES})
+    for operation, message in gate.log.transport:
+        sink.add([Finding(Kind.TRANSPORT, "transport", message, operation, source="gate")])
+    state = budget.state()
+    return RunResult(
+        options.base_url,
+        target.is_mock,
+        seed,
+        options.strict,
+        limit,
+        state.spent,
+        state.refused,
+        gate.log.statuses,
+        sink.checks_run,
+        sink.checks_failed,
+        sink.findings(),
+        timings,
+        lifecycle,
+        notes,
+        options.command or f"python -m contracts run --base-url {options.base_url} --seed {seed}",
+    )
+
+
+def _models(options: Options, spec: ContractSpec, seed: int) -> list[str]:
+    from contracts.lifecycle import sample_models
+
+    return sample_models(spec, list(options.models) or None, seed) if "lifecycle" in options.phases else []
+
+
+class _Receiver:
+    """The webhook receiver (contracts.receiver) on loopback, read through its documented `GET /deliveries`."""
+
+    def __init__(self, secrets: list[str], port: int) -> None:
+        from contracts.receiver import create_receiver_app
+
+        self.served = serve_in_thread(create_receiver_app(secrets), port=port)
+        self.url = f"{self.served.base_url}/webhook"
+
+    def deliveries(self) -> list[dict[str, object]]:
+        answer = httpx2.get(f"{self.served.base_url}/deliveries", timeout=10.0).json()
+        return list(answer["deliveries"])
+
+
+def _receiver(
+    options: Options, target: TargetInfo, stack: ExitStack, notes: list[str]
+) -> tuple[_Receiver | None, str | None]:
+    if "lifecycle" not in options.phases:
+        return None, options.webhook_url
+    secrets = [options.webhook_secret] if options.webhook_secret else []
+    if not options.webhook_url and not target.is_loopback:
+        notes.append(
+            "webhooks not checked: the target is not on loopback; pass --webhook-url (a public URL "
+            "forwarding to the local receiver, see --receiver-port)"
+        )
+        return None, None
+    receiver = _Receiver(secrets, options.receiver_port)
+    stack.callback(receiver.served.stop)
+    if not secrets:
+        notes.append("webhook signatures not checked: pass --webhook-secret whsec_...")
+    if options.webhook_url:
+        notes.append(f"webhooks: {options.webhook_url} must forward to the local receiver at {receiver.url}")
+        return receiver, options.webhook_url
+    return receiver, receiver.url
+
+
+def _lifecycle(
+    options: Options,
+    spec: ContractSpec,
+    book: TaskBook,
+    sink: FindingSink,
+    gate_url: str,
+    target: TargetInfo,
+    models: list[str],
+    webhook_url: str | None,
+    receiver: _Receiver | None,
+    progress: Progress,
+) -> list[dict[str, object]]:
+    from contracts.deliveries import check_deliveries, wait_for_deliveries
+    from contracts.lifecycle import Lifecycle
+
+    progress(f"phase lifecycle ... ({', '.join(models)})")
+    auth = {"Authorization": f"Bearer {options.api_key}"}
+    other_key = options.other_api_key or (f"{options.api_key}-contracts-other" if target.is_mock else None)
+    with ExitStack() as stack:
+        client = stack.enter_context(httpx2.Client(base_url=gate_url, headers=auth, timeout=options.request_timeout))
+        other = None
+        if other_key:
+            other = stack.enter_context(
+                httpx2.Client(
+                    base_url=gate_url, headers={"Authorization": f"Bearer {other_key}"}, timeout=options.request_timeout
+                )
+            )
+        runner = Lifecycle(client, spec, book, sink, target.is_mock, options.timeout, webhook_url, other, progress)
+        outcomes = runner.run(models)
+    if receiver is not None and webhook_url:
+        done = {outcome.task_id for outcome in outcomes if outcome.task_id and outcome.final is not None}
+        fetch = receiver.deliveries
+        wait_for_deliveries(fetch, done, grace=5.0 if target.is_mock else min(options.timeout, 60.0))
+        findings = check_deliveries(spec, fetch(), outcomes, secret_given=bool(options.webhook_secret))
+        sink.ran("webhook", failed=bool(findings))
+        sink.add(findings)
+    return [
+        {"model": o.model, "function": o.function, "task_id": o.task_id, "statuses": o.statuses, "note": o.note}
+        for o in outcomes
+    ]

@@ -1,0 +1,38 @@
+"""Run a small ASGI app (the budget gate, the webhook receiver) on 127.0.0.1:0 in a thread."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the thread is not the main thread
+        pass
+
+
+@dataclass(slots=True)
+class Served:
+    base_url: str
+    server: _Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Served:
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, name="contracts-serve", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"could not serve on {host}:{port}")
+        thread.join(0.01)
+    bound = server.servers[0].sockets[0].getsockname()
+    return Served(f"http://{host}:{bound[1]}", server, thread)

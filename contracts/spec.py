@@ -1,0 +1,242 @@
+"""The harness's one reader of `openapi/predictions.yaml` (through `openapi.load_spec()`); nothing restated here.
+
+Pure: no I/O beyond loading the packaged spec, no HTTP. Validation errors are mapped back onto the spec so a
+finding can say whether the broken element carries `x-assumption` (our guess) or is documented.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote
+
+import jsonschema_rs
+
+import openapi
+
+ASSUMPTION_KEY = "x-assumption"
+REQUEST_ID_HEADER = "X-ShuYou-RequestId"
+# The one documented non-terminal status (NOTES §2: a task is `processing`, then succeeds or fails).
+PENDING_STATUS = "processing"
+SUCCESS_STATUS = "success"
+OPERATIONS = ("createPrediction", "getPrediction", "getCredits")
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaError:
+    """One JSON Schema violation: where in the instance, what rule, and whether the element is an assumption."""
+
+    instance_path: tuple[str | int, ...]
+    message: str
+    assumption: str | None
+
+    @property
+    def pointer(self) -> str:
+        return "/" + "/".join(str(part) for part in self.instance_path)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+
+
+class ContractSpec:
+    """Facts the checks need, read once from the spec."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        schemas = document["components"]["schemas"]
+        status = schemas["TaskStatus"]
+        self.statuses: tuple[str, ...] = tuple(status["enum"])
+        self.terminal: frozenset[str] = frozenset(s for s in self.statuses if s != PENDING_STATUS)
+        self.operations: dict[str, Operation] = {}
+        for path, item in document.get("paths", {}).items():
+            for method, op in item.items():
+                if isinstance(op, dict) and "operationId" in op:
+                    self.operations[op["operationId"]] = Operation(op["operationId"], method.upper(), path)
+        self.models: dict[str, str] = {}
+        mapping = schemas["CreatePredictionRequest"]["discriminator"]["mapping"]
+        for model, ref in mapping.items():
+            request = self.resolve({"$ref": ref})
+            self.models[model] = request["properties"]["function"]["enum"][0]
+        self._validators: dict[str, Any] = {}
+
+    # -- references -----------------------------------------------------------------------------------------
+    def resolve(self, node: Any) -> Any:
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node and seen < 32:
+            node = self._pointer(node["$ref"])
+            seen += 1
+        return node
+
+    def _pointer(self, ref: str) -> Any:
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $refs are supported in the spec, got {ref!r}")
+        node: Any = self.document
+        for part in ref[2:].split("/"):
+            node = node[unquote(part).replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def assumption_of(self, node: Any) -> str | None:
+        """The `x-assumption` reason on `node` or on what it references, if any."""
+        for _ in range(32):
+            if not isinstance(node, dict):
+                return None
+            mark = node.get(ASSUMPTION_KEY)
+            if mark:
+                return str(mark) if mark is not True else "assumption"
+            if "$ref" not in node:
+                return None
+            node = self._pointer(node["$ref"])
+        return None
+
+    # -- responses ------------------------------------------------------------------------------------------
+    def response(self, operation_id: str, status_code: int) -> dict[str, Any] | None:
+        """The documented response object of an operation for a status (exact, then `4XX`, then `default`)."""
+        op = self.operations[operation_id]
+        responses = self.document["paths"][op.path][op.method.lower()].get("responses", {})
+        for key in (str(status_code), f"{str(status_code)[0]}XX", "default"):
+            if key in responses:
+                resolved: dict[str, Any] = self.resolve(responses[key])
+                return resolved
+        return None
+
+    def documented_statuses(self, operation_id: str) -> list[str]:
+        op = self.operations[operation_id]
+        return sorted(self.document["paths"][op.path][op.method.lower()].get("responses", {}))
+
+    def response_schema_ref(self, operation_id: str, status_code: int) -> str | None:
+        """A JSON pointer to the schema of the JSON body of that response, or None if none is documented."""
+        op = self.operations[operation_id]
+        responses = self.document["paths"][op.path][op.method.lower()].get("responses", {})
+        for key in (str(status_code), f"{str(status_code)[0]}XX", "default"):
+            if key not in responses:
+                continue
+            pointer = f"#/paths/{_escape(op.path)}/{op.method.lower()}/responses/{key}"
+            node = responses[key]
+            if "$ref" in node:
+                pointer, node = node["$ref"], self.resolve(node)
+            if "application/json" in node.get("content", {}):
+                return f"{pointer}/content/application~1json/schema"
+            return None
+        return None
+
+    def request_schema_ref(self, operation_id: str) -> str | None:
+        op = self.operations.get(operation_id)
+        if op is None:
+            return None
+        body = self.document["paths"][op.path][op.method.lower()].get("requestBody")
+        if body is None:
+            return None
+        pointer = f"#/paths/{_escape(op.path)}/{op.method.lower()}/requestBody"
+        if "$ref" in body:
+            pointer, body = body["$ref"], self.resolve(body)
+        return f"{pointer}/content/application~1json/schema" if "application/json" in body.get("content", {}) else None
+
+    def header_assumption(self, operation_id: str, status_code: int, name: str) -> tuple[bool, str | None]:
+        """(declared?, x-assumption reason) for a response header."""
+        response = self.response(operation_id, status_code)
+        headers = (response or {}).get("headers", {})
+        for key, header in headers.items():
+            if key.lower() == name.lower():
+                return True, self.assumption_of(header)
+        return False, None
+
+    def error_types(self, operation_id: str, status_code: int) -> list[str]:
+        """The `error.type` values the spec documents for this status of this operation."""
+        ref = self.response_schema_ref(operation_id, status_code)
+        if ref is None:
+            return []
+        return sorted(set(_enum_at(self, self._pointer(ref), ("error", "type"))))
+
+    # -- validation -----------------------------------------------------------------------------------------
+    def validate(self, pointer: str, instance: Any, _prefix: tuple[str | int, ...] = ()) -> list[SchemaError]:
+        """Validate `instance` against the schema at `pointer` (e.g. `#/components/schemas/ErrorResponse`)."""
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = jsonschema_rs.Draft202012Validator({"$ref": pointer, **self.document}, validate_formats=True)
+            self._validators[pointer] = validator
+        errors: list[SchemaError] = []
+        for error in validator.iter_errors(instance):
+            where = _prefix + tuple(error.instance_path)
+            absolute = list(error.schema_path)
+            branch = self._discriminated_branch(absolute, error.instance)
+            if branch is not None and _prefix.count("#") < 8:
+                errors.extend(self.validate(branch, error.instance, where))
+                continue
+            # An `enum` lists documented values plus assumed ones: a value outside it is outside both.
+            reason = (
+                None if absolute[-1:] == ["enum"] else self._assumption_along(pointer, error.evaluation_path, absolute)
+            )
+            errors.append(SchemaError(where, error.message, reason))
+        return errors
+
+    def _discriminated_branch(self, absolute: list[str | int], instance: Any) -> str | None:
+        """For a failed `oneOf` with a discriminator, the branch the instance names (to report its real error)."""
+        if absolute[-1:] != ["oneOf"] or not isinstance(instance, dict):
+            return None
+        try:
+            node = self._walk_to(absolute[:-1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        discriminator = node.get("discriminator") if isinstance(node, dict) else None
+        if not isinstance(discriminator, dict):
+            return None
+        ref = discriminator.get("mapping", {}).get(instance.get(discriminator.get("propertyName")))
+        return ref if isinstance(ref, str) else None
+
+    def _walk_to(self, path: Sequence[str | int]) -> Any:
+        node: Any = self.document
+        for part in path:
+            node = node[part]
+        return node
+
+    def _assumption_along(
+        self, pointer: str, evaluation: Sequence[str | int], absolute: Sequence[str | int]
+    ) -> str | None:
+        # The evaluation path goes through every $ref (so a mark beside a $ref is seen); the absolute path is
+        # the final location only. Either carrying a mark makes the violated element an assumption.
+        return self._walk({"$ref": pointer}, evaluation) or self._walk(self.document, absolute)
+
+    def _walk(self, node: Any, path: Sequence[str | int]) -> str | None:
+        try:
+            for part in path:
+                mark = node.get(ASSUMPTION_KEY) if isinstance(node, dict) else None
+                if mark:
+                    return str(mark)
+                node = self._pointer(node["$ref"]) if part == "$ref" else node[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        mark = node.get(ASSUMPTION_KEY) if isinstance(node, dict) else None
+        return str(mark) if mark else None
+
+
+def _escape(path: str) -> str:
+    return quote(path.replace("~", "~0").replace("/", "~1"), safe="~")
+
+
+def _enum_at(spec: ContractSpec, schema: Any, path: tuple[str, ...], depth: int = 0) -> Iterator[str]:
+    schema = spec.resolve(schema)
+    if not isinstance(schema, dict) or depth > 16:
+        return
+    if not path:
+        if "const" in schema:
+            yield str(schema["const"])
+        yield from (str(value) for value in schema.get("enum", []))
+    else:
+        child = schema.get("properties", {}).get(path[0])
+        if child is not None:
+            yield from _enum_at(spec, child, path[1:], depth + 1)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for sub in schema.get(key, []):
+            yield from _enum_at(spec, sub, path, depth + 1)
+
+
+@functools.cache
+def load() -> ContractSpec:
+    """The project's spec, parsed once per process."""
+    return ContractSpec(openapi.load_spec())

@@ -1,0 +1,45 @@
+"""What the run talks to: reachability, whether it is our mock (it answers `/_mock/health`), its clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx2
+
+MOCK_HEALTH = "/_mock/health"
+MOCK_CLOCK_ADVANCE = "/_mock/clock/advance"
+
+
+class TargetUnreachable(Exception):
+    """The base URL does not answer; the message is one line that says what was tried."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    base_url: str
+    is_mock: bool
+
+    @property
+    def is_loopback(self) -> bool:
+        return (urlsplit(self.base_url).hostname or "") in {"127.0.0.1", "localhost", "::1"}
+
+
+def probe(base_url: str, *, timeout: float = 10.0) -> TargetInfo:
+    """One GET of `/_mock/health`: a connection error means unreachable; a 200 means our mock."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise TargetUnreachable(f"--base-url {base_url!r} is not an http(s) URL")
+    try:
+        response = httpx2.get(base_url.rstrip("/") + MOCK_HEALTH, timeout=timeout)
+    except httpx2.TimeoutException:
+        raise TargetUnreachable(f"{base_url} did not answer within {timeout:g} s") from None
+    except httpx2.TransportError as exc:
+        raise TargetUnreachable(f"cannot reach {base_url}: {exc or type(exc).__name__}") from None
+    return TargetInfo(base_url, is_mock=response.status_code == 200)
+
+
+def advance_clock(client: httpx2.Client, seconds: float) -> bool:
+    """Move the mock's clock forward; False when the target refused (then the caller waits instead)."""
+    response = client.post(MOCK_CLOCK_ADVANCE, json={"seconds": seconds})
+    return response.status_code < 300
