@@ -105,7 +105,8 @@ def test_one_signed_delivery_per_task_equal_to_get_prediction(mock: Mock, receiv
     (got,) = receiver.wait_for(1)
     polled = mock.client.get(f"/v1/predictions/{task_id}").json()
     Webhook(DEV_SECRET).verify(got["raw"], got["headers"])
-    assert got["verified"] is True and got["schema_errors"] == []
+    assert got["verified"] is True
+    assert got["schema_errors"] == []
     assert got["body"]["data"]["task_status"] == "success"
     assert {**got["body"], "request_id": None} == {**polled, "request_id": None}  # request_id names each response
     mock.clock.advance(3600)
@@ -207,7 +208,8 @@ def test_create_time_url_policy_is_a_400_envelope(mock: Mock, url: str) -> None:
     response = mock.client.post("/v1/predictions", json={**BODIES["image"], "webhook": url})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "400" and error["type"] == "invalid_params"
+    assert error["code"] == "400"
+    assert error["type"] == "invalid_params"
     assert "webhook" in error["message"]
 
 
