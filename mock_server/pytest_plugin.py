@@ -1,0 +1,3 @@
+"""pytest11 plugin `mock_server`: fixtures for the ShuYou mock (work in progress)."""
+
+from __future__ import annotations
