@@ -21,8 +21,13 @@ def test_spec_is_valid_openapi_3_1() -> None:
 
 def test_spec_loads_in_schemathesis() -> None:
     schema = schemathesis.openapi.from_path(str(openapi.SPEC_PATH))
-    operation_ids = {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()}
-    assert operation_ids == {"createPrediction", "getPrediction", "getCredits"}
+    assert len(list(schema.get_all_operations())) == 3
+    for operation_id, label in [
+        ("createPrediction", "POST /v1/predictions"),
+        ("getPrediction", "GET /v1/predictions/{prediction_id}"),
+        ("getCredits", "GET /v1/credits"),
+    ]:
+        assert schema.find_operation_by_id(operation_id).label == label
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def input_properties(model: str) -> dict[str, dict[str, Any]]:
 def base_body(model: str) -> dict[str, Any]:
     """A valid body for the model, from the spec's own named examples (without a webhook)."""
     name = next(name for name, value in REQUEST_EXAMPLES.items() if value["model"] == model)
-    body = copy.deepcopy(REQUEST_EXAMPLES[name])
+    body: dict[str, Any] = copy.deepcopy(REQUEST_EXAMPLES[name])
     body.pop("webhook", None)
     return body
 
@@ -100,7 +100,7 @@ def upstream_request_examples() -> Iterator[tuple[str, Any]]:
 
 
 def upstream_request_schema(document: dict[str, Any]) -> dict[str, Any]:
-    media = document["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]
+    media: dict[str, Any] = document["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]
     return resolve(media["schema"], document)
 
 
