@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from mock_server.clock import FakeClock
+from mock_server.settings import RateLimit, Settings
+from tests.app.conftest import IMAGE, KEY, OTHER, create
+from tests.app.test_errors import envelope
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="missing"),
+        pytest.param({"Authorization": "Bearer "}, id="empty"),
+        pytest.param({"Authorization": "Basic abc"}, id="basic"),
+    ],
+)
+async def test_missing_key_is_401_access_denied(client: httpx2.AsyncClient, headers: dict[str, str]) -> None:
+    envelope(await client.get("/v1/credits", headers=headers), 401, "access_denied", "bearer key")
+
+
+async def test_403_is_selectable(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(auth_error_status=403)) as client:
+        envelope(await client.post("/v1/predictions", json=IMAGE), 403, "access_denied", "bearer key")
+
+
+async def test_config_can_restrict_keys(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(keys=("sk-one",))) as client:
+        assert (await client.get("/v1/credits", headers=KEY)).status_code == 200
+        envelope(await client.get("/v1/credits", headers=OTHER), 401, "access_denied", "not accepted")
+
+
+async def test_credits_default_unlimited_and_usage_adds_up(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    await create(client)
+    clock.advance(10)
+    data = (await client.get("/v1/credits", headers=KEY)).json()["data"]
+    assert data["total_usage"] == pytest.approx(2 * 0.039 * 0.75)
+    assert data["balance"] == pytest.approx(data["total_credits"] - data["total_usage"])
+    other = (await client.get("/v1/credits", headers=OTHER)).json()["data"]
+    assert other["total_usage"] == 0
+
+
+async def test_exhausted_balance_is_402(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(balances={"sk-one": 0.05})) as client:
+        await create(client)
+        clock.advance(10)
+        assert (await client.get("/v1/credits", headers=KEY)).json()["data"]["balance"] < 0
+        response = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
+        envelope(response, 402, "insufficient_credit", "Account overdue")
+        assert (await client.post("/v1/predictions", json=IMAGE, headers=OTHER)).status_code == 200
+
+
+async def test_rate_limit_429_with_retry_after_then_recovers(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(rate_limit=RateLimit(2, 10.0))) as client:
+        assert (await client.get("/v1/credits", headers=KEY)).status_code == 200
+        assert (await client.get("/v1/credits", headers=KEY)).status_code == 200
+        limited = await client.get("/v1/credits", headers=KEY)
+        envelope(limited, 429, "rate_limit", "Rate limit exceeded")
+        assert limited.headers["retry-after"] == "5"
+        assert (await client.get("/v1/credits", headers=OTHER)).status_code == 200
+        clock.advance(5)
+        assert (await client.get("/v1/credits", headers=KEY)).status_code == 200

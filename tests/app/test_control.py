@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from mock_server.clock import FakeClock
+from mock_server.settings import Settings
+from tests.app.conftest import AUDIO, IMAGE, KEY, OTHER, create
+from tests.app.test_errors import envelope
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_health_and_clock(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    assert (await client.get("/_mock/health")).json()["status"] == "ok"
+    assert (await client.get("/_mock/clock")).json()["now"] == clock.now()
+
+
+async def test_clock_advance_completes_tasks(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    task_id = await create(client)
+    start = clock.now()
+    response = await client.post("/_mock/clock/advance", json={"seconds": 10})
+    assert response.json() == {"now": start + 10, "timers_run": 1}
+    task = (await client.get(f"/_mock/tasks/{task_id}")).json()
+    assert [e["task_status"] for e in task["events"]] == ["processing", "success"]
+    assert task["body"]["data"]["task_status"] == "success"
+
+
+@pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "x"}, {}], ids=["negative", "string", "missing"])
+async def test_clock_advance_rejects_bad_seconds(client: httpx2.AsyncClient, body: dict) -> None:
+    envelope(await client.post("/_mock/clock/advance", json=body), 400, "invalid_params", "seconds:")
+
+
+async def test_tasks_filter_by_key_status_model(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    a = await create(client)
+    b = await create(client, AUDIO, OTHER)
+    clock.advance(5)
+    listed = lambda r: [t["task_id"] for t in r.json()["data"]]  # noqa: E731
+    assert listed(await client.get("/_mock/tasks", params={"key": "sk-two"})) == [b]
+    assert listed(await client.get("/_mock/tasks", params={"status": "processing"})) == [a]
+    assert listed(await client.get("/_mock/tasks", params={"model": IMAGE["model"]})) == [a]
+    envelope(await client.get("/_mock/tasks", params={"status": "done"}), 400, "invalid_params", "status:")
+
+
+async def test_cancel_makes_it_cancelled_once(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    task_id = await create(client)
+    response = await client.post(f"/_mock/tasks/{task_id}/cancel")
+    assert response.json()["task_status"] == "cancelled"
+    clock.advance(100)
+    data = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]
+    assert data["task_status"] == "cancelled"
+    assert "output" not in data
+    envelope(await client.post(f"/_mock/tasks/{task_id}/cancel"), 409, "conflict", "already cancelled")
+
+
+async def test_cancel_unknown_task_is_404(client: httpx2.AsyncClient) -> None:
+    envelope(await client.post("/_mock/tasks/nope/cancel"), 404, "not_found", "nope")
+
+
+async def test_rules_can_be_replaced_at_runtime(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    rules = {"rules": [{"name": "fail-cats", "match": {"prompt": "cat"}, "outcome": "failed", "duration": 1}]}
+    assert (await client.put("/_mock/rules", json=rules)).json() == rules
+    assert (await client.get("/_mock/rules")).json() == rules
+    task_id = await create(client)
+    clock.advance(1)
+    data = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]
+    assert data["task_status"] == "failed"
+    assert "fail-cats" in data["error"]["message"]
+
+
+async def test_bad_rules_are_400_naming_the_rule(client: httpx2.AsyncClient) -> None:
+    response = await client.put("/_mock/rules", json={"rules": [{"outcome": "sometimes"}]})
+    envelope(response, 400, "invalid_params", r"rules\[0\].outcome='sometimes'")
+
+
+async def test_request_journal_is_bounded_and_filterable(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(journal_size=3)) as client:
+        for _ in range(5):
+            await client.get("/v1/credits", headers=KEY)
+        await client.get("/v1/credits")
+        entries = (await client.get("/_mock/requests")).json()["data"]
+        assert len(entries) == 3
+        failed = (await client.get("/_mock/requests", params={"status": "401"})).json()["data"]
+        assert [(e["path"], e["error_type"]) for e in failed] == [("/v1/credits", "access_denied")]
+
+
+async def test_reset_forgets_tasks(client: httpx2.AsyncClient) -> None:
+    task_id = await create(client)
+    await client.post("/_mock/reset")
+    assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).status_code == 404
+
+
+async def test_control_surface_is_loopback_only(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(client=("10.1.2.3", 4000)) as client:
+        envelope(await client.get("/_mock/health"), 403, "access_denied", "loopback clients only")
+        assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_admin_token_opens_the_control_surface(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(admin_token="s3cret"), client=("10.1.2.3", 4000)) as client:
+        assert (await client.get("/_mock/health", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+        assert (await client.get("/_mock/health", headers={"Authorization": "Bearer nope"})).status_code == 403
+
+
+async def test_control_openapi_document_lists_the_routes(client: httpx2.AsyncClient) -> None:
+    doc = (await client.get("/_mock/openapi.json")).json()
+    assert {"/_mock/health", "/_mock/reset", "/_mock/clock/advance", "/_mock/tasks/{task_id}/cancel"} <= set(
+        doc["paths"]
+    )

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import re
+
+import httpx2
+import pytest
+
+from mock_server.settings import Settings
+from tests.app.conftest import IMAGE, KEY
+
+pytestmark = pytest.mark.anyio
+
+JSON = {**KEY, "Content-Type": "application/json"}
+
+
+def envelope(response: httpx2.Response, status: int, error_type: str, message: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == str(status)
+    assert body["error"]["type"] == error_type
+    assert re.search(message, body["error"]["message"]), body["error"]["message"]
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-shuyou-requestid"])
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status", "message"),
+    [
+        pytest.param(b"", JSON, 400, "body: empty", id="empty"),
+        pytest.param(b"{", JSON, 400, "malformed JSON at line 1 column 2", id="malformed"),
+        pytest.param(b'{"model": "\xff"}', JSON, 400, "not valid UTF-8", id="non-utf8"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, JSON, 400, "nested deeper than 32", id="deep"),
+        pytest.param(b"[1, 2]", JSON, 400, "expected a JSON object, got list", id="not-object"),
+        pytest.param(b"null", JSON, 400, "expected a JSON object, got null", id="null"),
+        pytest.param(
+            b"{}", {**KEY, "Content-Type": "text/plain"}, 415, "Content-Type: 'text/plain'", id="content-type"
+        ),
+        pytest.param(b"{}", JSON, 400, "model: is required", id="no-model"),
+    ],
+)
+async def test_bad_bodies_get_4xx_envelopes(
+    client: httpx2.AsyncClient, content: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
+    response = await client.post("/v1/predictions", content=content, headers=headers)
+    envelope(response, status, "invalid_params", message)
+
+
+async def test_body_over_the_limit_is_413(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(max_body_bytes=100)) as client:
+        response = await client.post("/v1/predictions", content=b"{" + b" " * 200 + b"}", headers=JSON)
+    envelope(response, 413, "invalid_params", "over the limit of 100 bytes")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        pytest.param({**IMAGE, "model": "nope"}, 400, r"model: Model nope is not valid", id="unknown-model"),
+        pytest.param({**IMAGE, "model": 3}, 400, r"model: 3 is not of type string", id="model-type"),
+        pytest.param(
+            {**IMAGE, "function": "video"}, 400, r"function: 'video' is not one of \['image'\]", id="function"
+        ),
+        pytest.param({"model": IMAGE["model"], "function": "image"}, 400, r"^input: is required", id="no-input"),
+        pytest.param(
+            {**IMAGE, "input": {"prompt": "x", "aspect_ratio": "x"}},
+            400,
+            r"input.aspect_ratio: 'x' is not one of \['auto', '1:1'",
+            id="enum",
+        ),
+        pytest.param({**IMAGE, "input": {"prompt": "x", "num_images": 11}}, 400, r"input.num_images: 11", id="range"),
+        pytest.param({**IMAGE, "input": {"prompt": "x" * 2001}}, 413, r"Prompt is too long: input.prompt", id="prompt"),
+        pytest.param({**IMAGE, "webhook": "http://example.com/hook"}, 400, r"^webhook: ", id="webhook-policy"),
+    ],
+)
+async def test_spec_violations_name_the_path_and_rule(
+    client: httpx2.AsyncClient, body: dict, status: int, message: str
+) -> None:
+    envelope(await client.post("/v1/predictions", json=body, headers=KEY), status, "invalid_params", message)
+
+
+async def test_unknown_route_is_404_envelope(client: httpx2.AsyncClient) -> None:
+    envelope(await client.get("/v2/nothing"), 404, "not_found", "no route GET /v2/nothing")
+
+
+async def test_wrong_method_is_405_envelope_with_allow(client: httpx2.AsyncClient) -> None:
+    response = await client.put("/v1/predictions", headers=KEY)
+    envelope(response, 405, "method_not_allowed", "PUT is not allowed")
+    assert response.headers["allow"] == "POST"
+
+
+async def test_injected_error_header(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Error": "503:provider_error"})
+    envelope(response, 503, "provider_error", "Injected")
+
+
+async def test_bad_mock_header_is_400_naming_it(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Outcome": "maybe"})
+    envelope(response, 400, "invalid_params", "x-mock-outcome")
+
+
+async def test_rule_injects_error_for_matching_prompt_only(make_client) -> None:  # type: ignore[no-untyped-def]
+    rules = [{"match": {"prompt": "^boom"}, "error": {"status": 500, "type": "provider_api_error"}}]
+    async with make_client(Settings.from_mapping({"rules": rules})) as client:
+        bad = await client.post("/v1/predictions", json={**IMAGE, "input": {"prompt": "boom now"}}, headers=KEY)
+        good = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
+    envelope(bad, 500, "provider_api_error", "Injected")
+    assert good.status_code == 200
+
+
+async def test_global_error_applies_to_get_and_credits(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings.from_mapping({"error": {"status": 502, "type": "no_provider_available"}})) as c:
+        envelope(await c.get("/v1/credits", headers=KEY), 502, "no_provider_available", "Injected")
+
+
+async def test_huge_json_numbers_and_strings_never_500(client: httpx2.AsyncClient) -> None:
+    body = json.dumps({**IMAGE, "input": {"prompt": "x", "num_images": 10**400}})
+    response = await client.post("/v1/predictions", content=body, headers=JSON)
+    assert response.status_code == 400

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import httpx2
+import pytest
+from PIL import Image
+
+from mock_server.clock import FakeClock
+from tests.app.conftest import IMAGE, KEY, create
+from tests.app.test_errors import envelope
+
+pytestmark = pytest.mark.anyio
+
+
+async def outputs(client: httpx2.AsyncClient, clock: FakeClock, body: dict = IMAGE) -> list[dict[str, str]]:
+    task_id = await create(client, body)
+    clock.advance(60)
+    result: list[dict[str, str]] = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"][
+        "output"
+    ]
+    return result
+
+
+async def test_one_image_per_requested_image_with_the_aspect_ratio(
+    client: httpx2.AsyncClient, clock: FakeClock
+) -> None:
+    body = {**IMAGE, "input": {"prompt": "x", "num_images": 3, "aspect_ratio": "16:9", "output_format": "jpeg"}}
+    items = await outputs(client, clock, body)
+    assert len(items) == 3
+    response = await client.get(items[0]["image"])
+    assert response.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "JPEG"
+    assert image.width / image.height == pytest.approx(16 / 9, rel=0.02)
+
+
+async def test_url_carries_expiry_and_token(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    url = (await outputs(client, clock))[0]["image"]
+    query = parse_qs(urlsplit(url).query)
+    assert int(query["e"][0]) == int(clock.now() - 50 + 86_400)
+    assert query["token"][0]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda u: u.replace("token=", "token=A"), id="token"),
+        pytest.param(lambda u: u.replace("e=", "e=9"), id="expiry"),
+        pytest.param(lambda u: u.replace("/0.png", "/1.png"), id="path"),
+        pytest.param(lambda u: u.split("?")[0], id="no-query"),
+    ],
+)
+async def test_tampered_url_is_403(client: httpx2.AsyncClient, clock: FakeClock, tamper) -> None:  # type: ignore[no-untyped-def]
+    url = (await outputs(client, clock))[0]["image"]
+    envelope(await client.get(tamper(url)), 403, "access_denied", "file URL")
+
+
+async def test_expired_url_is_403(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    url = (await outputs(client, clock))[0]["image"]
+    assert (await client.get(url)).status_code == 200
+    clock.advance(86_400)
+    envelope(await client.get(url), 403, "access_denied", "expired")

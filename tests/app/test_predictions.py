@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import re
+
+import httpx2
+import pytest
+
+from mock_server.clock import FakeClock
+from mock_server.settings import Price, Settings
+from tests.app.conftest import AUDIO, IMAGE, KEY, OTHER, VIDEO, create
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_create_returns_processing_with_32_hex_id(client: httpx2.AsyncClient) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"data"}
+    assert body["data"]["task_status"] == "processing"
+    assert re.fullmatch(r"[0-9a-f]{32}", body["data"]["task_id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-shuyou-requestid"])
+
+
+async def test_task_stays_processing_until_its_duration_then_succeeds(
+    client: httpx2.AsyncClient, clock: FakeClock
+) -> None:
+    task_id = await create(client)
+    clock.advance(9.9)
+    assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]["task_status"] == "processing"
+    clock.advance(0.1)
+    body = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()
+    assert body["code"] == "0"
+    assert body["data"]["task_status"] == "success"
+    assert [o["type"] for o in body["data"]["output"]] == ["image", "image"]
+    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
+
+
+@pytest.mark.parametrize(("body", "seconds"), [(VIDEO, 60.0), (AUDIO, 5.0)], ids=["video", "audio"])
+async def test_per_function_durations(client: httpx2.AsyncClient, clock: FakeClock, body: dict, seconds: float) -> None:
+    task_id = await create(client, body)
+    clock.advance(seconds - 0.5)
+    assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]["task_status"] == "processing"
+    clock.advance(0.5)
+    data = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]
+    assert data["output"] == [{"type": body["function"], body["function"]: data["output"][0][body["function"]]}]
+
+
+async def test_usage_arithmetic_on_success(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    task_id = await create(client)
+    clock.advance(10)
+    usage = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["usage"]
+    assert usage["upstream_cost"] == pytest.approx(2 * 0.039)
+    assert usage["discount_percent"] == 0.75
+    assert usage["cost"] == pytest.approx(usage["upstream_cost"] * 0.75)
+    assert usage["discount"] == pytest.approx(usage["upstream_cost"] - usage["cost"])
+
+
+async def test_video_price_is_per_second_and_config_can_override(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(seed=1, model_prices={"veo-3.1-lite-generate-preview": Price(0.5, "second")})
+    async with make_client(settings) as client:
+        task_id = await create(client, VIDEO)
+        clock.advance(60)
+        usage = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["usage"]
+    assert usage["upstream_cost"] == pytest.approx(4 * 0.5)
+
+
+async def test_forced_failure_by_header_has_error_and_no_usage(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Outcome": "failed"})
+    clock.advance(10)
+    body = (await client.get(f"/v1/predictions/{response.json()['data']['task_id']}", headers=KEY)).json()
+    assert body["data"]["task_status"] == "failed"
+    assert set(body["data"]["error"]) == {"code", "message"}
+    assert "usage" not in body
+    assert "output" not in body["data"]
+
+
+async def test_duration_header_is_exact_mock_seconds(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Duration": "2"})
+    task_id = response.json()["data"]["task_id"]
+    clock.advance(2)
+    assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]["task_status"] == "success"
+
+
+async def test_terminal_state_never_changes(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    response = await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Outcome": "failed"})
+    task_id = response.json()["data"]["task_id"]
+    clock.advance(10)
+    first = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]
+    clock.advance(10_000)
+    again = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]
+    assert first == again
+
+
+async def test_other_key_gets_404(client: httpx2.AsyncClient) -> None:
+    task_id = await create(client)
+    response = await client.get(f"/v1/predictions/{task_id}", headers=OTHER)
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
+
+
+async def test_unknown_task_is_404_in_envelope(client: httpx2.AsyncClient) -> None:
+    response = await client.get("/v1/predictions/" + "0" * 32, headers=KEY)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "404", "type": "not_found", "message": response.json()["error"]["message"]}
+    }
+    assert "Prediction not found" in response.json()["error"]["message"]
+
+
+async def test_time_scale_zero_finishes_at_once(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(seed=1, time_scale=0)) as client:
+        task_id = await create(client, VIDEO)
+        body = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()
+    assert body["data"]["task_status"] == "success"
+
+
+async def test_same_seed_same_ids_and_outcomes(make_client) -> None:  # type: ignore[no-untyped-def]
+    runs = []
+    for _ in range(2):
+        async with make_client(Settings(seed=42, failure_probability=0.5, time_scale=0)) as client:
+            ids = [await create(client) for _ in range(8)]
+            statuses = [
+                (await client.get(f"/v1/predictions/{t}", headers=KEY)).json()["data"]["task_status"] for t in ids
+            ]
+        runs.append((ids, statuses))
+    assert runs[0] == runs[1]
+    assert set(runs[0][1]) == {"success", "failed"}
+
+
+async def test_spec_is_served_as_json_and_yaml(client: httpx2.AsyncClient) -> None:
+    as_json = await client.get("/openapi.json")
+    as_yaml = await client.get("/openapi.yaml")
+    assert as_json.json()["openapi"].startswith("3.1")
+    assert as_yaml.headers["content-type"].startswith("application/yaml")
+    assert b"createPrediction" in as_yaml.content
