@@ -116,3 +116,23 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
             target = target[part.replace("~1", "/").replace("~0", "~")]
         node = target
     return node
+
+
+def _ref_nodes(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if "$ref" in node and len(node) > 1 else []
+        return found + [n for value in node.values() for n in _ref_nodes(value)]
+    if isinstance(node, list):
+        return [n for value in node for n in _ref_nodes(value)]
+    return []
+
+
+def test_ref_siblings_only_add_limits_to_shared_components() -> None:
+    # `{$ref: Prompt, maxLength: 2000}` means both apply (2020-12). Siblings may narrow or annotate, never redefine
+    # a keyword of the referenced schema, so "the target plus the siblings" is what any reader sees.
+    nodes = _ref_nodes(SPEC["components"]["schemas"])
+    assert nodes
+    for node in nodes:
+        target = _resolve({"$ref": node["$ref"]})
+        redefined = (set(node) - {"$ref"}) & set(target)
+        assert redefined <= {"description", "default", "x-assumption"}, (node["$ref"], redefined)
