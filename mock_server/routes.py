@@ -87,7 +87,7 @@ async def get_prediction(request: Request) -> Response:
     task_id = request.path_params["prediction_id"]
     request.state.task_id = task_id
     prediction = ctx.service.get(key, task_id)
-    return json_response(ctx.service.body(prediction))
+    return json_response(ctx.service.body(prediction, base_url=_base_url(request)))
 
 
 async def get_credits(request: Request) -> Response:

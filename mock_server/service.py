@@ -74,9 +74,11 @@ class PredictionService:
     def request_id(self) -> str:
         return self._request_ids.new()
 
-    def body(self, p: Prediction, request_id: str | None = None) -> wire.GetPredictionResponse:
-        """The Get Prediction body for `p` as it is now."""
-        urls = self.files.urls(p, p.base_url) if p.status is Status.SUCCESS else []
+    def body(
+        self, p: Prediction, request_id: str | None = None, base_url: str | None = None
+    ) -> wire.GetPredictionResponse:
+        """The Get Prediction body for `p` as it is now; file URLs on `base_url` (default: the creating request's)."""
+        urls = self.files.urls(p, base_url or p.base_url) if p.status is Status.SUCCESS else []
         return wire.render_prediction(p, urls, request_id or self.request_id())
 
     # -- auth and limits ---------------------------------------------------------------------------
