@@ -40,7 +40,7 @@ fmt: $(STAMP) ## Format and autofix with ruff
 typecheck: $(STAMP) ## mypy --strict on the packages
 	$(BIN)/mypy
 
-check: lint ## lint + import contracts (the harness never imports the mock)
+check: lint typecheck ## lint, mypy --strict, import contracts (pure core; the harness never imports the mock)
 	$(BIN)/lint-imports
 
 bench: $(STAMP) ## Run the benchmarks under bench/ (prints same-run ratios)
