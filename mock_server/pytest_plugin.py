@@ -211,14 +211,30 @@ class MockControl:
         self, count: int = 1, *, status: str = "delivered", task_id: str | None = None, timeout: float = 5.0
     ) -> list[MockDelivery]:
         """Wait (real time: deliveries are real HTTP) until `count` deliveries reached `status`."""
+        return self._wait(lambda ds: len(ds) >= count, f"{count} deliveries {status!r}", task_id, status, timeout)
+
+    def wait_for_attempts(self, count: int, *, task_id: str | None = None, timeout: float = 5.0) -> list[MockDelivery]:
+        """Wait until `count` attempts finished (answered or failed), e.g. before advancing the clock to a retry."""
+        return self._wait(
+            lambda ds: sum(len(d.attempts) for d in ds) >= count, f"{count} attempts", task_id, None, timeout
+        )
+
+    def _wait(
+        self,
+        done: Callable[[list[MockDelivery]], bool],
+        what: str,
+        task_id: str | None,
+        status: str | None,
+        timeout: float,
+    ) -> list[MockDelivery]:
         deadline = time.monotonic() + timeout
         while True:
             found = self.webhooks(task_id=task_id, status=status)
-            if len(found) >= count:
+            if done(found):
                 return found
             if time.monotonic() > deadline:
                 seen = [(d.delivery_id, d.status, len(d.attempts)) for d in self.webhooks(task_id=task_id)]
-                raise AssertionError(f"expected {count} webhook deliveries {status!r} in {timeout} s; journal: {seen}")
+                raise AssertionError(f"expected {what} within {timeout} s; webhook journal: {seen}")
             threading.Event().wait(0.01)
 
 
