@@ -27,6 +27,12 @@ def lower_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _is_content_type_probe(case: Any) -> bool:
+    from schemathesis.generation.meta import CONTENT_TYPE_PROBES, coverage_scenario
+
+    return coverage_scenario(case) in CONTENT_TYPE_PROBES
+
+
 class RunObserver:
     """The `Observer` a run attaches to its schemathesis schema."""
 
@@ -43,6 +49,8 @@ class RunObserver:
         operation = self.operation_of(case)
         if not operation or case.method.upper() != case.operation.method.upper():
             return  # an unsupported-method probe: not an exchange of a documented operation
+        if _is_content_type_probe(case):
+            return  # an undeclared Content-Type: protocol-level rejection, not an exchange the spec describes
         body = parse_json(response.content)
         task_id = (case.path_parameters or {}).get("prediction_id")
         exchange = Exchange(operation, response.status_code, lower_headers(response.headers), body, case.body, task_id)

@@ -1,11 +1,69 @@
-"""pytest11 plugin `contracts` (stub while the suite is written): options only, imports nothing heavy."""
+"""pytest11 plugin `contracts`: run the contract harness as a pytest suite.
+
+    pytest --pyargs contracts.suite --contracts-base-url http://127.0.0.1:8000 --contracts-api-key sk-test
+
+(or set SHUYOU_CONTRACTS_BASE_URL / SHUYOU_CONTRACTS_API_KEY). The harness runs once per session; each rule
+is one test, failing with its findings. Without a base URL the suite is skipped. Imports nothing heavy here.
+"""
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from contracts.report import RunResult
+    from contracts.runner import Options
+
+ENV_BASE_URL = "SHUYOU_CONTRACTS_BASE_URL"
+ENV_API_KEY = "SHUYOU_CONTRACTS_API_KEY"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("contracts", "ShuYou contract harness")
-    group.addoption("--contracts-base-url", default=None, help="base URL to check (env SHUYOU_CONTRACTS_BASE_URL)")
-    group.addoption("--contracts-api-key", default=None, help="bearer key (env SHUYOU_CONTRACTS_API_KEY)")
+    group = parser.getgroup("contracts", "ShuYou contract harness (pytest --pyargs contracts.suite)")
+    group.addoption("--contracts-base-url", default=None, help=f"base URL to check (env {ENV_BASE_URL})")
+    group.addoption("--contracts-api-key", default=None, help=f"bearer key (env {ENV_API_KEY})")
+    group.addoption("--contracts-budget", type=int, default=None, help="most billable calls (default as the CLI)")
+    group.addoption("--contracts-phases", default=None, help="comma-separated phases (default: all)")
+    group.addoption("--contracts-max-examples", type=int, default=10, help="per operation and phase")
+    group.addoption("--contracts-seed", type=int, default=None, help="seed (printed in the summary)")
+    group.addoption("--contracts-webhook-secret", default=None, help="whsec_... to verify webhook signatures")
+    group.addoption("--contracts-strict", action="store_true", help="x-assumption differences fail too")
+
+
+@pytest.fixture(scope="session")
+def contracts_options(pytestconfig: pytest.Config) -> Options:
+    """The harness options from the command line and environment; skips when no base URL is given."""
+    from contracts.runner import ALL_PHASES, Options
+
+    base_url = pytestconfig.getoption("contracts_base_url") or os.environ.get(ENV_BASE_URL)
+    if not base_url:
+        pytest.skip(f"contract suite: pass --contracts-base-url URL or set {ENV_BASE_URL}")
+    phases = pytestconfig.getoption("contracts_phases")
+    return Options(
+        base_url=base_url,
+        api_key=pytestconfig.getoption("contracts_api_key") or os.environ.get(ENV_API_KEY, ""),
+        budget=pytestconfig.getoption("contracts_budget"),
+        seed=pytestconfig.getoption("contracts_seed"),
+        max_examples=pytestconfig.getoption("contracts_max_examples"),
+        phases=tuple(p.strip() for p in phases.split(",") if p.strip()) if phases else ALL_PHASES,
+        webhook_secret=pytestconfig.getoption("contracts_webhook_secret"),
+        strict=pytestconfig.getoption("contracts_strict"),
+    )
+
+
+@pytest.fixture(scope="session")
+def contracts_result(contracts_options: Options) -> RunResult:
+    """One harness run for the whole session (the summary goes to the terminal with `-s`)."""
+    from contracts.report import render_summary
+    from contracts.runner import run
+    from contracts.target import TargetUnreachable
+
+    try:
+        result = run(contracts_options, progress=lambda _: None)
+    except TargetUnreachable as exc:
+        pytest.fail(f"contract suite: {exc}", pytrace=False)
+    print(render_summary(result))
+    return result

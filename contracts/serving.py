@@ -26,7 +26,7 @@ class Served:
 
 
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Served:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="error", access_log=False, lifespan="on")
     server = _Server(config)
     thread = threading.Thread(target=server.run, name="contracts-serve", daemon=True)
     thread.start()
