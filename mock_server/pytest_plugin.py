@@ -404,7 +404,12 @@ def mock_base_settings() -> Settings:
 @pytest.fixture
 def mock_settings(mock_base_settings: Settings, request: pytest.FixtureRequest) -> Settings:
     """Settings for this test: `mock_base_settings` changed by its settings markers."""
-    return _marker_settings(mock_base_settings, request.node)
+    from mock_server.errors import SettingsError
+
+    try:
+        return _marker_settings(mock_base_settings, request.node)
+    except SettingsError as exc:
+        pytest.fail(f"mock settings marker: {exc}", pytrace=False)
 
 
 @pytest.fixture
