@@ -7,14 +7,16 @@ Run it beside a client or the harness::
 `POST` to any path is a delivery: the signature is verified with `standardwebhooks` (401 when it does
 not verify) and the body is validated against the spec's webhook schema (422 when it does not conform);
 otherwise the receiver answers the next status of its script, then its default status, after an
-optional delay and with an optional `Retry-After`. `GET /deliveries` lists what arrived,
-`DELETE /deliveries` forgets it, `GET/POST /behaviour` reads or changes how it answers.
+optional delay and with an optional `Retry-After`. `GET /deliveries[?after=SEQ]` lists what arrived
+(after delivery number SEQ), `DELETE /deliveries` forgets it, `GET/POST /behaviour` reads or changes
+how it answers.
 In tests, `WebhookReceiver` runs it on 127.0.0.1:0 in a thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import json
 import sys
@@ -159,8 +161,14 @@ def create_receiver_app(
             with state.changed:
                 state.deliveries.clear()
             return Response(status_code=204)
+        try:
+            after = int(request.query_params.get("after", "0"))
+        except ValueError:
+            return JSONResponse({"error": "after: expected the integer seq of the last delivery seen"}, status_code=400)
         with state.changed:
-            return JSONResponse({"deliveries": list(state.deliveries)})
+            start = bisect.bisect_right(state.deliveries, after, key=lambda d: int(d["seq"]))
+            got = state.deliveries[start:]
+        return JSONResponse({"deliveries": got})
 
     async def behaviour_endpoint(request: Request) -> Response:
         if request.method == "POST":

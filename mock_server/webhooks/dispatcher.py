@@ -38,6 +38,7 @@ from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, Del
 from mock_server.webhooks.policy import Allowlist
 from mock_server.webhooks.settings import WebhookSettings
 from mock_server.webhooks.signing import Signer
+from mock_server.webhooks.transport import KeepAliveTransport
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
 
@@ -97,7 +98,7 @@ class WebhookDispatcher:
         self._rng = random.Random(f"webhooks:{seed}")
         self._signer = Signer(settings.secrets)
         self._backoff = Backoff.from_settings(settings)
-        self._allowlist = Allowlist(settings.allowlist)
+        self._allows = functools.lru_cache(maxsize=1024)(Allowlist(settings.allowlist).allows)
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
         self._held: tuple[str, Any] | None = None
@@ -116,8 +117,8 @@ class WebhookDispatcher:
         stack = AsyncExitStack()
         if self._sender is None:
             if self._client is None:
-                limits = httpx2.Limits(max_connections=self.settings.concurrency, max_keepalive_connections=64)
-                self._client = await stack.enter_async_context(httpx2.AsyncClient(trust_env=False, limits=limits))
+                transport = KeepAliveTransport(max_idle_per_host=self.settings.concurrency)
+                self._client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
             self._sender = HttpSender(
                 self._client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
             )
@@ -183,7 +184,7 @@ class WebhookDispatcher:
             created_at=now,
             chaos=self._plan_chaos(),
         )
-        if not self._allowlist.allows(url):
+        if not self._allows(url):
             self.journal.put(replace(delivery, status=DeliveryStatus.BLOCKED))
             return delivery.delivery_id
         delay = self.settings.chaos.delay
@@ -288,7 +289,7 @@ class WebhookDispatcher:
             if delivery.finished:
                 self._store.delete_delivery(delivery.delivery_id)
             else:
-                self._store.put_delivery(delivery.delivery_id, delivery.to_record())
+                self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
 
     def _forget(self, delivery_id: str) -> None:
         if self._store is not None:
@@ -330,16 +331,25 @@ class WebhookDispatcher:
         at = self._clock.now()
         assert self._sender is not None
         retry_after: str | None = None
+        signature = "bad" if forged else "valid"
         try:
             answer = await self._sender.send(delivery.url, headers, delivery.payload)
         except DeliveryFailed as exc:
-            attempt = Attempt(number, at, error=str(exc), latency_ms=round(exc.latency_ms, 3))
+            attempt = Attempt(
+                number, at, None, str(exc), round(exc.latency_ms, 3), "", signature=signature, duplicate=duplicate
+            )
         else:
             retry_after = answer.retry_after
             attempt = Attempt(
-                number, at, answer.status_code, latency_ms=round(answer.latency_ms, 3), response_excerpt=answer.excerpt
+                number,
+                at,
+                answer.status_code,
+                None,
+                round(answer.latency_ms, 3),
+                answer.excerpt,
+                signature=signature,
+                duplicate=duplicate,
             )
-        attempt = replace(attempt, signature="bad" if forged else "valid", duplicate=duplicate)
         try:
             delivery = self.journal.get(delivery_id)  # re-read: a redeliver or reset may have happened
         except KeyError:

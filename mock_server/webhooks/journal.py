@@ -105,9 +105,20 @@ class Delivery:
                 record["payload_base64"] = base64.b64encode(self.payload).decode()
         return record
 
+    def to_stored(self) -> dict[str, Any]:
+        """The store's form: the exact payload bytes (as text) so a resumed attempt signs the same body."""
+        record = self.to_record(payload=False)
+        try:
+            record["payload_text"] = self.payload.decode("utf-8")
+        except UnicodeDecodeError:
+            record["payload_base64"] = base64.b64encode(self.payload).decode()
+        return record
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Delivery:
-        if "payload" in record:
+        if "payload_text" in record:
+            body = str(record["payload_text"]).encode("utf-8")
+        elif "payload" in record:
             body = json.dumps(record["payload"], separators=(",", ":"), ensure_ascii=False).encode()
         else:
             body = base64.b64decode(record["payload_base64"])

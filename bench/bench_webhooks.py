@@ -1,0 +1,184 @@
+"""Webhook delivery benchmark: thousands of tasks at time scale 0 against a loopback receiver.
+
+The mock runs in this process (uvicorn in a thread, real clock, time scale 0); the contracts receiver
+runs in a subprocess (`python -m contracts.receiver`, verifying every signature and validating every body
+against the spec). Two phases:
+
+1. end to end: N tasks are created through the API with a webhook; each finishes at once, and the
+   delay from its terminal state (`finished_at`) to the receiver's receipt is measured;
+2. burst: N terminal events are handed to the dispatcher at once, which measures the engine's
+   throughput without the API in front of it.
+
+Prints deliveries/s and p50/p99 delay. Bounded (every wait has a deadline) and self-stopping.
+Target (issue 4): >= 2,000 deliveries/s and p99 < 50 ms on 2 cores.
+
+    python bench/bench_webhooks.py [--tasks 3000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from mock_server.app import create_app
+from mock_server.settings import Settings
+from mock_server.testing import serve_in_thread
+from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+
+BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "bench"}}
+
+
+@dataclass(frozen=True)
+class _Task:
+    task_id: str
+    webhook: str | None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx2.get(f"{base}/deliveries", timeout=1).status_code == 200:
+                return proc, base
+        except httpx2.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"receiver exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("receiver did not start within 20 s")
+
+
+def wait_for_receipts(base: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    got: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        after = got[-1]["seq"] if got else 0
+        got += httpx2.get(f"{base}/deliveries", params={"after": after}, timeout=30).json()["deliveries"]
+        if len(got) >= count:
+            return got
+        time.sleep(0.1)
+    raise SystemExit(f"only {len(got)} of {count} deliveries arrived within {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def report(title: str, receipts: list[dict[str, Any]], started: dict[str, float], t0: float) -> None:
+    delays = [(r["received_at"] - started[r["body"]["data"]["task_id"]]) * 1000 for r in receipts]
+    last = max(r["received_at"] for r in receipts)
+    bad = [r for r in receipts if not r["verified"] or r["schema_errors"] or r["answered"] != 200]
+    print(f"{title}: {len(receipts)} deliveries in {last - t0:.2f} s = {len(receipts) / (last - t0):,.0f} deliveries/s")
+    print(
+        f"  delay terminal->receipt: p50 {statistics.median(delays):.1f} ms, p99 {percentile(delays, 99):.1f} ms,"
+        f" max {max(delays):.1f} ms; rejected/invalid: {len(bad)}"
+    )
+
+
+async def create_tasks(base_url: str, webhook: str, n: int, concurrency: int) -> list[str]:
+    ids: list[str] = []
+    limits = httpx2.Limits(max_connections=concurrency)
+    async with httpx2.AsyncClient(base_url=base_url, limits=limits, headers={"authorization": "Bearer bench"}) as c:
+        queue = iter(range(n))
+
+        async def worker() -> None:
+            for _ in queue:
+                response = await c.post("/v1/predictions", json={**BODY, "webhook": webhook})
+                response.raise_for_status()
+                ids.append(response.json()["data"]["task_id"])
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ids
+
+
+def drive(base_url: str, webhook: str, n: int, concurrency: int) -> list[str]:
+    """Create the tasks from a separate process, so the client does not share the mock's interpreter."""
+    code = (
+        "import asyncio, json, sys; sys.path.insert(0, sys.argv[1]); import bench_webhooks as b; "
+        "print(json.dumps(asyncio.run(b.create_tasks(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))))"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(
+        [sys.executable, "-c", code, here, base_url, webhook, str(n), str(concurrency)],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    )
+    ids: list[str] = json.loads(out.stdout)
+    return ids
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tasks", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16, help="webhook deliveries in flight")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent API clients creating tasks")
+    args = parser.parse_args()
+    print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    proc, receiver = start_receiver()
+    settings = Settings(time_scale=0.0, webhooks=WebhookSettings(concurrency=args.concurrency, journal_limit=100_000))
+    app = create_app(settings)
+    server = serve_in_thread(app)
+    try:
+        webhook = f"{receiver}/webhook"
+        t0 = time.time()
+        ids = drive(server.base_url, webhook, args.tasks, args.clients)
+        created = time.time()
+        receipts = wait_for_receipts(receiver, args.tasks, timeout=120)
+        store = app.state.mock.store
+        finished = {tid: store.get(tid).finished_at for tid in ids}
+        print(f"  API: {args.tasks} creates in {created - t0:.2f} s = {args.tasks / (created - t0):,.0f} creates/s")
+        report("end to end (API create -> terminal -> webhook)", receipts, finished, t0)
+
+        httpx2.delete(f"{receiver}/deliveries")
+        dispatcher = app.state.webhooks
+        token = dispatcher._token  # the server loop's token, to hand events to it from this thread
+        body = {"code": "0", "data": {"task_id": "", "task_status": "success"}, "request_id": "0" * 32}
+        burst_ids = [f"{i:032x}" for i in range(args.tasks)]
+
+        def fire_all() -> float:
+            start = time.time()
+            for tid in burst_ids:
+                dispatcher._on_event(tid, webhook, "success", {**body, "data": {**body["data"], "task_id": tid}})
+            return start
+
+        import anyio.from_thread
+
+        b0 = anyio.from_thread.run_sync(fire_all, token=token)
+        receipts = wait_for_receipts(receiver, args.tasks, timeout=120)
+        report("burst (events handed to the dispatcher at once)", receipts, dict.fromkeys(burst_ids, b0), b0)
+    finally:
+        server.stop()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
