@@ -2,17 +2,18 @@
 
 The mock runs in this process (uvicorn in a thread, real clock, time scale 0); the contracts receiver
 runs in a subprocess (`python -m contracts.receiver`, verifying every signature and validating every body
-against the spec). Two phases:
+against the spec); the API client that creates tasks runs in another subprocess. Three phases:
 
-1. end to end: N tasks are created through the API with a webhook; each finishes at once, and the
-   delay from its terminal state (`finished_at`) to the receiver's receipt is measured;
-2. burst: N terminal events are handed to the dispatcher at once, which measures the engine's
+1. end to end, unpaced: N tasks are created through the API as fast as the mock takes them, each
+   finishes at once, and the delay from its terminal state (`finished_at`) to receipt is measured;
+2. end to end, paced: the same at a fixed create rate (`--rate`), i.e. the delay when not saturated;
+3. burst: N terminal events are handed to the dispatcher at once, which measures the engine's
    throughput without the API in front of it.
 
 Prints deliveries/s and p50/p99 delay. Bounded (every wait has a deadline) and self-stopping.
 Target (issue 4): >= 2,000 deliveries/s and p99 < 50 ms on 2 cores.
 
-    python bench/bench_webhooks.py [--tasks 3000] [--concurrency 32]
+    python bench/bench_webhooks.py [--tasks 3000] [--rate 200] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -98,14 +99,18 @@ def report(title: str, receipts: list[dict[str, Any]], started: dict[str, float]
     )
 
 
-async def create_tasks(base_url: str, webhook: str, n: int, concurrency: int) -> list[str]:
+async def create_tasks(base_url: str, webhook: str, n: int, concurrency: int, rate: float = 0.0) -> list[str]:
+    """Create `n` tasks; with `rate` > 0 the creates are paced at that many per second (a load generator)."""
     ids: list[str] = []
     limits = httpx2.Limits(max_connections=concurrency)
     async with httpx2.AsyncClient(base_url=base_url, limits=limits, headers={"authorization": "Bearer bench"}) as c:
         queue = iter(range(n))
+        start = time.perf_counter()
 
         async def worker() -> None:
-            for _ in queue:
+            for i in queue:
+                if rate > 0:
+                    await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
                 response = await c.post("/v1/predictions", json={**BODY, "webhook": webhook})
                 response.raise_for_status()
                 ids.append(response.json()["data"]["task_id"])
@@ -114,15 +119,16 @@ async def create_tasks(base_url: str, webhook: str, n: int, concurrency: int) ->
     return ids
 
 
-def drive(base_url: str, webhook: str, n: int, concurrency: int) -> list[str]:
+def drive(base_url: str, webhook: str, n: int, concurrency: int, rate: float) -> list[str]:
     """Create the tasks from a separate process, so the client does not share the mock's interpreter."""
     code = (
         "import asyncio, json, sys; sys.path.insert(0, sys.argv[1]); import bench_webhooks as b; "
-        "print(json.dumps(asyncio.run(b.create_tasks(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))))"
+        "print(json.dumps(asyncio.run(b.create_tasks(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),"
+        " float(sys.argv[6])))))"
     )
     here = os.path.dirname(os.path.abspath(__file__))
     out = subprocess.run(
-        [sys.executable, "-c", code, here, base_url, webhook, str(n), str(concurrency)],
+        [sys.executable, "-c", code, here, base_url, webhook, str(n), str(concurrency), str(rate)],
         capture_output=True,
         check=True,
         timeout=300,
@@ -131,11 +137,26 @@ def drive(base_url: str, webhook: str, n: int, concurrency: int) -> list[str]:
     return ids
 
 
+def end_to_end(app: Any, base_url: str, receiver: str, n: int, clients: int, rate: float) -> None:
+    httpx2.delete(f"{receiver}/deliveries")
+    t0 = time.time()
+    ids = drive(base_url, f"{receiver}/webhook", n, clients, rate)
+    created = time.time()
+    receipts = wait_for_receipts(receiver, n, timeout=120)
+    store = app.state.mock.store
+    finished = {tid: store.get(tid).finished_at for tid in ids}
+    paced = f"paced at {rate:g}/s" if rate else "unpaced"
+    print(f"end to end, {paced}: {n} API creates in {created - t0:.2f} s = {n / (created - t0):,.0f} creates/s")
+    report("  webhooks", receipts, finished, t0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16, help="webhook deliveries in flight")
+    parser.add_argument("--concurrency", type=int, default=32, help="webhook deliveries in flight")
     parser.add_argument("--clients", type=int, default=16, help="concurrent API clients creating tasks")
+    parser.add_argument("--rate", type=float, default=200.0, help="creates/s of the paced end-to-end phase")
+    parser.add_argument("--paced-tasks", type=int, default=1000, help="tasks of the paced end-to-end phase")
     args = parser.parse_args()
     print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     proc, receiver = start_receiver()
@@ -144,14 +165,8 @@ def main() -> int:
     server = serve_in_thread(app)
     try:
         webhook = f"{receiver}/webhook"
-        t0 = time.time()
-        ids = drive(server.base_url, webhook, args.tasks, args.clients)
-        created = time.time()
-        receipts = wait_for_receipts(receiver, args.tasks, timeout=120)
-        store = app.state.mock.store
-        finished = {tid: store.get(tid).finished_at for tid in ids}
-        print(f"  API: {args.tasks} creates in {created - t0:.2f} s = {args.tasks / (created - t0):,.0f} creates/s")
-        report("end to end (API create -> terminal -> webhook)", receipts, finished, t0)
+        end_to_end(app, server.base_url, receiver, args.tasks, args.clients, 0.0)
+        end_to_end(app, server.base_url, receiver, args.paced_tasks, args.clients, args.rate)
 
         httpx2.delete(f"{receiver}/deliveries")
         dispatcher = app.state.webhooks
