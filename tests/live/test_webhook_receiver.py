@@ -1,0 +1,84 @@
+"""The contracts receiver as users run it: `python -m contracts.receiver`, and its control endpoints."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+
+from contracts.receiver import WebhookReceiver
+from mock_server.webhooks.settings import DEV_SECRET
+from mock_server.webhooks.signing import Signer
+
+BODY = json.dumps({"code": "0", "data": {"task_id": "a" * 32, "task_status": "failed"}, "request_id": "b" * 32})
+
+
+def signed(msg_id: str = "msg_1") -> dict[str, str]:
+    return Signer([DEV_SECRET]).headers(msg_id, int(time.time()), BODY.encode())
+
+
+@pytest.fixture
+def cli_receiver() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET]
+    proc = subprocess.Popen([*command, "--script", "503,200", "--retry-after", "9"], stdout=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, "the receiver exited"
+            assert time.monotonic() < deadline, "the receiver did not start"
+            try:
+                httpx2.get(f"{base}/deliveries", timeout=1)
+                break
+            except httpx2.TransportError:
+                threading.Event().wait(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        assert b"/webhook" in out
+
+
+def test_cli_receiver_follows_its_script_and_records_everything(cli_receiver: str) -> None:
+    first = httpx2.post(f"{cli_receiver}/webhook", content=BODY, headers=signed())
+    second = httpx2.post(f"{cli_receiver}/webhook", content=BODY, headers=signed())
+    forged = httpx2.post(f"{cli_receiver}/webhook", content=BODY + " ", headers=signed())
+    assert (first.status_code, first.headers["retry-after"]) == (503, "9")
+    assert second.status_code == 200
+    assert forged.status_code == 401
+    got = httpx2.get(f"{cli_receiver}/deliveries").json()["deliveries"]
+    assert [(d["answered"], d["verified"]) for d in got] == [(503, True), (200, True), (401, False)]
+    assert [d["seq"] for d in httpx2.get(f"{cli_receiver}/deliveries", params={"after": 2}).json()["deliveries"]] == [3]
+
+
+def test_behaviour_endpoint_changes_the_answers() -> None:
+    with WebhookReceiver([DEV_SECRET]) as receiver:
+        changed = httpx2.post(f"{receiver.base_url}/behaviour", json={"script": [500], "status": 202})
+        assert changed.json()["script"] == [500]
+        assert httpx2.post(receiver.url, content=BODY, headers=signed()).status_code == 500
+        assert httpx2.post(receiver.url, content=BODY, headers=signed()).status_code == 202
+        bad = httpx2.post(f"{receiver.base_url}/behaviour", json={"status": 42})
+        assert bad.status_code == 400
+        assert "100..599" in bad.json()["error"]
+        assert httpx2.delete(f"{receiver.base_url}/deliveries").status_code == 204
+        assert receiver.deliveries() == []
+
+
+def test_body_that_breaks_the_spec_schema_is_answered_422() -> None:
+    with WebhookReceiver([DEV_SECRET]) as receiver:
+        body = json.dumps({"data": {"task_id": "a" * 32}}).encode()
+        headers = Signer([DEV_SECRET]).headers("msg_2", int(time.time()), body)
+        assert httpx2.post(receiver.url, content=body, headers=headers).status_code == 422
+        (got,) = receiver.wait_for(1)
+    assert got["verified"] is True
+    assert got["schema_errors"]
