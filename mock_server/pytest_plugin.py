@@ -213,6 +213,21 @@ class MockControl:
         """Wait (real time: deliveries are real HTTP) until `count` deliveries reached `status`."""
         return self._wait(lambda ds: len(ds) >= count, f"{count} deliveries {status!r}", task_id, status, timeout)
 
+    def assert_delivered(
+        self, event: str = "success", *, count: int = 1, task_id: str | None = None, timeout: float = 5.0
+    ) -> list[MockDelivery]:
+        """Wait for `count` delivered webhooks of `event` (e.g. `success`, `failed`), then assert there are no more."""
+        found = self._wait(
+            lambda ds: len([d for d in ds if d.event == event]) >= count,
+            f"{count} delivered {event!r} webhooks",
+            task_id,
+            "delivered",
+            timeout,
+        )
+        matching = [d for d in found if d.event == event]
+        assert len(matching) == count, f"expected {count} delivered {event!r} webhooks, got {len(matching)}: {matching}"
+        return matching
+
     def wait_for_attempts(self, count: int, *, task_id: str | None = None, timeout: float = 5.0) -> list[MockDelivery]:
         """Wait until `count` attempts finished (answered or failed), e.g. before advancing the clock to a retry."""
         return self._wait(
