@@ -26,15 +26,16 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx2
+import uvicorn
 
 from mock_server.app import create_app
 from mock_server.settings import Settings
-from mock_server.testing import serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "bench"}}
@@ -44,6 +45,36 @@ BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "bench"
 class _Task:
     task_id: str
     webhook: str | None
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # runs in a thread
+        pass
+
+
+@dataclass
+class _Served:
+    base_url: str
+    server: _Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve_in_thread(app: Any) -> _Served:
+    # uvicorn binds the socket itself (port 0): a pre-bound socket showed ~40 ms Nagle/delayed-ACK stalls.
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SystemExit("the mock did not start")
+        thread.join(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return _Served(f"http://127.0.0.1:{port}", server, thread)
 
 
 def free_port() -> int:
@@ -177,7 +208,8 @@ def main() -> int:
         def fire_all() -> float:
             start = time.time()
             for tid in burst_ids:
-                dispatcher._on_event(tid, webhook, "success", {**body, "data": {**body["data"], "task_id": tid}})
+                data = {**body, "data": {**body["data"], "task_id": tid}}
+                dispatcher._on_event(tid, webhook, "success", data, dispatcher.settings.chaos)
             return start
 
         import anyio.from_thread

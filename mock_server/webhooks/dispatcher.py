@@ -31,12 +31,13 @@ import httpx2
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mock_server.clock import Clock, SystemClock
+from mock_server.errors import SettingsError
 from mock_server.webhooks.backoff import Backoff, parse_retry_after
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
 from mock_server.webhooks.policy import Allowlist
-from mock_server.webhooks.settings import WebhookSettings
+from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
 from mock_server.webhooks.transport import KeepAliveTransport
 
@@ -163,15 +164,33 @@ class WebhookDispatcher:
     # -- the service's subscriber -----------------------------------------------------------------
 
     def on_event(self, prediction: _HasWebhook, event: str, body: Mapping[str, Any]) -> str | None:
-        """Subscriber for task events; returns the delivery id, or None when nothing fires."""
-        if self._thread is not None and threading.get_ident() != self._thread:
-            result: str | None = anyio.from_thread.run_sync(
-                self._on_event, prediction.task_id, prediction.webhook, event, body, token=self._token
-            )
-            return result
-        return self._on_event(prediction.task_id, prediction.webhook, event, body)
+        """Subscriber for task events; returns the delivery id, or None when nothing fires.
 
-    def _on_event(self, task_id: str, url: str | None, event: str, body: Mapping[str, Any]) -> str | None:
+        A task may carry `webhook_chaos` (a mapping like the `chaos:` settings, e.g. from a rule) that
+        replaces the configured chaos for its deliveries.
+        """
+        chaos = self._chaos_for(prediction)
+        args = (prediction.task_id, prediction.webhook, event, body, chaos)
+        if self._thread is not None and threading.get_ident() != self._thread:
+            result: str | None = anyio.from_thread.run_sync(self._on_event, *args, token=self._token)
+            return result
+        return self._on_event(*args)
+
+    def _chaos_for(self, prediction: object) -> WebhookChaos:
+        override = getattr(prediction, "webhook_chaos", None)
+        if not override:
+            return self.settings.chaos
+        if isinstance(override, WebhookChaos):
+            return override
+        try:
+            return WebhookChaos.from_mapping(override, prefix="webhook_chaos")
+        except SettingsError as exc:  # a rule is validated when it is set; never fail a delivery on it
+            self._on_error(exc)
+            return self.settings.chaos
+
+    def _on_event(
+        self, task_id: str, url: str | None, event: str, body: Mapping[str, Any], chaos: WebhookChaos
+    ) -> str | None:
         if url is None or not fires(event, url, self.settings):
             return None
         now = self._clock.now()
@@ -182,16 +201,16 @@ class WebhookDispatcher:
             url=url,
             payload=encode_payload(body),
             created_at=now,
-            chaos=self._plan_chaos(),
+            chaos=self._plan_chaos(chaos),
         )
         if not self._allows(url):
             self.journal.put(replace(delivery, status=DeliveryStatus.BLOCKED))
             return delivery.delivery_id
-        delay = self.settings.chaos.delay
+        delay = chaos.delay
         delivery = replace(delivery, next_attempt_at=now + delay)
         self._save(delivery)
-        if self.settings.chaos.out_of_order:
-            self._hold_or_swap(delivery, now + delay)
+        if chaos.out_of_order:
+            self._hold_or_swap(delivery, now + delay, chaos.out_of_order_window)
         else:
             self._submit((delivery.delivery_id,), now + delay)
         return delivery.delivery_id
@@ -237,8 +256,7 @@ class WebhookDispatcher:
                 return candidate
             n += 1
 
-    def _plan_chaos(self) -> frozenset[str]:
-        chaos = self.settings.chaos
+    def _plan_chaos(self, chaos: WebhookChaos) -> frozenset[str]:
         planned: set[str] = set()
         if chaos.duplicate and self._rng.random() < chaos.duplicate:
             planned.add("duplicate")
@@ -246,9 +264,9 @@ class WebhookDispatcher:
             planned.add("bad_signature")
         return frozenset(planned)
 
-    def _hold_or_swap(self, delivery: Delivery, at: float) -> None:
+    def _hold_or_swap(self, delivery: Delivery, at: float, window: float) -> None:
         if self._held is None:
-            handle = self._scheduler.call_at(at + self.settings.chaos.out_of_order_window, self._release_held)
+            handle = self._scheduler.call_at(at + window, self._release_held)
             self._held = (delivery.delivery_id, handle)
             return
         held_id, handle = self._held

@@ -58,6 +58,15 @@ class WebhookChaos:
     def active(self) -> bool:
         return bool(self.duplicate or self.delay or self.out_of_order or self.bad_signature)
 
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], *, prefix: str = "webhooks.chaos") -> WebhookChaos:
+        """Build from a `chaos:` mapping (config section or a rule's `webhook_chaos`)."""
+        if not isinstance(mapping, Mapping):
+            raise SettingsError(f"{prefix}={mapping!r} is not a mapping: write e.g. '{{duplicate: 0.5}}'")
+        chaos = cls(**_read(cls, dict(mapping), prefix=prefix))
+        WebhookSettings(chaos=chaos)  # validates the values
+        return chaos
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
@@ -134,11 +143,7 @@ class WebhookSettings:
         values = _read(cls, dict(mapping or {}), prefix="webhooks")
         chaos = values.pop("chaos", None)
         if chaos is not None:
-            if not isinstance(chaos, Mapping):
-                raise SettingsError(
-                    f"webhooks.chaos={chaos!r} is not a mapping: write e.g. 'chaos: {{duplicate: 0.5}}'"
-                )
-            values["chaos"] = WebhookChaos(**_read(WebhookChaos, dict(chaos), prefix="webhooks.chaos"))
+            values["chaos"] = WebhookChaos.from_mapping(chaos)
         return cls(**values)
 
 

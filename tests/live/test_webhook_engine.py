@@ -314,3 +314,23 @@ async def test_pending_delivery_resumes_after_restart_with_the_sqlite_store(
     assert [a.status_code for a in record.attempts] == [500, 200]
     assert reopened.pending_deliveries() == []
     assert {d["webhook_id"] for d in receiver.deliveries()} == {delivery_id}
+
+
+@dataclass(frozen=True)
+class ChaoticTask:
+    task_id: str
+    webhook: str | None
+    webhook_chaos: Mapping[str, object]
+
+
+async def test_a_task_can_carry_its_own_chaos(receiver: WebhookReceiver) -> None:
+    async with engine() as (dispatcher, _):
+        plain = dispatcher.on_event(Task("a1" * 16, receiver.url), "success", body("a1" * 16))
+        chaotic = dispatcher.on_event(
+            ChaoticTask("b2" * 16, receiver.url, {"duplicate": 1}), "success", body("b2" * 16)
+        )
+        assert plain is not None
+        assert chaotic is not None
+        await until(lambda: attempts(dispatcher, chaotic) == 2 and attempts(dispatcher, plain) == 1)
+    assert dispatcher.get(chaotic).chaos == {"duplicate"}
+    assert dispatcher.get(plain).chaos == frozenset()
