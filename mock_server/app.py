@@ -75,7 +75,9 @@ def create_app(
     parts = {"clock": clock, "scheduler": scheduler, "store": store, "journal": journal}
     dispatcher = _dispatcher(parts, settings, http_client)
     if dispatcher is not None:
-        service.subscribe(dispatcher.on_event, intermediate=getattr(settings.webhooks, "intermediate", False))
+        service.subscribe(
+            dispatcher.on_event, intermediate=getattr(settings.webhooks, "intermediate", False), webhook_only=True
+        )
     service.restore()
     context = MockContext(
         settings=settings,

@@ -8,6 +8,7 @@ renderer really produces for that format (probed once per format), so a fallback
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +48,18 @@ def _seconds(value: Any, default: float) -> float:
         return default
 
 
+@functools.lru_cache(maxsize=1024)
+def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: str) -> tuple[int, int]:
+    return media.dimensions(aspect_ratio, size, resolution, kind)  # type: ignore[arg-type]
+
+
+def _dims(params: Mapping[str, Any], kind: str) -> tuple[int, int]:
+    keys = (params.get("aspect_ratio"), params.get("size"), params.get("resolution"))
+    if all(k is None or isinstance(k, str) for k in keys):
+        return _dimensions(*keys, kind)
+    return media.dimensions(*keys, kind)  # type: ignore[arg-type]
+
+
 def outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, ...]:
     """The files a task produces, from its input merged over the spec defaults.
 
@@ -57,11 +70,11 @@ def outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, .
     fmt = str(params.get("output_format") or params.get("format") or "")
     if function == "image":
         count = max(1, min(10, _int(params.get("n", params.get("num_images", 1)), 1)))
-        w, h = media.dimensions(params.get("aspect_ratio"), params.get("size"), params.get("resolution"), "image")
+        w, h = _dims(params, "image")
         one = OutputFile("image", fmt or "png", w, h, 0.0, extension("image", fmt or "png"))
         return (one,) * count
     if function == "video":
-        w, h = media.dimensions(params.get("aspect_ratio"), params.get("size"), params.get("resolution"), "video")
+        w, h = _dims(params, "video")
         seconds = _seconds(params.get("duration"), 5.0)
         return (OutputFile("video", fmt or "mp4", w, h, seconds, extension("video", fmt or "mp4")),)
     prompt = str(params.get("prompt") or "")

@@ -16,10 +16,19 @@ class FileSigner:
     def __init__(self, secret: str, ttl: float) -> None:
         self._key = secret.encode()
         self.ttl = ttl
+        self._tokens: dict[tuple[str, str, int], str] = {}  # a poll loop re-signs the same URLs
 
     def token(self, task_id: str, name: str, expiry: int) -> str:
+        key = (task_id, name, expiry)
+        cached = self._tokens.get(key)
+        if cached is not None:
+            return cached
         mac = hmac.new(self._key, f"{task_id}/{name}:{expiry}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+        token = base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
+        if len(self._tokens) >= 4096:
+            self._tokens.clear()
+        self._tokens[key] = token
+        return token
 
     def path(self, task_id: str, name: str, expiry: int) -> str:
         return f"/files/{task_id}/{name}?e={expiry}&token={self.token(task_id, name, expiry)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import wire
@@ -55,6 +56,8 @@ class MockMiddleware:
                     await error_response(Forbidden(problem))(scope, receive, send_wrapper)
                     return
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer
+            status = 499
         except Exception as exc:
             ctx.journal.error(exc)
             if not responded:

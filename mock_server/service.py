@@ -63,13 +63,16 @@ class PredictionService:
         self._request_ids = IdFactory(None if settings.seed is None else settings.seed + 1)
         self._rng = random.Random(settings.seed)
         self._timers: dict[str, TimerHandle] = {}
-        self._subscribers: list[tuple[EventCallback, bool]] = []
+        self._subscribers: list[tuple[EventCallback, bool, bool]] = []
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
 
     # -- seams -------------------------------------------------------------------------------------
-    def subscribe(self, callback: EventCallback, *, intermediate: bool = False) -> None:
-        """Call `callback(prediction, event, body)` on every terminal transition (and on creation if intermediate)."""
-        self._subscribers.append((callback, intermediate))
+    def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
+        """Call `callback(prediction, event, body)` on every terminal transition (and on creation if intermediate).
+
+        `webhook_only` skips tasks without a `webhook` (the dispatcher's case), so they cost nothing.
+        """
+        self._subscribers.append((callback, intermediate, webhook_only))
 
     def request_id(self) -> str:
         return self._request_ids.new()
@@ -180,9 +183,12 @@ class PredictionService:
             history=((now, str(Status.PROCESSING)),),
         )
         self.store.put(p)
-        self._timers[p.task_id] = self.scheduler.call_at(p.due_at, partial(self._settle_by_id, p.task_id))
-        if any(intermediate for _, intermediate in self._subscribers):
+        if any(intermediate for _, intermediate, _ in self._subscribers):
             self._fire(p, str(Status.PROCESSING), intermediate=True)
+        if p.due_at <= now:  # time_scale 0: settle now instead of a round trip through the scheduler
+            self._settle(p)
+        else:
+            self._timers[p.task_id] = self.scheduler.call_at(p.due_at, partial(self._settle_by_id, p.task_id))
         return p
 
     def get(self, key: str | None, task_id: str) -> Prediction:
@@ -246,12 +252,12 @@ class PredictionService:
         return settled
 
     def _fire(self, p: Prediction, event: str, *, intermediate: bool = False) -> None:
-        if not self._subscribers:
-            return
-        body = dict(self.body(p))
-        for callback, wants_intermediate in self._subscribers:
-            if intermediate and not wants_intermediate:
+        body: dict[str, Any] | None = None
+        for callback, wants_intermediate, webhook_only in self._subscribers:
+            if (intermediate and not wants_intermediate) or (webhook_only and not p.webhook):
                 continue
+            if body is None:
+                body = dict(self.body(p))
             try:
                 result = callback(p, event, body)
                 if inspect.isawaitable(result) and not self.scheduler.spawn(result):

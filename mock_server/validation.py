@@ -66,9 +66,9 @@ def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
     info = catalog.models.get(model)
     if info is None:
         raise InvalidParams(f"model: Model {model} is not valid; expected one of {sorted(catalog.models)}")
-    errors = list(info.validator.iter_errors(body))
-    if not errors:
+    if info.validator.is_valid(body):
         return info
+    errors = list(info.validator.iter_errors(body))
     for error in errors:
         path = list(error.instance_path)
         if type(error.kind).__name__ == "MaxLength" and path and path[-1] == "prompt":

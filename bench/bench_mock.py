@@ -1,0 +1,170 @@
+"""Benchmark: the mock vs a bare Starlette app with the same two routes returning fixed JSON.
+
+Each server runs in its own process under one uvicorn worker on 127.0.0.1; a small asyncio HTTP/1.1
+load generator (keep-alive connections, no client library overhead) drives both in the same run.
+Prints requests/s for POST create and GET of an existing task, and the mock/bare ratio (target >= 0.6).
+
+    python bench/bench_mock.py [--requests 3000] [--seconds 1.5] [--rounds 5] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = json.dumps(
+    {"model": "gemini-2.5-flash-image", "function": "image", "input": {"prompt": "A bench cat", "aspect_ratio": "1:1"}}
+).encode()
+CREATED = {"data": {"task_id": "2c4d50261173430290971a2395a3b607", "task_status": "processing"}}
+POLLED = {
+    "code": "0",
+    "usage": {"upstream_cost": 0.039, "discount": 0.00975, "discount_percent": 0.75, "cost": 0.02925},
+    "data": {
+        "task_id": "fa746cb19082452b82fea4f496f4065a",
+        "task_status": "success",
+        "output": [
+            {"type": "image", "image": "http://127.0.0.1/files/fa746cb19082452b82fea4f496f4065a/0.png?e=1&token=x"}
+        ],
+    },
+    "request_id": "8bd6b5784a1e42b79bf172607f476f56",
+}
+
+
+def bare_app():  # type: ignore[no-untyped-def]
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def create(request):  # type: ignore[no-untyped-def]
+        return JSONResponse(CREATED)
+
+    async def get(request):  # type: ignore[no-untyped-def]
+        return JSONResponse(POLLED)
+
+    return Starlette(
+        routes=[
+            Route("/v1/predictions", create, methods=["POST"]),
+            Route("/v1/predictions/{prediction_id}", get, methods=["GET"]),
+        ]
+    )
+
+
+def serve(kind: str) -> None:
+    import uvicorn
+
+    if kind == "bare":
+        app = bare_app()
+    else:
+        from mock_server.app import create_app
+        from mock_server.settings import Settings
+
+        app = create_app(Settings())  # the defaults a user gets: real time scale, memory store, journal on
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY on accepted sockets
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(sockets=[sock])
+
+
+def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-bench\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> bytes:
+    writer.write(payload)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    body = await reader.readexactly(length)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"unexpected answer: {head[:60]!r} {body[:200]!r}")
+    return body
+
+
+async def load(port: int, payload: bytes, total: int, seconds: float, connections: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while done < total and time.perf_counter() < deadline:
+                await _one(reader, writer, payload)
+                done += 1
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.perf_counter() - start)
+
+
+async def first_task_id(port: int) -> str:
+    """A finished task (X-Mock-Duration: 0), so every GET renders outputs, signed URLs and usage."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    payload = request_bytes("POST", "/v1/predictions", BODY).replace(b"\r\n\r\n", b"\r\nX-Mock-Duration: 0\r\n\r\n", 1)
+    body = await _one(reader, writer, payload)
+    writer.close()
+    return str(json.loads(body)["data"]["task_id"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per target, route and round")
+    parser.add_argument("--seconds", type=float, default=1.5, help="time bound per target, route and round")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per route; the median is reported")
+    parser.add_argument("--serve", choices=["bare", "mock"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = {
+        k: subprocess.Popen([sys.executable, __file__, "--serve", k], stdout=subprocess.PIPE, env=env, cwd=ROOT)
+        for k in ("bare", "mock")
+    }
+    try:
+        ports = {k: int(p.stdout.readline()) for k, p in procs.items()}  # type: ignore[union-attr]
+        time.sleep(0.5)
+        rates: dict[tuple[str, str], list[float]] = {}
+        for route in ("create", "get"):
+            payloads = {}
+            for kind, port in ports.items():
+                if route == "create":
+                    payloads[kind] = request_bytes("POST", "/v1/predictions", BODY)
+                else:
+                    task = asyncio.run(first_task_id(port)) if kind == "mock" else CREATED["data"]["task_id"]
+                    payloads[kind] = request_bytes("GET", f"/v1/predictions/{task}")
+                asyncio.run(load(port, payloads[kind], 300, 2.0, args.connections))  # warm-up
+            for _ in range(args.rounds):  # alternate short rounds so background load hits both alike
+                for kind, port in ports.items():
+                    rate = asyncio.run(load(port, payloads[kind], args.requests, args.seconds, args.connections))
+                    rates.setdefault((kind, route), []).append(rate)
+        print(f"{'route':<8}{'bare req/s':>12}{'mock req/s':>12}{'ratio':>8}   (median of {args.rounds} rounds)")
+        for route in ("create", "get"):
+            bare, mock = statistics.median(rates[("bare", route)]), statistics.median(rates[("mock", route)])
+            print(f"{route:<8}{bare:>12.0f}{mock:>12.0f}{mock / bare:>8.2f}")
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
