@@ -35,9 +35,10 @@ def _task_id(delivery: dict[str, Any]) -> str | None:
 
 
 def _webhook_mark(spec: ContractSpec, header: str | None = None) -> str | None:
-    operation = spec.document.get("webhooks", {}).get(WEBHOOK_NAME, {}).get("post", {})
+    item = spec.document.get("webhooks", {}).get(WEBHOOK_NAME, {})
+    operation = spec.resolve(item).get("post", {})
     if header is None:
-        return spec.assumption_of(operation) or spec.assumption_of(spec.document["webhooks"][WEBHOOK_NAME])
+        return spec.assumption_of(operation) or spec.assumption_of(item)
     for parameter in operation.get("parameters", []):
         resolved = spec.resolve(parameter)
         if str(resolved.get("name", "")).lower() == header:

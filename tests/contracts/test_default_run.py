@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from contract_mocks import harness
+
+
+def test_default_run_against_the_mock_reports_no_findings(mock_url: str) -> None:
+    result = harness(mock_url)
+
+    assert result.is_mock
+    assert result.findings == []
+    assert result.exit_code == 0
+    operations = {operation for operation, _ in result.statuses}
+    assert {"createPrediction", "getPrediction", "getCredits"} <= operations
+    assert [task["statuses"][-1] for task in result.lifecycle] == ["success"] * 3
+    assert result.checks_run["webhook"] == 1
+    assert result.checks_run["shuyou_contract"] > 100
