@@ -90,6 +90,7 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"shuyou-mock: cannot bind {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 2
+    sock.listen(2048)  # accept into the backlog at once, so the printed curl works even before uvicorn is up
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     dispatcher = app.state.webhooks
