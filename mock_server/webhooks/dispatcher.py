@@ -272,6 +272,10 @@ class WebhookDispatcher:
         held_id, handle = self._held
         self._held = None
         self._scheduler.cancel(handle)
+        if self.journal.get(held_id).task_id == delivery.task_id:  # only across tasks: one task's events stay in order
+            self._submit((held_id,), at)
+            self._hold_or_swap(delivery, at, window)
+            return
         self._submit((delivery.delivery_id, held_id), at)  # the newer one first, then the older
 
     def _release_held(self) -> None:

@@ -334,3 +334,14 @@ async def test_a_task_can_carry_its_own_chaos(receiver: WebhookReceiver) -> None
         await until(lambda: attempts(dispatcher, chaotic) == 2 and attempts(dispatcher, plain) == 1)
     assert dispatcher.get(chaotic).chaos == {"duplicate"}
     assert dispatcher.get(plain).chaos == frozenset()
+
+
+async def test_out_of_order_keeps_one_tasks_own_events_in_order(receiver: WebhookReceiver) -> None:
+    settings = WebhookSettings(intermediate=True, chaos=WebhookChaos(out_of_order=True, out_of_order_window=5))
+    async with engine(settings) as (dispatcher, clock):
+        dispatcher.on_event(Task("c3" * 16, receiver.url), "processing", body("c3" * 16, "processing"))
+        dispatcher.on_event(Task("c3" * 16, receiver.url), "success", body("c3" * 16))
+        await received(receiver, 1)
+        clock.advance(5)
+        got = await received(receiver, 2)
+    assert [g["body"]["data"]["task_status"] for g in got] == ["processing", "success"]

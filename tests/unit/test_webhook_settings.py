@@ -77,3 +77,11 @@ def test_which_events_fire(event: str, url: str | None, settings: WebhookSetting
 
 def test_payload_is_compact_utf8_json() -> None:
     assert encode_payload({"a": "é", "b": [1]}) == '{"a":"é","b":[1]}'.encode()
+
+
+def test_chaos_from_a_rule_mapping_is_validated_with_its_own_prefix() -> None:
+    assert WebhookChaos.from_mapping({"bad_signature": "1"}) == WebhookChaos(bad_signature=1.0)
+    with pytest.raises(SettingsError, match=r"rules\[0\]\.webhook_chaos\.delay='soon' is not a number"):
+        WebhookChaos.from_mapping({"delay": "soon"}, prefix="rules[0].webhook_chaos")
+    with pytest.raises(SettingsError, match=r"chaos\.duplicate=2\.0 is invalid"):
+        WebhookChaos.from_mapping({"duplicate": 2})
