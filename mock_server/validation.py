@@ -28,11 +28,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _branch_error(error: Any) -> Any | None:
+    """For a failed oneOf/anyOf, the most telling error: from the branch whose type fits the value."""
+    path = list(error.instance_path)
+    branches = [list(b) for b in (getattr(error.kind, "context", None) or []) if b]
+    for branch in branches:
+        if not any(type(e.kind).__name__ == "Type" and list(e.instance_path) == path for e in branch):
+            return branch[0]
+    return None
+
+
 def _message(error: Any) -> tuple[str, str]:
     """(path, rule) for one jsonschema_rs error."""
     kind = error.kind
     path = list(error.instance_path)
     name = type(kind).__name__
+    if name in ("OneOfNotValid", "AnyOf"):
+        inner = _branch_error(error)
+        if inner is not None:
+            return _message(inner)
+        types = sorted({t for b in kind.context for e in b if type(e.kind).__name__ == "Type" for t in e.kind.types})
+        if types:
+            return json_path(path), f"{_short(error.instance)} is not of type {' or '.join(types)}"
     if name == "Required":
         return json_path([*path, kind.property]), "is required"
     if name == "Enum":
