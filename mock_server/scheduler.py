@@ -146,12 +146,16 @@ class Scheduler:
         task_group.start_soon(self._loop)
 
     def stop(self) -> None:
+        """Stop waking the loop (lifespan shutdown); later `wake()` calls do nothing."""
         self._tg = None
         self._thread = None
+        self._event = None
 
     async def _loop(self) -> None:
         while self._tg is not None:
             event = self._event = anyio.Event()
+            if self._thread is None:  # pragma: no cover - stopped between iterations
+                return
             await self.run_due()
             when = self.next_due()
             if when is None or not self._sleeps:

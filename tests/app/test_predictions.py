@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx2
 import pytest
@@ -134,3 +135,27 @@ async def test_spec_is_served_as_json_and_yaml(client: httpx2.AsyncClient) -> No
     assert as_json.json()["openapi"].startswith("3.1")
     assert as_yaml.headers["content-type"].startswith("application/yaml")
     assert b"createPrediction" in as_yaml.content
+
+
+async def test_latency_header_delays_the_answer(client: httpx2.AsyncClient) -> None:
+    started = time.perf_counter()
+    response = await client.get("/v1/credits", headers={**KEY, "X-Mock-Latency": "0.05"})
+    assert response.status_code == 200
+    assert time.perf_counter() - started >= 0.05
+
+
+async def test_rules_match_on_key(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.from_mapping({"rules": [{"match": {"key": "sk-two"}, "outcome": "failed"}]})
+    async with make_client(settings) as client:
+        mine = await create(client)
+        theirs = await create(client, IMAGE, OTHER)
+        clock.advance(10)
+        assert (await client.get(f"/v1/predictions/{mine}", headers=KEY)).json()["data"]["task_status"] == "success"
+        assert (await client.get(f"/v1/predictions/{theirs}", headers=OTHER)).json()["data"]["task_status"] == "failed"
+
+
+async def test_injected_error_on_get(client: httpx2.AsyncClient) -> None:
+    task_id = await create(client)
+    response = await client.get(f"/v1/predictions/{task_id}", headers={**KEY, "X-Mock-Error": "500"})
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "internal_server_error"
