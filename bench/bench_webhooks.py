@@ -202,7 +202,7 @@ def main() -> int:
         httpx2.delete(f"{receiver}/deliveries")
         dispatcher = app.state.webhooks
         token = dispatcher._token  # the server loop's token, to hand events to it from this thread
-        body = {"code": "0", "data": {"task_id": "", "task_status": "success"}, "request_id": "0" * 32}
+        body: dict[str, Any] = {"code": "0", "data": {"task_id": "", "task_status": "success"}, "request_id": "0" * 32}
         burst_ids = [f"{i:032x}" for i in range(args.tasks)]
 
         def fire_all() -> float:

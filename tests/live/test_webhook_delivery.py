@@ -3,6 +3,7 @@ the contracts receiver on another loopback socket."""
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
@@ -169,8 +170,12 @@ def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: Mock) -> None:
     task_ids = [mock.create("audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
     mock.clock.advance(1)
     for n in (1, 2):
-        eventually(lambda n=n: [len(d["attempts"]) for d in mock.deliveries()] == [n, n, n])
+        eventually(functools.partial(lambda n: [len(d["attempts"]) for d in mock.deliveries()] == [n] * 3, n))
         mock.clock.advance(60)
+        started = time.perf_counter()  # retries are pending meanwhile: the API does not wait for them
+        for _ in range(10):
+            assert mock.client.get(f"/v1/predictions/{task_ids[0]}").status_code == 200
+        assert time.perf_counter() - started < 1.0
     eventually(lambda: all(d["status"] == "exhausted" for d in mock.deliveries()))
     deliveries = mock.deliveries(status="exhausted")
     assert sorted(d["task_id"] for d in deliveries) == sorted(task_ids)

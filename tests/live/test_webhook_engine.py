@@ -3,9 +3,10 @@ and the contracts receiver in a thread. Backoff is crossed by advancing the cloc
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from contracts.receiver import WebhookReceiver
 from mock_server.clock import FakeClock
 from mock_server.scheduler import Scheduler
 from mock_server.sqlite_store import SqliteStore
-from mock_server.webhooks.delivery import Answer
+from mock_server.webhooks.delivery import Answer, WebhookSender
 from mock_server.webhooks.dispatcher import DeliveryStore, WebhookDispatcher
 from mock_server.webhooks.journal import Delivery
 from mock_server.webhooks.settings import DEV_SECRET, WebhookChaos, WebhookSettings
@@ -45,15 +46,15 @@ async def engine(
     *,
     clock: FakeClock | None = None,
     store: DeliveryStore | None = None,
-    **kw: object,
+    sender: WebhookSender | None = None,
 ) -> AsyncIterator[tuple[WebhookDispatcher, FakeClock]]:
     clock = clock or FakeClock(start=time.time())
     scheduler = Scheduler(clock, sleeps=False)
     clock.subscribe(scheduler.wake)
     errors: list[BaseException] = []
     dispatcher = WebhookDispatcher(
-        settings, clock=clock, scheduler=scheduler, store=store, on_error=errors.append, **kw
-    )  # type: ignore[arg-type]
+        settings, clock=clock, scheduler=scheduler, store=store, sender=sender, on_error=errors.append
+    )
     async with anyio.create_task_group() as tg:
         scheduler.start(tg)
         await dispatcher.start()
@@ -83,7 +84,7 @@ def attempts(dispatcher: WebhookDispatcher, delivery_id: str) -> int:
 
 
 @pytest.fixture
-def receiver() -> AsyncIterator[WebhookReceiver]:
+def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver([DEV_SECRET]) as r:
         yield r
 
@@ -137,7 +138,7 @@ async def test_receiver_down_exhausts_after_the_configured_attempts() -> None:
         delivery_id = dispatcher.on_event(Task("c" * 32, url), "success", body("c" * 32))
         assert delivery_id is not None
         for n in (1, 2):
-            await until(lambda n=n: attempts(dispatcher, delivery_id) == n)
+            await until(functools.partial(lambda n: attempts(dispatcher, delivery_id) == n, n))
             clock.advance(60)
         await until(lambda: dispatcher.get(delivery_id).status == "exhausted")
         record = dispatcher.get(delivery_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from contracts.webhooks import SignatureInvalid, payload_errors, verify_signatur
 from mock_server.webhooks.settings import DEV_SECRET
 from mock_server.webhooks.signing import Signer, generate_secret
 
-GOOD = {"code": "0", "data": {"task_id": "a" * 32, "task_status": "success"}, "request_id": "b" * 32}
+GOOD: dict[str, Any] = {"code": "0", "data": {"task_id": "a" * 32, "task_status": "success"}, "request_id": "b" * 32}
 RAW = json.dumps(GOOD).encode()
 
 
