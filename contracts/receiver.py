@@ -227,6 +227,7 @@ class WebhookReceiver:
 
     def stop(self) -> None:
         self._server.should_exit = True
+        self._server.force_exit = True  # do not wait for answers it was told to delay
         self._thread.join(timeout=10)
 
     def deliveries(self) -> list[dict[str, Any]]:

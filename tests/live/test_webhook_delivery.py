@@ -84,11 +84,18 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield r
 
 
-@pytest.fixture
-def mock() -> Iterator[Mock]:
+@pytest.fixture(scope="module")
+def shared_mock() -> Iterator[Mock]:
     m = serve(Settings(webhooks=RETRYING), FakeClock(start=time.time()))
     yield m
     m.stop()
+
+
+@pytest.fixture
+def mock(shared_mock: Mock) -> Mock:
+    """The module's mock, reset: no tasks, no deliveries, no pending retries."""
+    assert shared_mock.client.post("/_mock/reset").status_code == 200
+    return shared_mock
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
