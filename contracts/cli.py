@@ -153,16 +153,18 @@ def execute(options: Options, argv: list[str], *, junit: Path | None = None, rep
 
 
 def _reproduce(argv: list[str], seed: int) -> str:
-    # Never echo the key: the reproduction line is printed and written to reports.
+    # Never echo a secret: the reproduction line is printed and written to reports.
+    secret = {"--api-key", "--webhook-secret", "--other-api-key"}
     out, skip = ["python", "-m", "contracts"], False
     for index, arg in enumerate(argv):
         if skip:
             skip = False
             continue
-        if arg in {"--api-key", "--seed", "--webhook-secret", "--other-api-key"}:
-            skip = index + 1 < len(argv)
-            continue
-        if arg.startswith(("--api-key=", "--seed=", "--webhook-secret=", "--other-api-key=")):
+        name = arg.split("=", 1)[0]
+        if name in secret | {"--seed"}:
+            skip = "=" not in arg and index + 1 < len(argv)
+            if name in secret:
+                out.extend([name, "..."])
             continue
         out.append(arg)
     return shlex.join([*out, "--seed", str(seed)])

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx2
+from contract_mocks import KEY, Exchange, Rewrite, build_mock, harness, serve
+
+from contracts.budget import Budget
+from contracts.findings import Kind
+from contracts.gate import GATE_HEADER, Gate, Route
+from contracts.serving import Served, serve_in_thread
+from contracts.spec import load
+
+
+class Slow:
+    """Delays every GET /v1/credits past the harness's request timeout."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/credits":
+            import anyio
+
+            await anyio.sleep(1.0)
+        await self.app(scope, receive, send)
+
+
+def test_a_timeout_is_a_transport_finding_not_a_contract_one(served: list[Served]) -> None:
+    served.append(serve(Slow(build_mock())))
+
+    result = harness(served[0].base_url, phases=("fuzzing",), request_timeout=0.3, max_examples=2)
+
+    kinds = {(f.rule, f.kind) for f in result.findings}
+    assert ("transport", Kind.TRANSPORT) in kinds
+    assert not [f for f in result.findings if f.kind is Kind.CONTRACT], result.findings
+    assert result.exit_code == 1
+
+
+def test_the_gate_holds_the_budget_under_concurrent_creates(served: list[Served]) -> None:
+    accepted: list[str] = []
+
+    def count(ex: Exchange) -> None:
+        if ex.method == "POST" and 200 <= ex.status < 300:
+            accepted.append(ex.json()["data"]["task_id"])
+
+    target = serve(Rewrite(build_mock(), on_response=count))
+    routes = [Route(op.method, op.path, op.operation_id) for op in load().operations.values()]
+    gate = serve_in_thread(Gate(target.base_url, Budget(5), routes))
+    served.extend([target, gate])
+    body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a lighthouse"}}
+    answers: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def client() -> None:
+        with httpx2.Client(base_url=gate.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            barrier.wait()
+            for _ in range(6):
+                response = http.post("/v1/predictions", json=body)
+                answers.append(response.status_code if not response.headers.get(GATE_HEADER) else -1)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(accepted) == answers.count(200) == 5
+    assert answers.count(-1) == 8 * 6 - 5
+    assert time.monotonic() - started < 30
