@@ -6,6 +6,7 @@ replays those recorded requests into `WebhookInbox.handle()`, exactly as a web f
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -84,3 +85,19 @@ def test_bad_signature_is_refused_and_the_retry_accepted(
     assert prediction.task_id == task_id
     (journaled,) = mock_server.control.wait_for_webhooks(1, task_id=task_id)
     assert [a.status_code for a in journaled.attempts] == [401, 200]
+
+
+def test_waiting_by_webhook_returns_when_the_handler_records_the_task(
+    client: ShuYouClient, mock_server: MockServer, mock_webhook_receiver: Any
+) -> None:
+    inbox = WebhookInbox(mock_server.webhook_secrets)
+    task_id = client.create("gpt-image-2", "image", PROMPT, webhook=mock_webhook_receiver.url)
+    mock_server.advance(60)
+    (delivery,) = mock_webhook_receiver.wait_for(1)
+    # The web framework's thread hands the delivery to the inbox while the worker waits on it.
+    web_thread = threading.Thread(target=replay, args=(inbox, delivery))
+    web_thread.start()
+    prediction = inbox.wait(task_id, timeout=5)
+    web_thread.join()
+    assert prediction is not None
+    assert prediction.status == "success"
