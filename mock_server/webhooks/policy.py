@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 __all__ = ["Allowlist", "WebhookUrlRejected", "check_create_url", "host_of", "is_loopback"]
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+_LOOPBACK_NAMES = frozenset({"localhost"})  # names other than this one depend on the resolver; not trusted
 
 
 class WebhookUrlRejected(ValueError):
@@ -30,9 +30,9 @@ def host_of(url: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """True for `localhost`, `*.localhost`, 127.0.0.0/8 and ::1 (no resolution)."""
+    """True for `localhost`, 127.0.0.0/8 and ::1 (no resolution)."""
     host = host.lower().rstrip(".")
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+    if host in _LOOPBACK_NAMES:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

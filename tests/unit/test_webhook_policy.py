@@ -50,6 +50,8 @@ def test_non_string_webhook_is_rejected() -> None:
         pytest.param(["loopback"], "https://api.shuyou.ai/api/callback", False, id="docs-example-blocked"),
         pytest.param(["loopback"], "https://your-domain.com/webhook", False, id="your-domain-blocked"),
         pytest.param(["loopback"], "https://10.0.0.1/x", False, id="private-blocked"),
+        pytest.param(["loopback"], "http://evil.localhost/x", False, id="localhost-subdomain-not-trusted"),
+        pytest.param(["loopback"], "http://localhost.:1/x", True, id="localhost-fqdn"),
         pytest.param(["hooks.test"], "https://hooks.test/x", True, id="exact-name"),
         pytest.param(["hooks.test"], "https://a.hooks.test/x", False, id="exact-name-no-sub"),
         pytest.param(["*.hooks.test"], "https://a.hooks.test/x", True, id="suffix"),
