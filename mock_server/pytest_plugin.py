@@ -492,7 +492,7 @@ def mock_client(mock_app: MockServer) -> httpx2.Client:
 
 @pytest.fixture
 async def mock_async_client(
-    mock_settings: Settings, mock_api_key: str, anyio_backend: Any
+    mock_settings: Settings, mock_api_key: str, anyio_backend: Any, request: pytest.FixtureRequest
 ) -> AsyncIterator[httpx2.AsyncClient]:
     """An authenticated in-process async client over `httpx2.ASGITransport`; the fixture runs the app's lifespan."""
     import httpx2
@@ -502,6 +502,12 @@ async def mock_async_client(
         transport = httpx2.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {mock_api_key}"}
         async with httpx2.AsyncClient(transport=transport, base_url=_TESTSERVER, headers=headers) as client:
+            rules = _marker_rules(request.node)
+            if rules:
+                configured = [dict(r.raw) for r in mock_settings.rules]
+                response = await client.put("/_mock/rules", json={"rules": [*rules, *configured]})
+                if response.status_code != 200:
+                    raise AssertionError(f"PUT /_mock/rules -> {response.status_code}: {response.text}")
             yield client
         app.state.mock.journal.check()
 

@@ -235,9 +235,23 @@ def test_in_process_variants(strict: pytest.Pytester) -> None:
             await mock_async_client.post("/_mock/clock/advance", json={{"seconds": 10}})
             body = (await mock_async_client.get(f"/v1/predictions/{{task_id}}")).json()
             assert body["data"]["task_status"] == "success"
+
+        @pytest.mark.anyio
+        @pytest.mark.mock_outcome("failed")
+        async def test_async_markers(mock_async_client):
+            task_id = (await mock_async_client.post("/v1/predictions", json=BODY)).json()["data"]["task_id"]
+            await mock_async_client.post("/_mock/clock/advance", json={{"seconds": 10}})
+            body = (await mock_async_client.get(f"/v1/predictions/{{task_id}}")).json()
+            assert body["data"]["task_status"] == "failed"
+
+        @pytest.mark.mock_outcome("failed")
+        def test_sync_markers(mock_app, mock_client):
+            task_id = mock_client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+            mock_app.advance(10)
+            assert mock_client.get(f"/v1/predictions/{{task_id}}").json()["data"]["task_status"] == "failed"
         """
     )
-    strict.runpytest().assert_outcomes(passed=2)
+    strict.runpytest().assert_outcomes(passed=4)
 
 
 def test_webhook_receiver_needs_the_contracts_plugin(strict: pytest.Pytester) -> None:
