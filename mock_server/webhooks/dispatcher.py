@@ -102,6 +102,7 @@ class WebhookDispatcher:
         self._allows = functools.lru_cache(maxsize=1024)(Allowlist(settings.allowlist).allows)
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
+        self._epoch = 0
         self._held: tuple[str, Any] | None = None
         self._backlog: deque[Batch] = deque()  # batches queued before start()
         self._send: MemoryObjectSendStream[Batch] | None = None
@@ -160,6 +161,7 @@ class WebhookDispatcher:
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
             self._forget(delivery.delivery_id)
         self.journal.clear()
+        self._epoch += 1
 
     # -- the service's subscriber -----------------------------------------------------------------
 
@@ -245,10 +247,11 @@ class WebhookDispatcher:
     # -- internals --------------------------------------------------------------------------------
 
     def _new_id(self, task_id: str, event: str) -> str:
-        # Derived from the task, not a counter, so ids stay unique across restarts (receivers dedupe on it).
+        # Derived from the task, not a counter, so ids stay unique across restarts (receivers dedupe on it);
+        # the reset epoch keeps them unique when a seeded mock hands out the same task ids after a reset.
         n = 0
         while True:
-            digest = hashlib.sha256(f"{task_id}:{event}:{n}".encode()).hexdigest()[:32]
+            digest = hashlib.sha256(f"{task_id}:{event}:{self._epoch}:{n}".encode()).hexdigest()[:32]
             candidate = f"msg_{digest}"
             try:
                 self.journal.get(candidate)

@@ -346,3 +346,14 @@ async def test_out_of_order_keeps_one_tasks_own_events_in_order(receiver: Webhoo
         clock.advance(5)
         got = await received(receiver, 2)
     assert [g["body"]["data"]["task_status"] for g in got] == ["processing", "success"]
+
+
+async def test_delivery_ids_differ_after_a_reset_even_for_the_same_task_id(receiver: WebhookReceiver) -> None:
+    async with engine() as (dispatcher, _):
+        first = dispatcher.on_event(Task("d4" * 16, receiver.url), "success", body("d4" * 16))
+        await received(receiver, 1)
+        dispatcher.reset()
+        second = dispatcher.on_event(Task("d4" * 16, receiver.url), "success", body("d4" * 16))
+        got = await received(receiver, 2)
+    assert first != second
+    assert [g["webhook_id"] for g in got] == [first, second]
