@@ -10,7 +10,6 @@ import functools
 import hmac
 import ipaddress
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import openapi
 from mock_server import wire
 from mock_server.context import MockContext
 from mock_server.errors import Conflict, InvalidParams, SettingsError
@@ -27,7 +27,7 @@ from mock_server.rules import parse_rules
 
 __all__ = ["CONTROL_SPEC_PATH", "control_problem", "control_routes"]
 
-CONTROL_SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
+CONTROL_SPEC_PATH = openapi.SPEC_PATH.with_name("control.yaml")
 
 
 def _ctx(request: Request) -> MockContext:

@@ -245,6 +245,9 @@ class PredictionService:
         settled = lifecycle.settle(p, self.clock.now())
         if settled is p:
             return p
+        timer = self._timers.pop(p.task_id, None)
+        if timer is not None:
+            self.scheduler.cancel(timer)
         self.store.put(settled)
         if settled.status is Status.SUCCESS and settled.usage is not None:
             self.store.add_usage(settled.key, settled.usage.cost)
