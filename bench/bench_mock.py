@@ -2,7 +2,8 @@
 
 Each server runs in its own process under one uvicorn worker on 127.0.0.1; a small asyncio HTTP/1.1
 load generator (keep-alive connections, no client library overhead) drives both in the same run.
-Prints requests/s for POST create and GET of an existing task, and the mock/bare ratio (target >= 0.6).
+Prints requests/s for POST create and GET of an existing task, and the mock/bare ratio (target >= 0.6), plus
+each server's CPU time per request (from /proc), whose ratio is steadier when other work shares the machine.
 
     python bench/bench_mock.py [--requests 3000] [--seconds 1.5] [--rounds 5] [--connections 16]
 """
@@ -74,6 +75,15 @@ def serve(kind: str) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(sockets=[sock])
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), so a round's server CPU per request can be compared too."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-bench\r\n"
     if body:
@@ -94,7 +104,7 @@ async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, paylo
     return body
 
 
-async def load(port: int, payload: bytes, total: int, seconds: float, connections: int) -> float:
+async def load(port: int, payload: bytes, total: int, seconds: float, connections: int) -> tuple[int, float]:
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -110,7 +120,7 @@ async def load(port: int, payload: bytes, total: int, seconds: float, connection
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return done / (time.perf_counter() - start)
+    return done, time.perf_counter() - start
 
 
 async def first_task_id(port: int) -> str:
@@ -142,6 +152,7 @@ def main() -> int:
         ports = {k: int(p.stdout.readline()) for k, p in procs.items()}  # type: ignore[union-attr]
         time.sleep(0.5)
         rates: dict[tuple[str, str], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {}
         for route in ("create", "get"):
             payloads = {}
             for kind, port in ports.items():
@@ -153,12 +164,27 @@ def main() -> int:
                 asyncio.run(load(port, payloads[kind], 300, 2.0, args.connections))  # warm-up
             for _ in range(args.rounds):  # alternate short rounds so background load hits both alike
                 for kind, port in ports.items():
-                    rate = asyncio.run(load(port, payloads[kind], args.requests, args.seconds, args.connections))
-                    rates.setdefault((kind, route), []).append(rate)
-        print(f"{'route':<8}{'bare req/s':>12}{'mock req/s':>12}{'ratio':>8}   (median of {args.rounds} rounds)")
+                    before = cpu_seconds(procs[kind].pid)
+                    done, elapsed = asyncio.run(
+                        load(port, payloads[kind], args.requests, args.seconds, args.connections)
+                    )
+                    rates.setdefault((kind, route), []).append(done / elapsed)
+                    cpu.setdefault((kind, route), []).append((cpu_seconds(procs[kind].pid) - before) / done * 1e6)
+        print(
+            f"{'route':<8}{'bare req/s':>12}{'mock req/s':>12}{'ratio':>8}"
+            f"{'bare CPU us/req':>17}{'mock CPU us/req':>17}{'CPU ratio':>11}"
+        )
         for route in ("create", "get"):
             bare, mock = statistics.median(rates[("bare", route)]), statistics.median(rates[("mock", route)])
-            print(f"{route:<8}{bare:>12.0f}{mock:>12.0f}{mock / bare:>8.2f}")
+            bare_cpu, mock_cpu = statistics.median(cpu[("bare", route)]), statistics.median(cpu[("mock", route)])
+            print(
+                f"{route:<8}{bare:>12.0f}{mock:>12.0f}{mock / bare:>8.2f}{bare_cpu:>17.0f}{mock_cpu:>17.0f}"
+                f"{bare_cpu / mock_cpu:>11.2f}"
+            )
+        print(
+            f"medians of {args.rounds} alternating rounds; 'CPU ratio' = bare/mock server CPU per request "
+            "(the throughput ratio a saturated server would reach, less sensitive to other load on the machine)"
+        )
     finally:
         for p in procs.values():
             p.terminate()
