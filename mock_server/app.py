@@ -112,6 +112,7 @@ def create_app(
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # an API answers 404 in the envelope, not a 307 to another path
     app.state.mock = context
     app.state.webhooks = dispatcher
     return app

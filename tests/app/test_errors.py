@@ -37,6 +37,8 @@ def envelope(response: httpx2.Response, status: int, error_type: str, message: s
             b"{}", {**KEY, "Content-Type": "text/plain"}, 415, "Content-Type: 'text/plain'", id="content-type"
         ),
         pytest.param(b"{}", JSON, 400, "model: is required", id="no-model"),
+        pytest.param(b'{"model": NaN}', JSON, 400, "NaN is not valid JSON", id="nan"),
+        pytest.param(b'{"model": -Infinity}', JSON, 400, "-Infinity is not valid JSON", id="infinity"),
     ],
 )
 async def test_bad_bodies_get_4xx_envelopes(
@@ -80,6 +82,10 @@ async def test_spec_violations_name_the_path_and_rule(
 
 async def test_unknown_route_is_404_envelope(client: httpx2.AsyncClient) -> None:
     envelope(await client.get("/v2/nothing"), 404, "not_found", "no route GET /v2/nothing")
+
+
+async def test_trailing_slash_is_404_not_a_redirect(client: httpx2.AsyncClient) -> None:
+    envelope(await client.get("/v1/credits/", headers=KEY), 404, "not_found", "no route GET /v1/credits/")
 
 
 async def test_wrong_method_is_405_envelope_with_allow(client: httpx2.AsyncClient) -> None:
