@@ -1,4 +1,9 @@
-"""Webhook delivery for the mock (DECISIONS 6-7): settings, signing, events, URL policy, backoff, the
-delivery journal, the HTTP sender, the dispatcher and its control routes. Import from the submodules;
-this package root stays import-light so the pure `settings` can be nested by `mock_server.settings`.
+"""Webhook delivery for the mock (DECISIONS 6-7).
+
+Pure: `settings` (WebhookSettings, the documented DEV_SECRET), `signing` (standardwebhooks), `events`,
+`policy` (create-time URL check, delivery allowlist), `backoff`, `journal`. I/O: `delivery` (one attempt
+over an httpx2.AsyncClient, errors translated to DeliveryFailed), `transport` (lean keep-alive HTTP/1.1
+for http:// receivers), `dispatcher` (WebhookDispatcher), `routes` (the /_mock/webhooks control routes).
+Import from the submodules; this package root stays import-free so `mock_server.settings` can nest the
+pure settings without pulling in httpx2 or anyio.
 """

@@ -357,3 +357,17 @@ async def test_delivery_ids_differ_after_a_reset_even_for_the_same_task_id(recei
         got = await received(receiver, 2)
     assert first != second
     assert [g["webhook_id"] for g in got] == [first, second]
+
+
+async def test_delay_chaos_holds_the_first_attempt_on_the_mock_clock(receiver: WebhookReceiver) -> None:
+    async with engine(WebhookSettings(chaos=WebhookChaos(delay=30))) as (dispatcher, clock):
+        delivery_id = dispatcher.on_event(Task("e5" * 16, receiver.url), "success", body("e5" * 16))
+        assert delivery_id is not None
+        held = dispatcher.get(delivery_id)
+        assert held.next_attempt_at == held.created_at + 30
+        clock.advance(29)
+        await anyio.sleep(0.02)
+        assert receiver.deliveries() == []
+        clock.advance(1)
+        await received(receiver, 1)
+        await until(lambda: dispatcher.get(delivery_id).status == "delivered")
