@@ -60,7 +60,23 @@ def _dims(params: Mapping[str, Any], kind: str) -> tuple[int, int]:
     return media.dimensions(*keys, kind)  # type: ignore[arg-type]
 
 
+_OUTPUT_FIELDS = ("n", "num_images", "output_format", "format", "aspect_ratio", "size", "resolution", "duration")
+
+
 def outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, ...]:
+    """`_outputs_for`, memoised on the few fields it reads when they are plain scalars (the common case)."""
+    key = tuple(params.get(name) for name in _OUTPUT_FIELDS)
+    if function == "audio" or not all(v is None or isinstance(v, str | int | float) for v in key):
+        return _outputs_for(function, params)
+    return _cached_outputs(function, key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_outputs(function: str, key: tuple[Any, ...]) -> tuple[OutputFile, ...]:
+    return _outputs_for(function, {k: v for k, v in zip(_OUTPUT_FIELDS, key, strict=True) if v is not None})
+
+
+def _outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, ...]:
     """The files a task produces, from its input merged over the spec defaults.
 
     Field names read here are the ones NOTES.md §1.1 and §3 document as cross-model conventions:

@@ -119,6 +119,11 @@ def _reject_constant(name: str) -> Any:
     raise InvalidParams(f"body: {name} is not valid JSON (RFC 8259 has no NaN or Infinity)")
 
 
+_decode = json.JSONDecoder(
+    parse_constant=_reject_constant
+).decode  # one decoder: json.loads(..., kw) builds one per call
+
+
 def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
     """Decode a request body that must be one JSON object."""
     if not _json_type(content_type):
@@ -134,7 +139,7 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
     if not _depth_ok(raw, max_depth):
         raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidParams(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:  # pragma: no cover - _depth_ok stops this first
