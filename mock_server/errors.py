@@ -5,6 +5,7 @@ MockServerError
 ├── InvalidTransition        a status change the lifecycle table forbids
 └── ApiError                 rendered as {"error": {"code": "<status>", "type": ..., "message": ...}}
     ├── InvalidParams        400 invalid_params
+    │   └── UnsupportedMediaType   a body that is not JSON (400: the spec documents no 415)
     ├── AccessDenied         401 access_denied (403 when configured, DECISIONS 9)
     ├── InsufficientCredit   402 insufficient_credit
     ├── Forbidden            403 access_denied (tampered or expired file URLs, control surface)
@@ -12,7 +13,6 @@ MockServerError
     ├── MethodNotAllowed     405 method_not_allowed
     ├── Conflict             409 conflict
     ├── PayloadTooLarge      413 invalid_params (body or prompt too long, DECISIONS 11)
-    ├── UnsupportedMediaType 415 invalid_params
     ├── RateLimited          429 rate_limit, with Retry-After
     ├── InjectedError        any status and type a rule or X-Mock-Error asked for
     └── InternalError        500 internal_server_error
@@ -132,11 +132,8 @@ class PayloadTooLarge(ApiError):
     error_type = "invalid_params"
 
 
-class UnsupportedMediaType(ApiError):
-    """The body is not JSON (415)."""
-
-    status_code = 415
-    error_type = "invalid_params"
+class UnsupportedMediaType(InvalidParams):
+    """The Content-Type is not JSON: 400, since the spec documents no 415 for createPrediction."""
 
 
 class RateLimited(ApiError):

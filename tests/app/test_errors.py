@@ -34,7 +34,7 @@ def envelope(response: httpx2.Response, status: int, error_type: str, message: s
         pytest.param(b"[1, 2]", JSON, 400, "expected a JSON object, got list", id="not-object"),
         pytest.param(b"null", JSON, 400, "expected a JSON object, got null", id="null"),
         pytest.param(
-            b"{}", {**KEY, "Content-Type": "text/plain"}, 415, "Content-Type: 'text/plain'", id="content-type"
+            b"{}", {**KEY, "Content-Type": "text/plain"}, 400, "Content-Type: 'text/plain'", id="content-type"
         ),
         pytest.param(b"{}", JSON, 400, "model: is required", id="no-model"),
         pytest.param(b'{"model": NaN}', JSON, 400, "NaN is not valid JSON", id="nan"),
