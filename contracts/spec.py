@@ -78,7 +78,8 @@ class ContractSpec:
             raise ValueError(f"only local $refs are supported in the spec, got {ref!r}")
         node: Any = self.document
         for part in ref[2:].split("/"):
-            node = node[unquote(part).replace("~1", "/").replace("~0", "~")]
+            key = unquote(part).replace("~1", "/").replace("~0", "~")
+            node = node[int(key)] if isinstance(node, list) else node[key]
         return node
 
     def assumption_of(self, node: Any) -> str | None:
@@ -175,12 +176,47 @@ class ContractSpec:
             errors.append(SchemaError(where, error.message, reason))
         return errors
 
+    def assumption_used(self, pointer: str, instance: Any, depth: int = 0) -> str | None:
+        """The `x-assumption` of the first assumed element a *valid* instance relies on (e.g. a numeric-string
+        `duration`), or None when it is valid by documented elements alone."""
+        node = self._pointer(pointer)
+        if not isinstance(node, dict) or depth > 32:
+            return None
+        if node.get(ASSUMPTION_KEY):
+            return str(node[ASSUMPTION_KEY])
+        if "$ref" in node:
+            return self.assumption_used(node["$ref"], instance, depth + 1)
+        for index, _ in enumerate(node.get("allOf", [])):
+            found = self.assumption_used(f"{pointer}/allOf/{index}", instance, depth + 1)
+            if found:
+                return found
+        for key in ("oneOf", "anyOf"):
+            alternatives = node.get(key, [])
+            branch = self._discriminated_branch([*pointer[2:].split("/"), key], instance) if alternatives else None
+            if branch is not None:
+                return self.assumption_used(branch, instance, depth + 1)
+            for index, _ in enumerate(alternatives):
+                if not self.validate(f"{pointer}/{key}/{index}", instance):
+                    return self.assumption_used(f"{pointer}/{key}/{index}", instance, depth + 1)
+        if isinstance(instance, dict):
+            for name, value in instance.items():
+                if name in node.get("properties", {}):
+                    found = self.assumption_used(f"{pointer}/properties/{_escape(name)}", value, depth + 1)
+                    if found:
+                        return found
+        if isinstance(instance, list) and isinstance(node.get("items"), dict):
+            for value in instance:
+                found = self.assumption_used(f"{pointer}/items", value, depth + 1)
+                if found:
+                    return found
+        return None
+
     def _discriminated_branch(self, absolute: list[str | int], instance: Any) -> str | None:
         """For a failed `oneOf` with a discriminator, the branch the instance names (to report its real error)."""
         if absolute[-1:] != ["oneOf"] or not isinstance(instance, dict):
             return None
         try:
-            node = self._walk_to(absolute[:-1])
+            node = self._walk_to([unquote(str(p)).replace("~1", "/").replace("~0", "~") for p in absolute[:-1]])
         except (KeyError, IndexError, TypeError, ValueError):
             return None
         discriminator = node.get("discriminator") if isinstance(node, dict) else None
@@ -192,7 +228,7 @@ class ContractSpec:
     def _walk_to(self, path: Sequence[str | int]) -> Any:
         node: Any = self.document
         for part in path:
-            node = node[part]
+            node = node[int(part)] if isinstance(node, list) else node[part]
         return node
 
     def _assumption_along(

@@ -99,6 +99,13 @@ def accepts_invalid_input(ex: Exchange) -> None:
         ex.set_json({"data": {"task_id": uuid.uuid4().hex, "task_status": "processing"}}, status=200)
 
 
+def rejects_duration_strings(ex: Exchange) -> None:
+    if _is_create(ex) and ex.status == 200 and b'"duration": "' in ex.body.replace(b'":"', b'": "'):
+        ex.set_json(
+            {"error": {"code": "400", "type": "invalid_params", "message": "input.duration: not an integer"}}, 400
+        )
+
+
 def no_request_id_header(ex: Exchange) -> None:
     ex.response_headers = [(k, v) for k, v in ex.response_headers if k.lower() != b"x-shuyou-requestid"]
 
@@ -138,6 +145,7 @@ VARIANTS = [
     ("500-on-valid-input", server_error_on_valid_input, ("examples",), "not_a_server_error", Kind.CONTRACT),
     ("accepts-invalid-input", accepts_invalid_input, ("fuzzing",), "negative_data_rejection", Kind.CONTRACT),
     ("no-request-id-header", no_request_id_header, LIFECYCLE, "request_id_header", Kind.ASSUMPTION),
+    ("rejects-duration-strings", rejects_duration_strings, ("examples",), "positive_data_acceptance", Kind.ASSUMPTION),
 ]  # fmt: skip
 
 

@@ -120,3 +120,19 @@ def test_the_create_envelope_is_checked(spec: ContractSpec) -> None:
     assert ("envelope", Kind.CONTRACT) in findings(
         spec, {"data": {"task_status": "processing"}}, operation="createPrediction"
     )
+
+
+def _video_body(spec: ContractSpec, duration: object) -> tuple[str, dict[str, Any]]:
+    pointer = spec.request_schema_ref("createPrediction")
+    assert pointer is not None
+    model = next(m for m in spec.models if m.startswith("veo-3.1") and spec.models[m] == "video")
+    return pointer, {"model": model, "function": "video", "input": {"prompt": "a boat", "duration": duration}}
+
+
+def test_a_body_valid_only_by_an_assumption_is_recognised(spec: ContractSpec) -> None:
+    pointer, documented = _video_body(spec, 4)
+    _, assumed = _video_body(spec, "4")
+
+    assert spec.validate(pointer, documented) == spec.validate(pointer, assumed) == []
+    assert spec.assumption_used(pointer, documented) is None
+    assert "DECISIONS 15" in (spec.assumption_used(pointer, assumed) or "")
