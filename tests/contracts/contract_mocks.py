@@ -115,10 +115,11 @@ def serve(app: Any) -> Served:
 
 
 class TamperProxy:
-    """A loopback hop for webhooks: forwards each delivery to `?to=<url>` after `tamper(body)` changed it."""
+    """A loopback hop for webhooks: forwards each delivery (`copies` times) to `?to=<url>` after `tamper(body)`."""
 
-    def __init__(self, tamper: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    def __init__(self, tamper: Callable[[dict[str, Any]], dict[str, Any]], *, copies: int = 1) -> None:
         self.tamper = tamper
+        self.copies = copies
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         import urllib.parse
@@ -139,6 +140,8 @@ class TamperProxy:
         }
         tampered = json.dumps(self.tamper(json.loads(body))).encode()
         async with httpx2.AsyncClient() as client:
-            answer = await client.post(target, content=tampered, headers=headers)
+            for copy in range(self.copies):  # copies after the first are new events (a new webhook-id)
+                extra = {"webhook-id": f"{headers.get('webhook-id', 'msg')}-{copy}"} if copy else {}
+                answer = await client.post(target, content=tampered, headers=headers | extra)
         await send({"type": "http.response.start", "status": answer.status_code, "headers": []})
         await send({"type": "http.response.body", "body": b""})

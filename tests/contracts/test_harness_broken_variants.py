@@ -3,6 +3,7 @@ the broken rule with the right classification (contract vs x-assumption)."""
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -181,22 +182,32 @@ def test_bad_webhook_signature_is_an_assumption_difference_failing_only_when_str
     assert (lenient.exit_code, strict.exit_code) == (0, 1)
 
 
-def test_webhook_body_differing_from_the_polled_state_is_reported(served: list[Served]) -> None:
-    proxy = serve(TamperProxy(_flip_status))
-    served.append(proxy)
+def _through(proxy: Served) -> Callable[[Exchange], None]:
+    """Points the create's webhook at `proxy`, which forwards to the harness's receiver."""
 
-    def through_proxy(ex: Exchange) -> None:
+    def hook(ex: Exchange) -> None:
         if _is_create(ex) and b'"webhook"' in ex.body:
-            import json
-
             body = json.loads(ex.body)
             body["webhook"] = f"{proxy.base_url}/hook?to={urllib.parse.quote(body['webhook'], safe='')}"
             ex.body = json.dumps(body).encode()
             ex.headers["content-length"] = str(len(ex.body))
 
-    served.append(serve(Rewrite(build_mock(), on_request=through_proxy)))
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("proxy", "rule"),
+    [
+        pytest.param(TamperProxy(_flip_status), "webhook_state", id="body-differs-from-polled-state"),
+        pytest.param(TamperProxy(lambda body: body, copies=2), "webhook_delivery", id="two-terminal-deliveries"),
+    ],
+)
+def test_webhook_variants_are_contract_breaks(served: list[Served], proxy: TamperProxy, rule: str) -> None:
+    hop = serve(proxy)
+    served.append(hop)
+    served.append(serve(Rewrite(build_mock(), on_request=_through(hop))))
 
     result = harness(served[1].base_url, phases=LIFECYCLE, webhook_secret=None)
 
-    assert ("webhook_state", Kind.CONTRACT) in {(f.rule, f.kind) for f in result.findings}
+    assert (rule, Kind.CONTRACT) in {(f.rule, f.kind) for f in result.findings}, result.findings
     assert result.exit_code == 1
