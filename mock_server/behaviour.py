@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mock_server.errors import InvalidParams
 from mock_server.rules import ErrorSpec, Rule
@@ -35,6 +36,7 @@ class Plan:
     failure_code: str = "generation_failed"
     failure_message: str = "The task failed (mock outcome)."
     rule: str | None = None
+    webhook_chaos: Mapping[str, Any] | None = None
 
 
 def _float_header(headers: Mapping[str, str], name: str, high: float) -> float | None:
@@ -87,6 +89,7 @@ def plan(
     latency = header_latency(headers)
     probability: float | None = None
     code = message = name = None
+    chaos: Mapping[str, Any] | None = None
     for rule in rules:
         if not rule.match.matches(model=model, function=function, key=key, prompt=prompt):
             continue
@@ -99,6 +102,7 @@ def plan(
         latency = rule.latency if latency is None else latency
         code = code or rule.failure_code
         message = message or rule.failure_message
+        chaos = chaos if chaos is not None else rule.webhook_chaos
     if duration is None:
         duration = settings.duration_for(function) * settings.time_scale
     error = error or settings.error
@@ -115,4 +119,5 @@ def plan(
         failure_code=code or "generation_failed",
         failure_message=message or f"The task failed: mock outcome for {model}" + (f" (rule {name!r})" if name else ""),
         rule=name,
+        webhook_chaos=chaos,
     )

@@ -92,6 +92,7 @@ def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
             }
             for o in p.outputs
         ],
+        "webhook_chaos": p.webhook_chaos,
         "body": ctx.service.body(p),
     }
 

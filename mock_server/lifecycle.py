@@ -93,6 +93,7 @@ class Prediction:
     error: TaskError | None = None
     seed: int = 0
     history: tuple[tuple[float, str], ...] = ()
+    webhook_chaos: dict[str, Any] | None = None  # read by the webhook dispatcher (from a rule)
 
     @property
     def terminal(self) -> bool:

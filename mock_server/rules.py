@@ -1,5 +1,8 @@
 """Behaviour rules: what to match (model, function, key, prompt pattern) and what to do about it.
 
+A rule may set: outcome, duration, failure_probability, error (an injected HTTP error), latency, failure
+(the failed task's error code/message) and webhook_chaos (the webhook chaos for the task's deliveries).
+
 Rules come from the YAML config (`rules:`) or from `PUT /_mock/rules`; `Rule.from_mapping` is the
 one parser for both, and it raises `SettingsError` naming the rule and the field at fault.
 """
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.errors import SettingsError
+from mock_server.webhooks.settings import WebhookChaos
 
 __all__ = ["ErrorSpec", "Match", "Rule", "parse_rules"]
 
@@ -90,6 +94,7 @@ class Rule:
     latency: float | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    webhook_chaos: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -97,7 +102,17 @@ class Rule:
         where = f"rules[{index}]"
         if not isinstance(data, Mapping):
             raise SettingsError(f"{where}: expected a mapping, got {data!r}")
-        allowed = {"name", "match", "outcome", "duration", "failure_probability", "error", "latency", "failure"}
+        allowed = {
+            "name",
+            "match",
+            "outcome",
+            "duration",
+            "failure_probability",
+            "error",
+            "latency",
+            "failure",
+            "webhook_chaos",
+        }
         unknown = set(data) - allowed
         if unknown:
             raise SettingsError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -121,6 +136,10 @@ class Rule:
         if not isinstance(failure, Mapping):
             raise SettingsError(f"{where}.failure: expected a mapping with code/message, got {failure!r}")
 
+        chaos = data.get("webhook_chaos")
+        if chaos is not None:  # validated now, so a bad rule fails when it is set, never at delivery
+            WebhookChaos.from_mapping(chaos, prefix=f"{where}.webhook_chaos")
+
         def opt(name: str, high: float = float("inf")) -> float | None:
             value = data.get(name)
             return None if value is None else _number(value, f"{where}.{name}", high=high)
@@ -140,6 +159,7 @@ class Rule:
             latency=opt("latency", 60.0),
             failure_code=str(failure["code"]) if "code" in failure else None,
             failure_message=str(failure["message"]) if "message" in failure else None,
+            webhook_chaos=dict(chaos) if chaos is not None else None,
             raw=dict(data),
         )
 

@@ -181,6 +181,7 @@ class PredictionService:
             error=TaskError(plan.failure_code, plan.failure_message) if failed else None,
             seed=self._rng.getrandbits(32),
             history=((now, str(Status.PROCESSING)),),
+            webhook_chaos=dict(plan.webhook_chaos) if plan.webhook_chaos else None,
         )
         self.store.put(p)
         if any(intermediate for _, intermediate, _ in self._subscribers):

@@ -66,6 +66,7 @@ def prediction_from_record(r: Mapping[str, Any]) -> Prediction:
         error=TaskError(**r["error"]) if r.get("error") else None,
         seed=r.get("seed", 0),
         history=tuple((float(t), str(s)) for t, s in r.get("history") or ()),
+        webhook_chaos=r.get("webhook_chaos"),
     )
 
 

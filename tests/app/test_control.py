@@ -107,3 +107,10 @@ async def test_control_openapi_document_lists_the_routes(client: httpx2.AsyncCli
     assert {"/_mock/health", "/_mock/reset", "/_mock/clock/advance", "/_mock/tasks/{task_id}/cancel"} <= set(
         doc["paths"]
     )
+
+
+async def test_rule_webhook_chaos_reaches_the_task(client: httpx2.AsyncClient) -> None:
+    rules = {"rules": [{"match": {"model": IMAGE["model"]}, "webhook_chaos": {"duplicate": 1.0}}]}
+    assert (await client.put("/_mock/rules", json=rules)).status_code == 200
+    task_id = await create(client)
+    assert (await client.get(f"/_mock/tasks/{task_id}")).json()["webhook_chaos"] == {"duplicate": 1.0}

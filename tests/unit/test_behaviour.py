@@ -5,7 +5,7 @@ import random
 import pytest
 
 from mock_server.behaviour import header_error, plan
-from mock_server.errors import InvalidParams
+from mock_server.errors import InvalidParams, SettingsError
 from mock_server.rules import parse_rules
 from mock_server.settings import Settings
 
@@ -64,3 +64,10 @@ def test_bad_error_header_is_400(value: str) -> None:
 def test_error_header_default_types() -> None:
     assert header_error({"x-mock-error": "503"}).type == "internal_server_error"  # type: ignore[union-attr]
     assert header_error({"x-mock-error": "404:invalid_model"}).type == "invalid_model"  # type: ignore[union-attr]
+
+
+def test_rule_webhook_chaos_is_validated_and_planned() -> None:
+    p = decide(rules=[{"match": {"prompt": "p"}, "webhook_chaos": {"duplicate": 1.0}}])
+    assert p.webhook_chaos == {"duplicate": 1.0}
+    with pytest.raises(SettingsError, match=r"rules\[0\].webhook_chaos"):
+        parse_rules([{"webhook_chaos": {"duplicate": "often"}}])
