@@ -64,7 +64,7 @@ def build_schema(settings: PhaseSettings) -> Any:
         workers=1,
     )
     project.phases.update(phases=list(settings.phases))
-    project.generation.update(max_examples=settings.max_examples, database="none", deterministic=True)
+    project.generation.update(max_examples=settings.max_examples, database="none")
     # Rejecting invalid input with any 4xx the spec documents (413 for an over-long prompt, DECISIONS 11) is right.
     negative = project.checks.negative_data_rejection
     spec = openapi.load_spec()

@@ -82,10 +82,14 @@ def render_summary(result: RunResult) -> str:
             continue
         fails = "fails the run" if is_failing(group[0], strict=result.strict) else "reported, not failed (--strict)"
         lines.append(f"{KIND_TITLES[kind]}: {len(group)} ({fails})")
+        by_rule: dict[tuple[str, str], list[Finding]] = {}
         for finding in group:
-            where = f"{finding.operation} " if finding.operation else ""
-            status = f"[{finding.status_code}] " if finding.status_code else ""
-            lines.append(f"  - {finding.rule}: {where}{status}{finding.message}")
+            by_rule.setdefault((finding.rule, finding.operation), []).append(finding)
+        for (rule, operation), same in by_rule.items():
+            first = same[0]
+            status = f"[{first.status_code}] " if first.status_code else ""
+            more = f" (and {len(same) - 1} more like it)" if len(same) > 1 else ""
+            lines.append(f"  - {rule}: {operation + ' ' if operation else ''}{status}{first.message}{more}")
     lines.append(f"Seed: {result.seed}  (reproduce: {result.command})")
     lines.append(f"Result: {'FAIL' if result.exit_code else 'OK'} ({len(result.failing)} failing finding(s))")
     return "\n".join(lines)
