@@ -4,16 +4,19 @@
 
 (or set SHUYOU_CONTRACTS_BASE_URL / SHUYOU_CONTRACTS_API_KEY). The harness runs once per session; each rule
 is one test, failing with its findings. Without a base URL the suite is skipped. Imports nothing heavy here.
+Also provides `webhook_receiver` and `webhook_receiver_factory` (the receiver from `contracts.receiver`).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from contracts.receiver import WebhookReceiver
     from contracts.report import RunResult
     from contracts.runner import Options
 
@@ -67,3 +70,26 @@ def contracts_result(contracts_options: Options) -> RunResult:
         pytest.fail(f"contract suite: {exc}", pytrace=False)
     print(render_summary(result))
     return result
+
+
+@pytest.fixture
+def webhook_receiver_factory() -> Iterator[Callable[..., WebhookReceiver]]:
+    """Start webhook receivers on 127.0.0.1:0: `make(secrets=(), **behaviour)`; all stop after the test."""
+    started: list[WebhookReceiver] = []
+
+    def make(secrets: Sequence[str] = (), **behaviour: Any) -> WebhookReceiver:
+        from contracts.receiver import Behaviour, WebhookReceiver  # lazy: keep the plugin cheap to import
+
+        receiver = WebhookReceiver(secrets, behaviour=Behaviour.from_json(behaviour) if behaviour else None)
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def webhook_receiver(webhook_receiver_factory: Callable[..., WebhookReceiver]) -> WebhookReceiver:
+    """One receiver per test: `url`, `deliveries()`, `wait_for(n)`; no signature check (the factory takes secrets)."""
+    return webhook_receiver_factory()
