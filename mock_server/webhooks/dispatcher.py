@@ -107,6 +107,7 @@ class WebhookDispatcher:
         self._backlog: deque[Batch] = deque()  # batches queued before start()
         self._send: MemoryObjectSendStream[Batch] | None = None
         self._stack: AsyncExitStack | None = None
+        self._active_sender: WebhookSender | None = None
         self._token: Any = None
         self._thread: int | None = None
 
@@ -118,12 +119,15 @@ class WebhookDispatcher:
             return
         stack = AsyncExitStack()
         if self._sender is None:
-            if self._client is None:
+            client = self._client
+            if client is None:  # our own client, closed by aclose(); a later start() makes a new one
                 transport = KeepAliveTransport(max_idle_per_host=self.settings.concurrency)
-                self._client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
-            self._sender = HttpSender(
-                self._client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
+                client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
+            self._active_sender = HttpSender(
+                client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
             )
+        else:
+            self._active_sender = self._sender
         send, receive = anyio.create_memory_object_stream[Batch](math.inf)
         stack.push_async_callback(receive.aclose)
         stack.push_async_callback(send.aclose)
@@ -354,11 +358,12 @@ class WebhookDispatcher:
         forged = "bad_signature" in delivery.chaos and number == 1
         headers = self._signer.headers(delivery_id, int(self._stamp_clock.now()), delivery.payload, forged=forged)
         at = self._clock.now()
-        assert self._sender is not None
+        sender = self._active_sender
+        assert sender is not None, "workers only run between start() and aclose()"
         retry_after: str | None = None
         signature = "bad" if forged else "valid"
         try:
-            answer = await self._sender.send(delivery.url, headers, delivery.payload)
+            answer = await sender.send(delivery.url, headers, delivery.payload)
         except DeliveryFailed as exc:
             attempt = Attempt(
                 number, at, None, str(exc), round(exc.latency_ms, 3), "", signature=signature, duplicate=duplicate

@@ -371,3 +371,20 @@ async def test_delay_chaos_holds_the_first_attempt_on_the_mock_clock(receiver: W
         clock.advance(1)
         await received(receiver, 1)
         await until(lambda: dispatcher.get(delivery_id).status == "delivered")
+
+
+async def test_a_dispatcher_can_be_started_again_after_aclose(receiver: WebhookReceiver) -> None:
+    clock = FakeClock(start=time.time())
+    scheduler = Scheduler(clock, sleeps=False)
+    dispatcher = WebhookDispatcher(WebhookSettings(), clock=clock, scheduler=scheduler)
+    async with anyio.create_task_group() as tg:
+        scheduler.start(tg)
+        for n in (1, 2):
+            await dispatcher.start()
+            delivery_id = dispatcher.on_event(Task(f"{n:032x}", receiver.url), "success", body(f"{n:032x}"))
+            assert delivery_id is not None
+            await until(functools.partial(lambda i: dispatcher.get(i).status == "delivered", delivery_id))
+            await dispatcher.aclose()
+        scheduler.stop()
+        tg.cancel_scope.cancel()
+    assert len(receiver.deliveries()) == 2
