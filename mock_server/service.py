@@ -62,6 +62,8 @@ class PredictionService:
         self._ids = IdFactory(settings.seed)
         self._request_ids = IdFactory(None if settings.seed is None else settings.seed + 1)
         self._rng = random.Random(settings.seed)
+        # A separate stream for errors injected into polls, so how often a client polls never changes outcomes.
+        self._error_rng = random.Random(None if settings.seed is None else f"errors:{settings.seed}")
         self._timers: dict[str, TimerHandle] = {}
         self._subscribers: list[tuple[EventCallback, bool, bool]] = []
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
@@ -113,7 +115,7 @@ class PredictionService:
     def global_error(self) -> ErrorSpec | None:
         """The configured global error, drawn at its rate."""
         error = self.settings.error
-        if error is not None and error.rate < 1.0 and self._rng.random() >= error.rate:
+        if error is not None and error.rate < 1.0 and self._error_rng.random() >= error.rate:
             return None
         return error
 
@@ -233,6 +235,7 @@ class PredictionService:
         self.files.clear()
         self.rules = self.settings.rules
         self._rng = random.Random(self.settings.seed)
+        self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
         self._ids = IdFactory(self.settings.seed)
 
     # -- internals ---------------------------------------------------------------------------------
