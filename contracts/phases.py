@@ -43,6 +43,7 @@ class PhaseSettings:
     request_timeout: float = 30.0
     webhook_url: str | None = None
     exclude_checks: tuple[str, ...] = ()
+    rate_limit: str | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +63,7 @@ def build_schema(settings: PhaseSettings) -> Any:
         request_timeout=settings.request_timeout,
         request_retries=0,
         workers=1,
+        rate_limit=settings.rate_limit,
     )
     project.phases.update(phases=list(settings.phases))
     project.generation.update(max_examples=settings.max_examples, database="none")

@@ -45,6 +45,7 @@ class Options:
     request_timeout: float = 30.0
     strict: bool = False
     other_api_key: str | None = None
+    rate_limit: str | None = None
     command: str = ""
     extra_notes: tuple[str, ...] = field(default=())
 
@@ -85,6 +86,12 @@ def plan_text(options: Options, spec: ContractSpec, models: list[str], seed: int
     if "lifecycle" in options.phases:
         lines.append(f"  lifecycle models ({len(models)} create calls): {', '.join(models)}")
         lines.append(f"  poll timeout: {options.timeout:g} s (mock: clock advanced instead of waiting)")
+    if "lifecycle" in options.phases:
+        hook = options.webhook_url or "the local receiver (loopback targets only)"
+        signed = "verified with --webhook-secret" if options.webhook_secret else "not verified (no --webhook-secret)"
+        lines.append(f"  webhooks: delivered to {hook}; signatures {signed}")
+    if options.rate_limit:
+        lines.append(f"  schemathesis rate limit: {options.rate_limit}")
     lines.append(f"  {budget_line}")
     at_most = "unbounded" if limit is None else str(limit)
     lines.append(f"  billable calls at most: {at_most} (every createPrediction the target accepts counts)")
@@ -125,6 +132,7 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
             options.request_timeout + 5.0,
             webhook_url,
             exclude_checks=("ignored_auth",) if target.is_mock else (),
+            rate_limit=options.rate_limit,
         )
         from contracts.observer import RunObserver
 
