@@ -114,14 +114,17 @@ class FileStore:
         expiry = int((p.finished_at or p.created_at) + self.signer.ttl)
         return [base_url + self.signer.path(p.task_id, self.name(p, i), expiry) for i in range(len(p.outputs))]
 
-    def render(self, p: Prediction, index: int) -> media.Rendered:
-        key = (p.task_id, index)
-        hit = self._cache.get(key)
+    def cached(self, p: Prediction, index: int) -> media.Rendered | None:
+        hit = self._cache.get((p.task_id, index))
         if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
+            self._cache.move_to_end((p.task_id, index))
+        return hit
+
+    @staticmethod
+    def produce(p: Prediction, index: int) -> media.Rendered:
+        """Render one output's bytes (pure; safe to run in a worker thread)."""
         o = p.outputs[index]
-        rendered = media.render(
+        return media.render(
             o.kind,  # type: ignore[arg-type]
             o.fmt,
             width=o.width,
@@ -130,9 +133,18 @@ class FileStore:
             seed=(p.seed * 31 + index) & 0xFFFFFFFF,
             text=f"{p.model} #{index + 1}",
         )
-        self._cache[key] = rendered
+
+    def keep(self, p: Prediction, index: int, rendered: media.Rendered) -> None:
+        self._cache[(p.task_id, index)] = rendered
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
+
+    def render(self, p: Prediction, index: int) -> media.Rendered:
+        """Cached bytes of one output, rendering them on a miss."""
+        rendered = self.cached(p, index)
+        if rendered is None:
+            rendered = self.produce(p, index)
+            self.keep(p, index, rendered)
         return rendered
 
     def clear(self) -> None:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -133,7 +134,10 @@ async def get_file(request: Request) -> Response:
         raise NotFound(f"file: task {task_id} has no output {name!r}")
     if ctx.files.name(prediction, index) != name:
         raise NotFound(f"file: task {task_id} has no output {name!r}")
-    rendered = ctx.files.render(prediction, index)
+    rendered = ctx.files.cached(prediction, index)
+    if rendered is None:  # render off the event loop: a video takes milliseconds the API should not wait for
+        rendered = await anyio.to_thread.run_sync(ctx.files.produce, prediction, index)
+        ctx.files.keep(prediction, index, rendered)
     return Response(
         rendered.data,
         media_type=rendered.content_type,
