@@ -7,8 +7,7 @@ The client's `sleep` advances the mock's clock and its `clock` reads it, so `wai
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from shuyou_client import ShuYouClient
@@ -26,20 +25,3 @@ def client(mock_server: MockServer) -> Iterator[ShuYouClient]:
         rng=random.Random(0),
     ) as client:
         yield client
-
-
-@pytest.fixture
-def webhook_receiver_factory() -> Iterator[Callable[..., Any]]:
-    """STOPGAP until the `contracts` plugin ships this fixture (see /work/plan/requests-plugin.md); then delete it."""
-    from contracts.receiver import Behaviour, WebhookReceiver
-
-    started: list[WebhookReceiver] = []
-
-    def make(secrets: tuple[str, ...] = (), **behaviour: Any) -> WebhookReceiver:
-        receiver = WebhookReceiver(secrets, behaviour=Behaviour.from_json(behaviour) if behaviour else None)
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        receiver.stop()

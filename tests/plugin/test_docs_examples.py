@@ -8,27 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import contracts.pytest_plugin
 from mock_server.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```(python|yaml)\n(.*?)```", re.S)
-# Until the contracts plugin ships `webhook_receiver_factory` (see docs/pytest-plugin.md), lend one.
-STOPGAP = """
-import pytest
-from contracts.receiver import Behaviour, WebhookReceiver
-
-@pytest.fixture
-def webhook_receiver_factory():
-    started = []
-    def make(secrets=(), **behaviour):
-        receiver = WebhookReceiver(secrets, behaviour=Behaviour.from_json(behaviour) if behaviour else None)
-        started.append(receiver)
-        return receiver
-    yield make
-    for receiver in started:
-        receiver.stop()
-"""
 
 
 def blocks(language: str) -> list[tuple[str, str]]:
@@ -56,12 +39,7 @@ def test_python_examples_pass_under_pytest(page: str, pytester: pytest.Pytester)
             pytester.makeconftest(code)
         else:
             pytester.makepyfile(**{stem: code})
-    args = ["-p", "no:cacheprovider", "-W", "error"]
-    if not hasattr(contracts.pytest_plugin, "webhook_receiver_factory"):
-        pytester.makepyfile(stopgap_receiver=STOPGAP)
-        pytester.syspathinsert()
-        args += ["-p", "stopgap_receiver"]
-    result = pytester.runpytest(*args)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
     expected = sum(code.count("\ndef test_") + code.count("\nasync def test_") for code in files.values())
     assert expected >= 1
     assert result.parseoutcomes() == {"passed": expected}, result.stdout.str()

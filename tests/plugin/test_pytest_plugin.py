@@ -254,6 +254,32 @@ def test_in_process_variants(strict: pytest.Pytester) -> None:
     strict.runpytest().assert_outcomes(passed=4)
 
 
+def test_webhook_receiver_verifies_the_mocks_signatures(strict: pytest.Pytester) -> None:
+    strict.makepyfile(
+        """
+        import pytest
+
+        def test_default_secret(mock_server, create, mock_webhook_receiver):
+            body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "x"},
+                    "webhook": mock_webhook_receiver.url}
+            task_id = mock_server.http.post("/v1/predictions", json=body).json()["data"]["task_id"]
+            mock_server.advance(10)
+            (delivery,) = mock_webhook_receiver.wait_for(1)
+            assert (delivery["verified"], delivery["body"]["data"]["task_id"]) == (True, task_id)
+            mock_server.control.assert_delivered("success", count=1, task_id=task_id)
+
+        @pytest.mark.mock_settings(webhook_secret="whsec_b3RoZXItc2VjcmV0LWZvci10aGUtdGVzdHMhIQ==")
+        def test_configured_secret(mock_server, mock_webhook_receiver):
+            body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "x"},
+                    "webhook": mock_webhook_receiver.url}
+            mock_server.http.post("/v1/predictions", json=body)
+            mock_server.advance(10)
+            assert mock_webhook_receiver.wait_for(1)[0]["verified"] is True
+        """
+    )
+    strict.runpytest().assert_outcomes(passed=2)
+
+
 def test_webhook_receiver_needs_the_contracts_plugin(strict: pytest.Pytester) -> None:
     strict.makepyfile("def test_it(mock_webhook_receiver):\n    pass\n")
     result = strict.runpytest("-p", "no:contracts")
