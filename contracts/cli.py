@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=300.0, help="seconds to poll a task (default 300)")
     run.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
     run.add_argument("--rate-limit", help="cap schemathesis' request rate, e.g. 10/s or 100/m (kind to real targets)")
+    run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
     return parser
 
@@ -112,6 +113,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         strict=args.strict,
         other_api_key=args.other_api_key,
         rate_limit=args.rate_limit,
+        workers=args.workers,
     )
     return execute(options, args_list, junit=args.junit, report=args.report)
 

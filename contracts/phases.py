@@ -44,6 +44,7 @@ class PhaseSettings:
     webhook_url: str | None = None
     exclude_checks: tuple[str, ...] = ()
     rate_limit: str | None = None
+    workers: int = 1
 
 
 @dataclass(slots=True)
@@ -62,7 +63,7 @@ def build_schema(settings: PhaseSettings) -> Any:
         headers={"Authorization": f"Bearer {settings.api_key}"},
         request_timeout=settings.request_timeout,
         request_retries=0,
-        workers=1,
+        workers=settings.workers,
         rate_limit=settings.rate_limit,
     )
     project.phases.update(phases=list(settings.phases))

@@ -46,6 +46,7 @@ class Options:
     strict: bool = False
     other_api_key: str | None = None
     rate_limit: str | None = None
+    workers: int = 1
     command: str = ""
     extra_notes: tuple[str, ...] = field(default=())
 
@@ -133,6 +134,7 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
             webhook_url,
             exclude_checks=("ignored_auth",) if target.is_mock else (),
             rate_limit=options.rate_limit,
+            workers=options.workers,
         )
         from contracts.observer import RunObserver
 

@@ -28,6 +28,7 @@ class AcceptedCreates:
         pytest.param(0, ("examples", "lifecycle"), id="0-examples"),
         pytest.param(1, ("stateful", "lifecycle"), id="1-stateful"),
         pytest.param(4, ("examples", "coverage", "fuzzing", "stateful", "lifecycle"), id="4-all-phases"),
+        pytest.param(3, ("fuzzing", "stateful"), id="3-two-workers"),
     ],
 )
 def test_the_target_never_accepts_more_billable_calls_than_the_budget(
@@ -36,7 +37,7 @@ def test_the_target_never_accepts_more_billable_calls_than_the_budget(
     counter = AcceptedCreates()
     served.append(serve(Rewrite(build_mock(), on_response=counter)))
 
-    result = harness(served[0].base_url, budget=limit, phases=phases)
+    result = harness(served[0].base_url, budget=limit, phases=phases, workers=2 if limit == 3 else 1)
 
     assert counter.count == limit == result.budget_spent
     assert result.budget_refused > 0
