@@ -5,6 +5,7 @@ import re
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
 
 from mock_server.settings import Settings
 from tests.app.conftest import IMAGE, KEY
@@ -122,3 +123,17 @@ async def test_huge_json_numbers_and_strings_never_500(client: httpx2.AsyncClien
     body = json.dumps({**IMAGE, "input": {"prompt": "x", "num_images": 10**400}})
     response = await client.post("/v1/predictions", content=body, headers=JSON)
     assert response.status_code == 400
+
+
+async def test_unexpected_exception_is_500_envelope_and_journaled(
+    app: Starlette, client: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = app.state.mock.service
+
+    def broken(key: object, task_id: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(service, "get", broken)
+    envelope(await client.get("/v1/predictions/x", headers=KEY), 500, "internal_server_error", "RuntimeError")
+    with pytest.raises(RuntimeError, match="boom"):
+        app.state.mock.journal.check()
