@@ -52,7 +52,7 @@ def test_tampered_body_or_wrong_secret_is_rejected(
         replay(WebhookInbox(OTHER_SECRET), delivery)
 
 
-@pytest.mark.mock_settings(webhooks={"chaos": {"duplicate": 1.0}})
+@pytest.mark.mock_rules({"match": {"model": "gpt-image-2"}, "webhook_chaos": {"duplicate": 1.0}})  # per task
 def test_duplicate_delivery_is_processed_once(
     client: ShuYouClient, mock_server: MockServer, mock_webhook_receiver: Any
 ) -> None:
@@ -66,7 +66,7 @@ def test_duplicate_delivery_is_processed_once(
     assert inbox.duplicates == 1
 
 
-@pytest.mark.mock_settings(webhooks={"chaos": {"bad_signature": 1.0}})
+@pytest.mark.mock_settings(webhooks={"chaos": {"bad_signature": 1.0}})  # for the whole (dedicated) mock
 def test_bad_signature_is_refused_and_the_retry_accepted(
     client: ShuYouClient, mock_server: MockServer, mock_webhook_receiver: Any
 ) -> None:
