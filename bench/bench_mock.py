@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = json.dumps(
@@ -40,7 +41,7 @@ POLLED = {
 }
 
 
-def bare_app():  # type: ignore[no-untyped-def]
+def bare_app() -> Any:
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route

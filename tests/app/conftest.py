@@ -11,12 +11,6 @@ from mock_server.app import create_app
 from mock_server.clock import FakeClock
 from mock_server.settings import Settings
 
-KEY = {"Authorization": "Bearer sk-one"}
-OTHER = {"Authorization": "Bearer sk-two"}
-IMAGE = {"model": "gemini-2.5-flash-image", "function": "image", "input": {"prompt": "a cat", "num_images": 2}}
-VIDEO = {"model": "veo-3.1-lite-generate-preview", "function": "video", "input": {"prompt": "a lion", "duration": 4}}
-AUDIO = {"model": "qwen3-tts-flash", "function": "audio", "input": {"prompt": "Welcome", "voice": "Cherry"}}
-
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -53,10 +47,3 @@ def make_client(clock: FakeClock) -> Callable[..., httpx2.AsyncClient]:
         return httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
     return make
-
-
-async def create(client: httpx2.AsyncClient, body: dict[str, Any] = IMAGE, headers: dict[str, str] = KEY) -> str:
-    response = await client.post("/v1/predictions", json=body, headers=headers)
-    assert response.status_code == 200, response.text
-    task_id: str = response.json()["data"]["task_id"]
-    return task_id

@@ -5,8 +5,7 @@ import pytest
 
 from mock_server.clock import FakeClock
 from mock_server.settings import RateLimit, Settings
-from tests.app.conftest import IMAGE, KEY, OTHER, create
-from tests.app.test_errors import envelope
+from tests.app._support import IMAGE, KEY, OTHER, create, envelope
 
 pytestmark = pytest.mark.anyio
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 import pytest
 
 from mock_server.clock import FakeClock
 from mock_server.settings import Settings
-from tests.app.conftest import AUDIO, IMAGE, KEY, OTHER, create
-from tests.app.test_errors import envelope
+from tests.app._support import AUDIO, IMAGE, KEY, OTHER, create, envelope
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +28,7 @@ async def test_clock_advance_completes_tasks(client: httpx2.AsyncClient, clock: 
 
 
 @pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "x"}, {}], ids=["negative", "string", "missing"])
-async def test_clock_advance_rejects_bad_seconds(client: httpx2.AsyncClient, body: dict) -> None:
+async def test_clock_advance_rejects_bad_seconds(client: httpx2.AsyncClient, body: dict[str, Any]) -> None:
     envelope(await client.post("/_mock/clock/advance", json=body), 400, "invalid_params", "seconds:")
 
 
@@ -35,10 +36,13 @@ async def test_tasks_filter_by_key_status_model(client: httpx2.AsyncClient, cloc
     a = await create(client)
     b = await create(client, AUDIO, OTHER)
     clock.advance(5)
-    listed = lambda r: [t["task_id"] for t in r.json()["data"]]  # noqa: E731
-    assert listed(await client.get("/_mock/tasks", params={"key": "sk-two"})) == [b]
-    assert listed(await client.get("/_mock/tasks", params={"status": "processing"})) == [a]
-    assert listed(await client.get("/_mock/tasks", params={"model": IMAGE["model"]})) == [a]
+
+    async def listed(**params: str) -> list[str]:
+        return [t["task_id"] for t in (await client.get("/_mock/tasks", params=params)).json()["data"]]
+
+    assert await listed(key="sk-two") == [b]
+    assert await listed(status="processing") == [a]
+    assert await listed(model=str(IMAGE["model"])) == [a]
     envelope(await client.get("/_mock/tasks", params={"status": "done"}), 400, "invalid_params", "status:")
 
 

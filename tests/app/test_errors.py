@@ -1,28 +1,18 @@
 from __future__ import annotations
 
 import json
-import re
+from typing import Any
 
 import httpx2
 import pytest
 from starlette.applications import Starlette
 
 from mock_server.settings import Settings
-from tests.app.conftest import IMAGE, KEY
+from tests.app._support import IMAGE, KEY, envelope
 
 pytestmark = pytest.mark.anyio
 
 JSON = {**KEY, "Content-Type": "application/json"}
-
-
-def envelope(response: httpx2.Response, status: int, error_type: str, message: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == str(status)
-    assert body["error"]["type"] == error_type
-    assert re.search(message, body["error"]["message"]), body["error"]["message"]
-    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-shuyou-requestid"])
 
 
 @pytest.mark.parametrize(
@@ -76,7 +66,7 @@ async def test_body_over_the_limit_is_413(make_client) -> None:  # type: ignore[
     ],
 )
 async def test_spec_violations_name_the_path_and_rule(
-    client: httpx2.AsyncClient, body: dict, status: int, message: str
+    client: httpx2.AsyncClient, body: dict[str, Any], status: int, message: str
 ) -> None:
     envelope(await client.post("/v1/predictions", json=body, headers=KEY), status, "invalid_params", message)
 

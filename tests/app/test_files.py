@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -8,13 +9,12 @@ import pytest
 from PIL import Image
 
 from mock_server.clock import FakeClock
-from tests.app.conftest import IMAGE, KEY, create
-from tests.app.test_errors import envelope
+from tests.app._support import IMAGE, KEY, create, envelope
 
 pytestmark = pytest.mark.anyio
 
 
-async def outputs(client: httpx2.AsyncClient, clock: FakeClock, body: dict = IMAGE) -> list[dict[str, str]]:
+async def outputs(client: httpx2.AsyncClient, clock: FakeClock, body: dict[str, Any] = IMAGE) -> list[dict[str, str]]:
     task_id = await create(client, body)
     clock.advance(60)
     result: list[dict[str, str]] = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"][

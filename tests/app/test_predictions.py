@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import httpx2
 import pytest
 
 from mock_server.clock import FakeClock
 from mock_server.settings import Price, Settings
-from tests.app.conftest import AUDIO, IMAGE, KEY, OTHER, VIDEO, create
+from tests.app._support import AUDIO, IMAGE, KEY, OTHER, VIDEO, create
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,9 @@ async def test_task_stays_processing_until_its_duration_then_succeeds(
 
 
 @pytest.mark.parametrize(("body", "seconds"), [(VIDEO, 60.0), (AUDIO, 5.0)], ids=["video", "audio"])
-async def test_per_function_durations(client: httpx2.AsyncClient, clock: FakeClock, body: dict, seconds: float) -> None:
+async def test_per_function_durations(
+    client: httpx2.AsyncClient, clock: FakeClock, body: dict[str, Any], seconds: float
+) -> None:
     task_id = await create(client, body)
     clock.advance(seconds - 0.5)
     assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]["task_status"] == "processing"

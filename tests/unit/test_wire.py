@@ -7,7 +7,7 @@ from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usa
 from mock_server.wire import parse_json_body, render_create, render_credits, render_error, render_prediction
 
 
-def parse(raw: bytes, content_type: str | None = "application/json") -> dict:
+def parse(raw: bytes, content_type: str | None = "application/json") -> dict[str, object]:
     return parse_json_body(raw, content_type, max_bytes=1000, max_depth=4)
 
 
@@ -52,7 +52,7 @@ def make(**kw: object) -> Prediction:
         outputs=(OutputFile("image", "png", 1, 1, 0, "png"),),
         usage=Usage(1.0, 0.25, 0.75, 0.75),
     )
-    return base if not kw else Prediction(**{**{f: getattr(base, f) for f in base.__slots__}, **kw})  # type: ignore[arg-type]
+    return base if not kw else Prediction(**{**{f: getattr(base, f) for f in base.__slots__}, **kw})
 
 
 def test_create_body_is_data_only() -> None:
