@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from mock_server.lifecycle import Usage
 from mock_server.settings import Price
 
@@ -19,6 +21,7 @@ def units_for(price: Price, *, images: int, seconds: float, prompt_chars: int) -
     return 1.0
 
 
+@functools.lru_cache(maxsize=4096)
 def usage_for(price: Price, units: float, discount_percent: float) -> Usage:
     """Rounded to 10 decimals; `discount` is computed from the rounded figures so the identity holds."""
     upstream = round(price.amount * units, 10)

@@ -67,6 +67,7 @@ class PredictionService:
         self._timers: dict[str, TimerHandle] = {}
         self._subscribers: list[tuple[EventCallback, bool, bool]] = []
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
+        self._plans: dict[str, Plan] = {}
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -141,6 +142,20 @@ class PredictionService:
                 f"Account overdue: key has used {self.store.usage(key):g} of {total:g} credits. "
                 "To prevent abuse, a non-negative balance is required for all models."
             )
+        if self._plain(headers):  # nothing can vary: reuse the one plan for this model
+            plan = self._plans.get(info.name)
+            if plan is None:
+                plan = self._plans[info.name] = behaviour.plan(
+                    self.settings,
+                    (),
+                    self._rng,
+                    model=info.name,
+                    function=info.function,
+                    key=key,
+                    prompt="",
+                    headers={},
+                )
+            return plan, info
         prompt = body["input"].get("prompt") if isinstance(body.get("input"), dict) else ""
         plan = behaviour.plan(
             self.settings,
@@ -153,6 +168,16 @@ class PredictionService:
             headers=headers,
         )
         return plan, info
+
+    def _plain(self, headers: Mapping[str, str]) -> bool:
+        """True when no rule, random failure, injected error or X-Mock-* header can change the plan."""
+        settings = self.settings
+        return (
+            not self.rules
+            and settings.failure_probability == 0
+            and settings.error is None
+            and not any(name.startswith("x-mock-") for name in headers)
+        )
 
     def create(self, key: str, body: dict[str, Any], plan: Plan, info: Any, base_url: str) -> Prediction:
         now = self.clock.now()
