@@ -18,6 +18,7 @@ from mock_server.context import MockContext
 from mock_server.errors import Forbidden, InjectedError, NotFound, PayloadTooLarge, SettingsError
 from mock_server.lifecycle import Status
 from mock_server.responses import json_response
+from mock_server.rules import ErrorSpec
 from mock_server.scheduler import delay
 
 __all__ = ["public_routes"]
@@ -52,8 +53,14 @@ async def _enter(request: Request, ctx: MockContext, *, create: bool = False) ->
     if latency:
         await delay(latency)
     if error is not None:
-        raise InjectedError(error.message, status=error.status, type=error.type)
+        raise _injected(error)
     return key
+
+
+def _injected(error: ErrorSpec) -> InjectedError:
+    # The spec pins Retry-After on every 429 (DECISIONS 14), injected ones included.
+    headers = {"Retry-After": "1"} if error.status == 429 else None
+    return InjectedError(error.message, status=error.status, type=error.type, headers=headers)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -98,7 +105,7 @@ async def create_prediction(request: Request) -> Response:
     if plan.latency:
         await delay(plan.latency)
     if plan.error is not None:
-        raise InjectedError(plan.error.message, status=plan.error.status, type=plan.error.type)
+        raise _injected(plan.error)
     prediction = ctx.service.create(key, body, plan, info, _base_url(request))
     request.scope["state"]["task_id"] = prediction.task_id
     return json_response(wire.render_create(prediction))
