@@ -145,11 +145,10 @@ async def get_file(request: Request) -> Response:
     if rendered is None:  # render off the event loop: a video takes milliseconds the API should not wait for
         rendered = await anyio.to_thread.run_sync(ctx.files.produce, prediction, index)
         ctx.files.keep(prediction, index, rendered)
-    return Response(
-        rendered.data,
-        media_type=rendered.content_type,
-        headers={"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'},
-    )
+    headers = {"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'}
+    if rendered.fallback_from:  # the media package could not honestly produce the requested format
+        headers["X-Mock-Format-Fallback"] = f"{rendered.fallback_from} -> {rendered.extension}"
+    return Response(rendered.data, media_type=rendered.content_type, headers=headers)
 
 
 @functools.cache

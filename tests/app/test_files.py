@@ -62,3 +62,16 @@ async def test_expired_url_is_403(client: httpx2.AsyncClient, clock: FakeClock) 
     assert (await client.get(url)).status_code == 200
     clock.advance(86_400)
     envelope(await client.get(url), 403, "access_denied", "expired")
+
+
+async def test_format_fallback_is_labelled(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    body = {
+        "model": "speech-2.8-hd",
+        "function": "audio",
+        "input": {"prompt": "hi", "voice": "Grinch", "format": "flac"},
+    }
+    item = (await outputs(client, clock, body))[0]
+    assert item["audio"].split("?")[0].endswith(".wav")
+    response = await client.get(item["audio"])
+    assert response.headers["content-type"] == "audio/wav"
+    assert response.headers["x-mock-format-fallback"] == "flac -> wav"
