@@ -94,6 +94,7 @@ def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
         ],
         "webhook_chaos": p.webhook_chaos,
         "body": ctx.service.body(p),
+        "webhooks": [d.to_record(payload=False) for d in ctx.webhooks.list(task_id=p.task_id)] if ctx.webhooks else [],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ import av
 import httpx2
 import pytest
 from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 import openapi
 from mock_server.app import create_app
@@ -180,3 +185,26 @@ def test_tasks_survive_a_restart_with_sqlite(tmp_path: Path) -> None:
         result = c.get(f"/v1/predictions/{task_id}", headers=KEY).json()
         decode("video", c.get(result["data"]["output"][0]["video"]))
         assert c.get("/v1/credits", headers=KEY).json()["data"]["total_usage"] == pytest.approx(result["usage"]["cost"])
+
+
+def test_task_detail_lists_its_webhook_deliveries(http: httpx2.Client) -> None:
+    received = threading.Event()
+
+    async def hook(request: Request) -> Response:
+        await request.body()
+        received.set()
+        return Response(status_code=204)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    with serve_in_thread(receiver) as live:
+        body = {**EXAMPLES["create-prediction.audio"], "webhook": f"{live.base_url}/hook"}
+        task_id = http.post("/v1/predictions", json=body, headers=KEY).json()["data"]["task_id"]
+        advance(http, 60)
+        assert received.wait(10)
+        for _ in range(200):  # the journal entry lands right after the receiver answers
+            deliveries = http.get(f"/_mock/tasks/{task_id}").json()["webhooks"]
+            if deliveries and deliveries[0]["status"] == "delivered":
+                break
+            received.wait(0.01)
+    assert [d["task_id"] for d in deliveries] == [task_id]
+    assert deliveries[0]["status"] == "delivered"
