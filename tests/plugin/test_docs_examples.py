@@ -42,7 +42,9 @@ def test_python_examples_pass_under_pytest(page: str, pytester: pytest.Pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
     expected = sum(code.count("\ndef test_") + code.count("\nasync def test_") for code in files.values())
     assert expected >= 1
-    assert result.parseoutcomes() == {"passed": expected}, result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert set(outcomes) == {"passed"}, result.stdout.str()
+    assert outcomes["passed"] >= expected  # parametrized tests count once per parameter
 
 
 def test_config_examples_load() -> None:
