@@ -44,3 +44,11 @@ def test_plugin_page_lists_every_fixture_and_marker() -> None:
         assert f"`{name}`" in text
     for line in plugin.MARKERS:
         assert f"`{line.split('(')[0]}(" in text
+
+
+def test_relative_links_resolve() -> None:
+    pages = [*DOCS.glob("*.md"), DOCS.parent / "examples" / "README.md"]
+    for md in pages:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", md.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://")):
+                assert (md.parent / target).exists(), f"{md.name}: broken link {target}"
