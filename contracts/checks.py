@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.findings import Finding, Kind
+from contracts.findings import Finding, FindingSink, Kind
 from contracts.spec import REQUEST_ID_HEADER, SUCCESS_STATUS, ContractSpec, SchemaError
 from contracts.tasks import TaskBook
 
@@ -56,6 +56,37 @@ class Exchange:
     body: Any
     request_body: Any = None
     task_id: str | None = None
+
+
+_SUCCESS_RULES = ("envelope", "task_id_format")
+_PREDICTION_RULES = (
+    "task_status",
+    "request_id_format",
+    "output",
+    "output_only_on_success",
+    "output_matches_function",
+    "usage_arithmetic",
+    "terminal_sticky",
+)
+_ERROR_RULES = ("error_envelope", "error_type", "undocumented_status")
+
+
+def rules_for(exchange: Exchange) -> tuple[str, ...]:
+    """The rules `check_exchange` evaluates on this exchange (for the "checks run" count)."""
+    rules: tuple[str, ...] = ("request_id_header",)
+    if exchange.status_code >= 400:
+        return rules + _ERROR_RULES
+    if 200 <= exchange.status_code < 300:
+        rules += _SUCCESS_RULES
+        if exchange.operation == "getPrediction":
+            rules += _PREDICTION_RULES
+    return rules
+
+
+def count_rules(sink: FindingSink, exchange: Exchange, findings: list[Finding]) -> None:
+    failed = {finding.rule for finding in findings}
+    for rule in rules_for(exchange):
+        sink.ran(rule, failed=rule in failed)
 
 
 def check_exchange(spec: ContractSpec, exchange: Exchange, book: TaskBook | None = None) -> list[Finding]:

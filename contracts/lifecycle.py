@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from contracts.checks import Exchange, check_exchange
+from contracts.checks import Exchange, check_exchange, count_rules
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.gate import GATE_HEADER
 from contracts.observer import lower_headers, parse_json
@@ -106,7 +106,7 @@ class Lifecycle:
             operation, response.status_code, lower_headers(response.headers), body, request_body, task_id
         )
         findings = check_exchange(self.spec, exchange, self.book)
-        self.sink.ran("shuyou_contract", failed=bool(findings))
+        count_rules(self.sink, exchange, findings)
         self.sink.add(findings)
         return body
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.checks import NOT_JSON, Exchange, check_exchange
+from contracts.checks import NOT_JSON, Exchange, check_exchange, count_rules
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.gate import GATE_REFUSED_STATUS
 from contracts.spec import ContractSpec
@@ -56,7 +56,7 @@ class RunObserver:
         exchange = Exchange(operation, response.status_code, lower_headers(response.headers), body, case.body, task_id)
         self.note_created(exchange)
         findings = check_exchange(self.spec, exchange, self.book)
-        self.sink.ran("shuyou_contract", failed=bool(findings))
+        count_rules(self.sink, exchange, findings)
         self.sink.add(
             Finding(f.kind, f.rule, f.message, f.operation, f.task_id, f.status_code, "schemathesis") for f in findings
         )

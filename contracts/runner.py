@@ -245,7 +245,12 @@ def _lifecycle(
         fetch = receiver.deliveries
         wait_for_deliveries(fetch, done, grace=5.0 if target.is_mock else min(options.timeout, 60.0))
         findings = check_deliveries(spec, fetch(), outcomes, secret_given=bool(options.webhook_secret))
-        sink.ran("webhook", failed=bool(findings))
+        rules = ["webhook_delivery", "webhook_body", "webhook_state"]
+        rules += ["webhook_signature"] if options.webhook_secret else []
+        for task_id in done:
+            failed = {finding.rule for finding in findings if finding.task_id == task_id}
+            for rule in rules:
+                sink.ran(rule, failed=rule in failed)
         sink.add(findings)
     return [
         {"model": o.model, "function": o.function, "task_id": o.task_id, "statuses": o.statuses, "note": o.note}

@@ -12,5 +12,6 @@ def test_default_run_against_the_mock_reports_no_findings(mock_url: str) -> None
     operations = {operation for operation, _ in result.statuses}
     assert {"createPrediction", "getPrediction", "getCredits"} <= operations
     assert [task["statuses"][-1] for task in result.lifecycle] == ["success"] * 3
-    assert result.checks_run["webhook"] == 1
-    assert result.checks_run["shuyou_contract"] > 100
+    assert result.checks_run["webhook_signature"] == result.checks_run["webhook_state"] == 3
+    assert result.checks_run["envelope"] > 100
+    assert min(result.checks_run[rule] for rule in ("terminal_sticky", "usage_arithmetic", "error_type")) > 0
