@@ -147,6 +147,8 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
             timings["lifecycle"] = time.monotonic() - started
         outcome = run_phases(settings, RunObserver(spec, book, sink), sink, progress)
         timings.update({name: t for name, t in outcome.timings.items() if name in SCHEMATHESIS_PHASES})
+        if outcome.errors:
+            notes.append(f"schemathesis reported {len(outcome.errors)} error(s) of its own; first: {outcome.errors[0]}")
     for operation, message in gate.log.transport:
         sink.add([Finding(Kind.TRANSPORT, "transport", message, operation, source="gate")])
     state = budget.state()
