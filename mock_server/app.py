@@ -39,7 +39,7 @@ def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> An
     if settings.webhook_secret:
         from dataclasses import replace
 
-        ws = replace(ws, secrets=(settings.webhook_secret,))
+        ws = replace(ws, secrets=settings.webhook_secrets)
     return WebhookDispatcher(
         ws,
         clock=ctx["clock"],

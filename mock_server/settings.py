@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from mock_server.errors import SettingsError
 from mock_server.rules import ErrorSpec, Rule, parse_rules
-from mock_server.webhooks.settings import WebhookSettings
+from mock_server.webhooks.settings import WebhookSettings, check_secret
 
 __all__ = ["Price", "RateLimit", "Settings", "WebhookSettings"]
 
@@ -79,7 +79,7 @@ class Settings:
     store: str = "memory"
     """`memory` or `sqlite:///path.db`."""
     webhook_secret: str | None = None
-    """`whsec_...` secret handed to the webhook dispatcher (None: its documented development secret)."""
+    """`whsec_...` secret(s), comma-separated, that sign webhooks (None: the documented development secret)."""
     durations: Mapping[str, float] = field(default_factory=lambda: {"image": 10.0, "video": 60.0, "audio": 5.0})
     """Seconds a task stays `processing`, per function (DECISIONS 17), before `time_scale`."""
     prices: Mapping[str, Price] = field(default_factory=_default_prices)
@@ -140,9 +140,16 @@ class Settings:
             raise SettingsError(f"store={self.store!r}: use 'memory' or 'sqlite:///path/to/file.db'")
         if self.max_body_bytes < 1 or self.max_json_depth < 1 or self.journal_size < 1:
             raise SettingsError("max_body_bytes, max_json_depth and journal_size must be >= 1")
+        for secret in self.webhook_secrets:
+            check_secret(secret, key="webhook_secret")
         for function, seconds in self.durations.items():
             if seconds < 0:
                 raise SettingsError(f"durations.{function}={seconds!r} must be >= 0")
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """`webhook_secret` split on commas (several secrets sign at once during a rotation)."""
+        return tuple(part.strip() for part in (self.webhook_secret or "").split(",") if part.strip())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

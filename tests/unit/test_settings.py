@@ -62,3 +62,11 @@ def test_from_env_reads_prefixed_variables_only() -> None:
 def test_from_env_rejects_bad_int() -> None:
     with pytest.raises(SettingsError, match="MOCK_PORT='x' is not an int"):
         Settings.from_env({"MOCK_PORT": "x"})
+
+
+def test_webhook_secret_is_checked_and_may_list_several() -> None:
+    from mock_server.webhooks.signing import DEV_SECRET
+
+    assert Settings(webhook_secret=f"{DEV_SECRET}, {DEV_SECRET}").webhook_secrets == (DEV_SECRET, DEV_SECRET)
+    with pytest.raises(SettingsError, match="webhook_secret='nope' is not a webhook secret"):
+        Settings(webhook_secret="nope")
