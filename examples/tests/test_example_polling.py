@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from shuyou_client import InsufficientCredit, ResultExpired, ShuYouClient, TaskFailed, TaskTimeout
+from shuyou_client import ApiError, InsufficientCredit, ResultExpired, ShuYouClient, TaskFailed, TaskTimeout
 
 from mock_server.pytest_plugin import MockServer
 
@@ -79,3 +79,21 @@ def test_credits_add_up(client: ShuYouClient) -> None:
     assert prediction.usage is not None
     assert after.total_usage - before.total_usage == pytest.approx(prediction.usage.cost)
     assert after.balance == pytest.approx(after.total_credits - after.total_usage)
+
+
+@pytest.mark.mock_seed(1)  # with this seed the injected error hits the first attempt only
+@pytest.mark.mock_rules({"match": {"model": "gpt-image-2"}, "error": {"status": 503, "rate": 0.5}})
+def test_5xx_is_retried_with_backoff(client: ShuYouClient, mock_server: MockServer) -> None:
+    start = mock_server.clock.now()
+    client.create("gpt-image-2", "image", PROMPT)
+    statuses = [r.status for r in reversed(mock_server.control.requests(path="/v1/predictions"))]
+    assert statuses == [503, 200]
+    assert 0.5 <= mock_server.clock.now() - start <= 1.0  # backoff 1 s x jitter in [0.5, 1], on the mock clock
+
+
+def test_bad_request_is_not_retried(client: ShuYouClient, mock_server: MockServer) -> None:
+    with pytest.raises(ApiError) as caught:
+        client.create("no-such-model", "image", PROMPT)
+    assert (caught.value.status, caught.value.type) == (400, "invalid_params")
+    assert "model" in caught.value.message
+    assert len(mock_server.control.requests(path="/v1/predictions")) == 1
