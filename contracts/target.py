@@ -36,7 +36,19 @@ def probe(base_url: str, *, timeout: float = 10.0) -> TargetInfo:
         raise TargetUnreachable(f"{base_url} did not answer within {timeout:g} s") from None
     except httpx2.TransportError as exc:
         raise TargetUnreachable(f"cannot reach {base_url}: {exc or type(exc).__name__}") from None
-    return TargetInfo(base_url, is_mock=response.status_code == 200)
+    return TargetInfo(base_url, is_mock=_looks_like_our_mock(parts.hostname, response))
+
+
+def _looks_like_our_mock(host: str, response: httpx2.Response) -> bool:
+    # Being taken for the mock lifts the default budget, so a catch-all 200 (an HTML page, a proxy) must not
+    # pass, and ShuYou's own hosts never do.
+    if host == "shuyou.ai" or host.endswith(".shuyou.ai") or response.status_code != 200:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == "ok" and "time" in body
 
 
 def advance_clock(client: httpx2.Client, seconds: float) -> bool:

@@ -10,6 +10,7 @@ from contract_mocks import KEY, SECRET
 
 from contracts.cli import main
 from contracts.serving import Served, serve_in_thread
+from contracts.target import probe
 
 
 def _closed_port() -> int:
@@ -114,3 +115,19 @@ def test_run_against_the_mock_writes_summary_json_and_junit(
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) >= 5
+
+
+def test_a_catch_all_200_is_not_taken_for_the_mock(served: list[Served]) -> None:
+    async def html_everywhere(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"<html>hello</html>"})  # type: ignore[operator]
+
+    served.append(serve_in_thread(html_everywhere))
+
+    assert probe(served[0].base_url).is_mock is False
+
+
+def test_the_mock_is_recognised(mock_url: str) -> None:
+    assert probe(mock_url).is_mock is True
