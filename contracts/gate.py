@@ -20,6 +20,7 @@ from contracts.budget import Budget
 
 GATE_HEADER = "x-contracts-gate"
 GATE_REFUSED_STATUS = 418
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "accept-encoding", "upgrade"}
 _DROP_BACK = {"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"}
 
@@ -99,7 +100,10 @@ class Gate:
                 break
         method, path = scope["method"], scope["path"]
         operation = self.operation_of(method, path)
-        billable = operation == "createPrediction"
+        # Conservative on purpose: any request that could create something (not only a well-formed
+        # POST /v1/predictions; a target may route /V1/predictions/ or a PUT the same way) takes a slot, and
+        # gives it back unless accepted. Only the mock's control surface is exempt.
+        billable = method not in _SAFE_METHODS and not path.startswith("/_mock/")
         if billable and not self.budget.try_reserve():
             with self.log.lock:
                 self.log.refused += 1
