@@ -71,7 +71,7 @@ class Gate:
                 and all(t.startswith("{") or t == p for t, p in zip(template, parts, strict=True))
             ):
                 return route.operation
-        return f"{method} {path}" if path.startswith("/_mock") else "other"
+        return f"{method} {path}" if path.startswith("/_mock") else "(not in the spec)"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -71,3 +71,27 @@ def test_the_gate_holds_the_budget_under_concurrent_creates(served: list[Served]
     assert len(accepted) == answers.count(200) == 5
     assert answers.count(-1) == 8 * 6 - 5
     assert time.monotonic() - started < 30
+
+
+def test_an_unanswered_create_keeps_its_slot(served: list[Served]) -> None:
+    async def hangs(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            import anyio
+
+            await anyio.sleep(2)
+
+    target = serve_in_thread(hangs)
+    routes = [Route(op.method, op.path, op.operation_id) for op in load().operations.values()]
+    budget = Budget(2)
+    gate = serve_in_thread(Gate(target.base_url, budget, routes, timeout=0.2))
+    served.extend([target, gate])
+
+    with httpx2.Client(base_url=gate.base_url) as http:
+        answers = [http.post("/v1/predictions", json={}) for _ in range(3)]
+
+    assert [(a.status_code, a.headers[GATE_HEADER]) for a in answers] == [
+        (504, "transport"),
+        (504, "transport"),
+        (418, "budget"),
+    ]
+    assert budget.state().spent == 2  # the target may have accepted them
