@@ -12,7 +12,7 @@ Rules:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.errors import InvalidTransition
@@ -105,7 +105,18 @@ def transition(prediction: Prediction, to: Status, *, now: float) -> Prediction:
     if to not in TRANSITIONS[prediction.status]:
         why = f"{prediction.status} is terminal" if prediction.terminal else "not in TRANSITIONS"
         raise InvalidTransition(f"cannot move prediction {prediction.task_id} from {prediction.status} to {to}: {why}")
-    return replace(prediction, status=to, finished_at=now, history=(*prediction.history, (now, str(to))))
+    return _evolve(prediction, status=to, finished_at=now, history=(*prediction.history, (now, str(to))))
+
+
+_setattr = object.__setattr__
+
+
+def _evolve(prediction: Prediction, **changes: Any) -> Prediction:
+    """`dataclasses.replace` for this one frozen slotted class, without its per-call field introspection."""
+    new = object.__new__(Prediction)
+    for name in Prediction.__slots__:
+        _setattr(new, name, changes[name] if name in changes else getattr(prediction, name))
+    return new
 
 
 def due_status(prediction: Prediction, now: float) -> Status:
