@@ -23,6 +23,7 @@ from contracts.target import advance_clock
 from contracts.tasks import TaskBook
 
 Progress = Callable[[str], None]
+MOCK_OUTCOME_HEADER = "X-Mock-Outcome"  # the mock's per-request outcome control (README of the mock)
 
 
 @dataclass(slots=True)
@@ -75,6 +76,9 @@ class Lifecycle:
 
     def run(self, models: list[str]) -> list[TaskOutcome]:
         outcomes = [self._create(model) for model in models]
+        if self.is_mock and models:
+            # Our mock can be asked for a failed task, so the failed-task shape, stickiness and webhook are checked too.
+            outcomes.append(self._create(models[0], headers={MOCK_OUTCOME_HEADER: "failed"}))
         pending = [outcome for outcome in outcomes if outcome.task_id]
         waited, step = 0.0, 1.0 if not self.is_mock else 2.0
         while pending and waited < self.timeout:
@@ -110,7 +114,7 @@ class Lifecycle:
         self.sink.add(findings)
         return body
 
-    def _create(self, model: str) -> TaskOutcome:
+    def _create(self, model: str, headers: dict[str, str] | None = None) -> TaskOutcome:
         outcome = TaskOutcome(model, self.spec.models[model])
         body = example_body(self.spec, model)
         if body is None:
@@ -119,7 +123,7 @@ class Lifecycle:
         body.pop("webhook", None)
         if self.webhook_url:
             body["webhook"] = self.webhook_url
-        response = self.client.post(self.spec.operations["createPrediction"].path, json=body)
+        response = self.client.post(self.spec.operations["createPrediction"].path, json=body, headers=headers)
         if response.headers.get(GATE_HEADER):
             outcome.note = f"not created: {response.headers[GATE_HEADER]} ({response.text})"
             self.progress(f"  lifecycle {model}: {outcome.note}")

@@ -11,7 +11,7 @@ def test_default_run_against_the_mock_reports_no_findings(mock_url: str) -> None
     assert result.exit_code == 0
     operations = {operation for operation, _ in result.statuses}
     assert {"createPrediction", "getPrediction", "getCredits"} <= operations
-    assert [task["statuses"][-1] for task in result.lifecycle] == ["success"] * 3
-    assert result.checks_run["webhook_signature"] == result.checks_run["webhook_state"] == 3
+    assert [task["statuses"][-1] for task in result.lifecycle] == ["success", "success", "success", "failed"]
+    assert result.checks_run["webhook_signature"] == result.checks_run["webhook_state"] == 4
     assert result.checks_run["envelope"] > 100
     assert min(result.checks_run[rule] for rule in ("terminal_sticky", "usage_arithmetic", "error_type")) > 0
