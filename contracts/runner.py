@@ -85,7 +85,10 @@ def plan_text(options: Options, spec: ContractSpec, models: list[str], seed: int
         f"  max examples per operation and phase: {options.max_examples}; seed {seed}",
     ]
     if "lifecycle" in options.phases:
-        lines.append(f"  lifecycle models ({len(models)} create calls): {', '.join(models)}")
+        lines.append(
+            f"  lifecycle models ({len(models)} create calls, one more against our mock: a forced failure): "
+            f"{', '.join(models)}"
+        )
         lines.append(f"  poll timeout: {options.timeout:g} s (mock: clock advanced instead of waiting)")
     if "lifecycle" in options.phases:
         hook = options.webhook_url or "the local receiver (loopback targets only)"
