@@ -29,6 +29,7 @@ class JournalEntry(NamedTuple):
     duration_ms: float
     task_id: str | None = None
     error_type: str | None = None
+    error_message: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return self._asdict()

@@ -52,7 +52,7 @@ class MockMiddleware:
                 auth = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
                 problem = control_problem(ctx, client[0] if client else "", auth)
                 if problem:
-                    state["error_type"] = "access_denied"
+                    state["error_type"], state["error_message"] = "access_denied", problem
                     await error_response(Forbidden(problem))(scope, receive, send_wrapper)
                     return
             await self.app(scope, receive, send_wrapper)
@@ -60,6 +60,7 @@ class MockMiddleware:
             status = 499
         except Exception as exc:
             ctx.journal.error(exc)
+            state["error_type"], state["error_message"] = "internal_server_error", f"{type(exc).__name__}: {exc}"
             if not responded:
                 error = InternalError(f"internal_server_error: {type(exc).__name__} in the mock; see /_mock/requests")
                 body = wire.dumps(wire.render_error(error))
@@ -86,4 +87,5 @@ class MockMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 task_id=state.get("task_id"),
                 error_type=state.get("error_type"),
+                error_message=state.get("error_message"),
             )

@@ -40,6 +40,7 @@ def error_response(exc: ApiError) -> Response:
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     request.state.error_type = exc.type
+    request.state.error_message = exc.message
     return error_response(exc)
 
 
