@@ -65,10 +65,15 @@ _OUTPUT_FIELDS = ("n", "num_images", "output_format", "format", "aspect_ratio", 
 
 def outputs_for(function: str, params: Mapping[str, Any]) -> tuple[OutputFile, ...]:
     """`_outputs_for`, memoised on the few fields it reads when they are plain scalars (the common case)."""
-    key = tuple(params.get(name) for name in _OUTPUT_FIELDS)
-    if function == "audio" or not all(v is None or isinstance(v, str | int | float) for v in key):
+    if function == "audio":
         return _outputs_for(function, params)
-    return _cached_outputs(function, key)
+    get = params.get
+    key = (get("n"), get("num_images"), get("output_format"), get("format"), get("aspect_ratio"), get("size"),
+           get("resolution"), get("duration"))  # fmt: skip
+    try:
+        return _cached_outputs(function, key)
+    except TypeError:  # an unhashable value (a list or object where a scalar was expected)
+        return _outputs_for(function, params)
 
 
 @functools.lru_cache(maxsize=4096)
