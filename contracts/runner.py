@@ -248,7 +248,7 @@ def _lifecycle(
     if receiver is not None and webhook_url:
         done = {outcome.task_id for outcome in outcomes if outcome.task_id and outcome.final is not None}
         fetch = receiver.deliveries
-        wait_for_deliveries(fetch, done, grace=5.0 if target.is_mock else min(options.timeout, 60.0))
+        wait_for_deliveries(fetch, done, grace=15.0 if target.is_mock else min(options.timeout, 60.0))
         findings = check_deliveries(spec, fetch(), outcomes, secret_given=bool(options.webhook_secret))
         rules = ["webhook_delivery", "webhook_body", "webhook_state"]
         rules += ["webhook_signature"] if options.webhook_secret else []
