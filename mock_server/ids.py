@@ -1,6 +1,6 @@
 """Ids: 32 lowercase hex characters, like the upstream's task and request ids.
 
-A seed makes the sequence reproducible (`--seed`); without one ids come from the OS.
+A seed makes the sequence reproducible (`--seed`); without one the generator is seeded from the OS.
 """
 
 from __future__ import annotations
