@@ -68,6 +68,14 @@ def render_summary(result: RunResult) -> str:
     lines.append("Checks run (failed/run):")
     for name, count in sorted(result.checks_run.items()):
         lines.append(f"  {name:<32} {result.checks_failed.get(name, 0)}/{count}")
+    if result.lifecycle:
+        lines.append("Lifecycle:")
+        for task in result.lifecycle:
+            statuses = task.get("statuses") or []
+            runs = [str(status) for i, status in enumerate(statuses) if i == 0 or status != statuses[i - 1]]
+            trail = " -> ".join(runs) if runs else "-"
+            note = f"  ({task['note']})" if task.get("note") else ""
+            lines.append(f"  {task['model']} ({task['function']}): {trail} in {len(statuses)} poll(s){note}")
     limit = "unlimited" if result.budget_limit is None else str(result.budget_limit)
     lines.append(f"Budget: {result.budget_spent} billable call(s) accepted of {limit}; {result.budget_refused} refused")
     if result.timings:
