@@ -270,14 +270,28 @@ def test_webhook_receiver_verifies_the_mocks_signatures(strict: pytest.Pytester)
 
         @pytest.mark.mock_settings(webhook_secret="whsec_b3RoZXItc2VjcmV0LWZvci10aGUtdGVzdHMhIQ==")
         def test_configured_secret(mock_server, mock_webhook_receiver):
+            assert mock_server.webhook_secrets == ("whsec_b3RoZXItc2VjcmV0LWZvci10aGUtdGVzdHMhIQ==",)
             body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "x"},
                     "webhook": mock_webhook_receiver.url}
             mock_server.http.post("/v1/predictions", json=body)
             mock_server.advance(10)
             assert mock_webhook_receiver.wait_for(1)[0]["verified"] is True
+
+        ROTATION = "whsec_bmV3LXNlY3JldC1mb3ItdGhlLXJvdGF0aW9uISE=,whsec_b2xkLXNlY3JldC1mb3ItdGhlLXJvdGF0aW9uISE="
+
+        @pytest.mark.mock_settings(webhook_secret=ROTATION)
+        def test_rotation(mock_server, mock_webhook_receiver):
+            assert len(mock_server.webhook_secrets) == 2
+            body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "x"},
+                    "webhook": mock_webhook_receiver.url}
+            mock_server.http.post("/v1/predictions", json=body)
+            mock_server.advance(10)
+            delivery = mock_webhook_receiver.wait_for(1)[0]
+            assert delivery["verified"] is True
+            assert len(delivery["headers"]["webhook-signature"].split()) == 2
         """
     )
-    strict.runpytest().assert_outcomes(passed=2)
+    strict.runpytest().assert_outcomes(passed=3)
 
 
 def test_webhook_receiver_needs_the_contracts_plugin(strict: pytest.Pytester) -> None:
