@@ -41,9 +41,10 @@ class Budget:
     def limit(self) -> int | None:
         return self._limit
 
-    def try_reserve(self) -> bool:
+    def try_reserve(self, *, keep: int = 0) -> bool:
+        """Take a slot, leaving at least `keep` free for other callers; False (and counted) when none is left."""
         with self._lock:
-            if self._limit is not None and self._spent + self._in_flight >= self._limit:
+            if self._limit is not None and self._spent + self._in_flight + keep >= self._limit:
                 self._refused += 1
                 return False
             self._in_flight += 1

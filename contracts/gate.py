@@ -21,7 +21,12 @@ from contracts.budget import Budget
 GATE_HEADER = "x-contracts-gate"
 GATE_REFUSED_STATUS = 418
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The harness's own hint of what a request is for; read by the gate, never forwarded.
+HINT_HEADER = "x-contracts-hint"
+HINT_EXPECT_REJECT = "reject"  # a schemathesis negative case: the target should refuse it
+HINT_LIFECYCLE = "lifecycle"  # a lifecycle create: the budget is meant for these first
 _HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "accept-encoding", "upgrade"}
+_HOP.add(HINT_HEADER)
 _DROP_BACK = {"content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"}
 
 Scope = MutableMapping[str, Any]
@@ -53,8 +58,11 @@ class GateLog:
 class Gate:
     """ASGI app forwarding to `target`; `routes` maps (method, path template) to an operation id."""
 
-    def __init__(self, target: str, budget: Budget, routes: list[Route], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, target: str, budget: Budget, routes: list[Route], *, timeout: float = 30.0, keep_for_rejects: int = 0
+    ) -> None:
         self.target = target.rstrip("/")
+        self.keep_for_rejects = keep_for_rejects
         self.budget = budget
         self.routes = routes
         self.timeout = timeout
@@ -104,7 +112,14 @@ class Gate:
         # POST /v1/predictions; a target may route /V1/predictions/ or a PUT the same way) takes a slot, and
         # gives it back unless accepted. Only the mock's control surface is exempt.
         billable = method not in _SAFE_METHODS and not path.startswith("/_mock/")
-        if billable and not self.budget.try_reserve():
+        hint = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k.decode("latin-1").lower() == HINT_HEADER), ""
+        )
+        # The last slot is kept for requests the target should reject (released at once when it does), so a small
+        # budget spent on valid creates still leaves negative testing of createPrediction possible; a target that
+        # wrongly accepts one spends that slot, and the total still never exceeds the budget.
+        keep = 0 if hint in (HINT_EXPECT_REJECT, HINT_LIFECYCLE) else self.keep_for_rejects
+        if billable and not self.budget.try_reserve(keep=keep):
             with self.log.lock:
                 self.log.refused += 1
             await _answer(

@@ -14,7 +14,7 @@ import httpx2
 
 from contracts.budget import Budget
 from contracts.findings import Finding, FindingSink, Kind
-from contracts.gate import Gate, Route
+from contracts.gate import HINT_HEADER, HINT_LIFECYCLE, Gate, Route
 from contracts.report import RunResult
 from contracts.serving import serve_in_thread
 from contracts.spec import ContractSpec, load
@@ -118,7 +118,7 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
     timings: dict[str, float] = {}
     lifecycle: list[dict[str, object]] = []
     routes = [Route(op.method, op.path, op.operation_id) for op in spec.operations.values()]
-    gate = Gate(options.base_url, budget, routes, timeout=options.request_timeout)
+    gate = Gate(options.base_url, budget, routes, timeout=options.request_timeout, keep_for_rejects=1)
     with ExitStack() as stack:
         served = serve_in_thread(gate)
         stack.callback(served.stop)
@@ -232,7 +232,7 @@ def _lifecycle(
     from contracts.lifecycle import Lifecycle
 
     progress(f"phase lifecycle ... ({', '.join(models)})")
-    auth = {"Authorization": f"Bearer {options.api_key}"}
+    auth = {"Authorization": f"Bearer {options.api_key}", HINT_HEADER: HINT_LIFECYCLE}
     other_key = options.other_api_key or (f"{options.api_key}-contracts-other" if target.is_mock else None)
     with ExitStack() as stack:
         client = stack.enter_context(httpx2.Client(base_url=gate_url, headers=auth, timeout=options.request_timeout))
@@ -240,7 +240,9 @@ def _lifecycle(
         if other_key:
             other = stack.enter_context(
                 httpx2.Client(
-                    base_url=gate_url, headers={"Authorization": f"Bearer {other_key}"}, timeout=options.request_timeout
+                    base_url=gate_url,
+                    headers={"Authorization": f"Bearer {other_key}", HINT_HEADER: HINT_LIFECYCLE},
+                    timeout=options.request_timeout,
                 )
             )
         runner = Lifecycle(client, spec, book, sink, target.is_mock, options.timeout, webhook_url, other, progress)

@@ -10,8 +10,9 @@ import re
 from typing import Any, Protocol
 
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 
-from contracts.gate import GATE_HEADER
+from contracts.gate import GATE_HEADER, HINT_EXPECT_REJECT, HINT_HEADER
 
 
 class Observer(Protocol):
@@ -29,6 +30,17 @@ def shuyou_contract(ctx: Any, response: Any, case: Any) -> bool | None:
     if observer is not None and not _from_gate(response):
         observer.observe(case, response)
     return None
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    # Global by necessity (schemathesis has no per-schema before_call); acts only on attached schemas.
+    # Marks a negative case for the gate (which strips the header), so the budget's last slot stays usable
+    # for requests the target should reject.
+    if id(case.operation.schema) in _OBSERVERS and _negative_body(case):
+        if case.headers is None:
+            case.headers = CaseInsensitiveDict()
+        case.headers[HINT_HEADER] = HINT_EXPECT_REJECT
 
 
 def _from_gate(response: Any) -> bool:
@@ -52,7 +64,7 @@ def attach(schema: Any, observer: Observer, *, webhook_url: str | None, webhook_
         # valid one), so a negative case stays negative; without a receiver the field is dropped, so no
         # target is ever asked to call a generated host.
         body = case.body
-        if not isinstance(body, dict) or not isinstance(body.get("webhook"), str) or not _positive_body(case):
+        if not isinstance(body, dict) or not isinstance(body.get("webhook"), str) or _negative_body(case):
             return case
         if valid is not None and not valid.search(body["webhook"]):
             return case
@@ -65,17 +77,15 @@ def attach(schema: Any, observer: Observer, *, webhook_url: str | None, webhook_
         return case
 
 
-def _positive_body(case: Any) -> bool:
+def _negative_body(case: Any) -> bool:
+    """Whether the case's body was generated to be invalid (the overall mode when the body has no own record)."""
     meta = getattr(case, "meta", None)
     if meta is None:
-        return True
-    return (
-        not any(
-            getattr(location, "name", "") == "BODY" and info.mode.is_negative
-            for location, info in meta.components.items()
-        )
-        and not meta.generation.mode.is_negative
-    )
+        return False
+    for location, info in meta.components.items():
+        if getattr(location, "name", "") == "BODY":
+            return bool(info.mode.is_negative)
+    return bool(meta.generation.mode.is_negative)
 
 
 def detach(schema: Any) -> None:
