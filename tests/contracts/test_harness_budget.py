@@ -91,11 +91,11 @@ def test_negative_cases_still_reach_the_target_when_the_budget_for_valid_creates
     counter = AcceptedCreates()
     served.append(serve(Rewrite(build_mock(), on_response=counter)))
 
-    result = harness(served[0].base_url, budget=1, phases=("coverage",))
+    result = harness(served[0].base_url, budget=1, phases=("fuzzing",), max_examples=40)
 
     # Valid creates found the budget spent (the one slot is kept for requests that should fail); invalid ones
     # still went through and were rejected. Whatever the target accepted is counted, never more than 1.
     assert counter.count == result.budget_spent <= 1
     assert result.budget_refused > 0
-    assert counter.rejected > 50
+    assert counter.rejected > 5
     assert result.findings == []
