@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
+import yaml
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -151,17 +152,23 @@ async def get_file(request: Request) -> Response:
     return Response(rendered.data, media_type=rendered.content_type, headers=headers)
 
 
-@functools.cache
-def _spec_json() -> bytes:
-    return json.dumps(openapi.load_spec(), ensure_ascii=False).encode()
+@functools.lru_cache(maxsize=8)
+def _served_spec(base_url: str, fmt: str) -> bytes:
+    # The served copy lists this mock first in `servers`, so a client or tool generated from it talks to the
+    # mock; the real API stays listed second. openapi/predictions.yaml itself is unchanged.
+    spec = openapi.load_spec()
+    spec["servers"] = [{"url": base_url, "description": "this mock"}, *spec.get("servers", [])]
+    if fmt == "yaml":
+        return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).encode()
+    return json.dumps(spec, ensure_ascii=False).encode()
 
 
 async def spec_json(request: Request) -> Response:
-    return Response(_spec_json(), media_type="application/json")
+    return Response(_served_spec(str(request.base_url).rstrip("/"), "json"), media_type="application/json")
 
 
 async def spec_yaml(request: Request) -> Response:
-    return Response(openapi.SPEC_PATH.read_bytes(), media_type="application/yaml")
+    return Response(_served_spec(str(request.base_url).rstrip("/"), "yaml"), media_type="application/yaml")
 
 
 HANDLERS = {"createPrediction": create_prediction, "getPrediction": get_prediction, "getCredits": get_credits}

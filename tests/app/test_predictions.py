@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import yaml
 
 from mock_server.clock import FakeClock
 from mock_server.settings import Price, Settings
@@ -138,6 +139,10 @@ async def test_spec_is_served_as_json_and_yaml(client: httpx2.AsyncClient) -> No
     assert as_json.json()["openapi"].startswith("3.1")
     assert as_yaml.headers["content-type"].startswith("application/yaml")
     assert b"createPrediction" in as_yaml.content
+    # the served copy points tools generated from it at this mock first, the real API second
+    base = str(client.base_url).rstrip("/")
+    assert [s["url"] for s in as_json.json()["servers"]] == [base, "https://api.shuyou.ai"]
+    assert yaml.safe_load(as_yaml.content)["servers"] == as_json.json()["servers"]
 
 
 async def test_latency_header_delays_the_answer(client: httpx2.AsyncClient) -> None:
