@@ -118,6 +118,46 @@ async def test_large_answers_are_truncated_and_the_excerpt_is_bounded() -> None:
     assert len(conns) == 2  # a truncated answer's connection is not reused
 
 
+async def test_interim_1xx_answers_are_skipped_and_the_connection_kept() -> None:
+    answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n" + fixed(201, b"made")(1)
+    async with server(lambda n: answer) as (url, conns), client() as c:
+        for _ in range(2):
+            response = await c.post(url, content=b"{}")
+            assert (response.status_code, response.content) == (201, b"made")
+    assert len(conns) == 1
+
+
+async def test_connection_close_header_is_honoured_even_if_the_server_keeps_the_socket_open() -> None:
+    async with server(fixed(200, b"ok", b"connection: close")) as (url, conns), client() as c:
+        for _ in range(2):
+            assert (await c.post(url, content=b"{}")).status_code == 200
+    assert len(conns) == 2
+
+
+async def test_large_chunked_answers_are_truncated_and_not_reused() -> None:
+    chunk = b"y" * 50_000
+    answer = (
+        b"HTTP/1.1 500 X\r\ntransfer-encoding: chunked\r\n\r\n" + (b"c350\r\n" + chunk + b"\r\n") * 3 + b"0\r\n\r\n"
+    )
+    async with server(lambda n: answer) as (url, conns), client() as c:
+        first = await c.post(url, content=b"{}")
+        second = await c.post(url, content=b"{}")
+    assert first.status_code == second.status_code == 500
+    assert 0 < len(first.content) <= 64 * 1024
+    assert first.content == b"y" * len(first.content)
+    assert len(conns) == 2
+
+
+async def test_a_fresh_connection_closed_mid_answer_becomes_delivery_failed_transport() -> None:
+    cut = b"HTTP/1.1 200 X\r\ncontent-length: 10\r\n\r\nabc"
+    async with server(lambda n: cut, close_after=True) as (url, conns), client() as c:
+        with pytest.raises(DeliveryFailed) as failure:
+            await HttpSender(c, timeout=2.0).send(url, {}, b"{}")
+    assert failure.value.kind == "transport"
+    assert "closed the connection mid-answer" in str(failure.value)
+    assert len(conns) == 1  # a fresh connection is not retried
+
+
 async def test_refused_connection_becomes_delivery_failed_connect() -> None:
     async with server(fixed(200)) as (url, _):
         pass  # the port is closed again
