@@ -30,7 +30,7 @@ from mock_server.scheduler import Scheduler, TimerHandle
 from mock_server.settings import Settings
 from mock_server.store import Store
 from mock_server.validation import validate_create
-from mock_server.webhook_policy import webhook_problem
+from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 
 __all__ = ["UNLIMITED_CREDITS", "EventCallback", "PredictionService"]
 
@@ -133,9 +133,10 @@ class PredictionService:
         info = validate_create(self.catalog, body)
         webhook = body.get("webhook")
         if webhook is not None:
-            problem = webhook_problem(webhook)
-            if problem:
-                raise InvalidParams(problem)
+            try:
+                check_create_url(webhook)
+            except WebhookUrlRejected as exc:
+                raise InvalidParams(str(exc)) from None
         total = self.total_credits(key)
         if total is not None and total - self.store.usage(key) <= 0:
             raise InsufficientCredit(
