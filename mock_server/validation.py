@@ -7,20 +7,13 @@ message is about that model's schema, not a dump of every branch. An over-long p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from mock_server.catalog import Catalog, ModelInfo
 from mock_server.errors import InvalidParams, PayloadTooLarge
+from mock_server.wire import json_path
 
 __all__ = ["json_path", "validate_create"]
-
-
-def json_path(parts: Sequence[str | int]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
 
 
 def _short(value: Any) -> str:

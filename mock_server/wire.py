@@ -9,6 +9,7 @@ top level that is not an object.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -20,6 +21,7 @@ __all__ = [
     "ErrorResponse",
     "GetPredictionResponse",
     "dumps",
+    "json_path",
     "parse_json_body",
     "render_create",
     "render_credits",
@@ -124,6 +126,30 @@ _decode = json.JSONDecoder(
 ).decode  # one decoder: json.loads(..., kw) builds one per call
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a \ud800-\udfff escape in the raw body
+
+
+def json_path(parts: Sequence[str | int]) -> str:
+    """`input.image_urls[3]` for ["input", "image_urls", 3]; `body` for the top level."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _lone_surrogate(value: Any, path: list[str | int]) -> list[str | int] | None:
+    """The path of the first string (value or key) holding an unpaired UTF-16 surrogate, else None."""
+    if isinstance(value, str):
+        return None if value.isascii() or not any("\ud800" <= c <= "\udfff" for c in value) else path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _lone_surrogate(key, [*path, key]) if isinstance(key, str) else None
+        found = found or _lone_surrogate(item, [*path, key])
+        if found is not None:
+            return found
+    return None
+
+
 def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max_depth: int) -> dict[str, Any]:
     """Decode a request body that must be one JSON object."""
     if not _json_type(content_type):
@@ -148,6 +174,11 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
         raise InvalidParams(
             f"body: expected a JSON object, got {type(value).__name__ if value is not None else 'null'}"
         )
+    if _SURROGATE_ESCAPE.search(raw):  # json decodes a lone \ud800 escape into a str no encoder accepts
+        where = _lone_surrogate(value, [])
+        if where is not None:
+            field = json_path(where).encode("utf-8", "backslashreplace").decode()
+            raise InvalidParams(f"{field}: a \\u escape is an unpaired UTF-16 surrogate, which is not valid Unicode")
     return value
 
 

@@ -30,6 +30,14 @@ JSON = {**KEY, "Content-Type": "application/json"}
         pytest.param(b"{}", JSON, 400, "model: is required", id="no-model"),
         pytest.param(b'{"model": NaN}', JSON, 400, "NaN is not valid JSON", id="nan"),
         pytest.param(b'{"model": -Infinity}', JSON, 400, "-Infinity is not valid JSON", id="infinity"),
+        pytest.param(b'{"model": "\\ud800"}', JSON, 400, r"^model: a \\u escape is an unpaired", id="lone-surrogate"),
+        pytest.param(
+            b'{"model": "gpt-image-2", "input": {"prompt": "\\udfff x"}}',
+            JSON,
+            400,
+            r"^input.prompt: a \\u escape is an unpaired UTF-16 surrogate",
+            id="lone-surrogate-nested",
+        ),
     ],
 )
 async def test_bad_bodies_get_4xx_envelopes(

@@ -18,6 +18,14 @@ def test_parse_accepts_json_variants() -> None:
     assert parse(b'{"a": 1}', None) == {"a": 1}
 
 
+def test_surrogate_pairs_pass_and_lone_surrogates_are_named() -> None:
+    assert parse(b'{"a": "\\ud83d\\ude00 \\\\ud800"}') == {"a": "\U0001f600 \\ud800"}
+    with pytest.raises(InvalidParams, match=r"^a\[1\]: a \\u escape is an unpaired UTF-16 surrogate"):
+        parse(b'{"a": ["ok", "\\ud800"]}')
+    with pytest.raises(InvalidParams, match=r"^a.\\udc00: "):
+        parse(b'{"a": {"\\udc00": 1}}')
+
+
 def test_depth_limit_ignores_brackets_inside_strings() -> None:
     assert parse(b'{"a": "[[[[[[[[[[{{{{{{"}') == {"a": "[[[[[[[[[[{{{{{{"}
     with pytest.raises(InvalidParams, match="nested deeper than 4"):
