@@ -18,6 +18,7 @@ from typing import Any
 from mock_server.errors import InvalidParams
 from mock_server.rules import ErrorSpec, Rule
 from mock_server.settings import Settings
+from mock_server.wire import decimal
 
 __all__ = ["HEADER_DURATION", "HEADER_ERROR", "HEADER_LATENCY", "HEADER_OUTCOME", "Plan", "header_error", "plan"]
 
@@ -58,9 +59,9 @@ def header_error(headers: Mapping[str, str]) -> ErrorSpec | None:
     if raw is None:
         return None
     status_text, _, error_type = raw.partition(":")
-    if not status_text.strip().isdigit() or not 400 <= int(status_text) <= 599:
-        raise InvalidParams(f"header {HEADER_ERROR}: {raw!r} must be '<status 400-599>[:<type>]'")
-    status = int(status_text)
+    status = decimal(status_text.strip())
+    if status is None or not 400 <= status <= 599:
+        raise InvalidParams(f"header {HEADER_ERROR}: {raw[:40]!r} must be '<status 400-599>[:<type>]'")
     default_type = "internal_server_error" if status >= 500 else "invalid_params"
     return ErrorSpec(status=status, type=error_type.strip() or default_type, message=f"Injected by {HEADER_ERROR}")
 

@@ -61,6 +61,14 @@ async def _json(request: Request, ctx: MockContext) -> Any:
     )
 
 
+def _limit(text: str | None) -> int:
+    """The `limit` query parameter: 100 when absent, else an integer in [1, 10000]."""
+    limit = 100 if text is None else wire.decimal(text)
+    if limit is None or not 1 <= limit <= 10_000:
+        raise InvalidParams(f"limit: {text!r} must be an integer in [1, 10000]")
+    return limit
+
+
 def task_summary(p: Prediction) -> dict[str, Any]:
     return {
         "task_id": p.task_id,
@@ -139,11 +147,9 @@ async def list_tasks(request: Request) -> Response:
     status = q.get("status")
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidParams(f"status: {status!r} is not one of {[s.value for s in Status]}")
-    limit_text = q.get("limit", "100")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10_000:
-        raise InvalidParams(f"limit: {limit_text!r} must be an integer in [1, 10000]")
+    limit = _limit(q.get("limit"))
     await ctx.scheduler.run_due()
-    tasks = ctx.store.find(key=q.get("key"), status=status, model=q.get("model"), limit=int(limit_text))
+    tasks = ctx.store.find(key=q.get("key"), status=status, model=q.get("model"), limit=limit)
     return json_response({"data": [task_summary(p) for p in tasks]})
 
 
@@ -179,17 +185,12 @@ async def put_rules(request: Request) -> Response:
 async def list_requests(request: Request) -> Response:
     ctx = _ctx(request)
     q = request.query_params
-    status_text, limit_text = q.get("status"), q.get("limit", "100")
-    if status_text is not None and not status_text.isdigit():
+    status_text = q.get("status")
+    status = wire.decimal(status_text)
+    if status_text is not None and status is None:
         raise InvalidParams(f"status: {status_text!r} is not an HTTP status code")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 10_000:
-        raise InvalidParams(f"limit: {limit_text!r} must be an integer in [1, 10000]")
     entries = ctx.journal.requests(
-        method=q.get("method"),
-        path=q.get("path"),
-        key=q.get("key"),
-        status=int(status_text) if status_text else None,
-        limit=int(limit_text),
+        method=q.get("method"), path=q.get("path"), key=q.get("key"), status=status, limit=_limit(q.get("limit"))
     )
     return json_response({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors})
 

@@ -9,6 +9,8 @@ import base64
 import hashlib
 import hmac
 
+from mock_server.wire import decimal
+
 __all__ = ["FileSigner"]
 
 
@@ -37,10 +39,11 @@ class FileSigner:
         """None when the URL is valid, else why it is not."""
         if not expiry or not token:
             return "the file URL needs both e= and token= query parameters"
-        if not expiry.isdigit():
-            return f"e={expiry!r} is not a unix timestamp"
-        if not hmac.compare_digest(self.token(task_id, name, int(expiry)), token):
+        when = decimal(expiry)
+        if when is None:
+            return f"e={expiry[:40]!r} is not a unix timestamp"
+        if not hmac.compare_digest(self.token(task_id, name, when).encode(), token.encode()):
             return "token does not match this URL (tampered or signed with another secret)"
-        if int(expiry) < now:
+        if when < now:
             return f"the URL expired at {expiry}"
         return None

@@ -66,7 +66,8 @@ def _injected(error: ErrorSpec) -> InjectedError:
 
 async def _body(request: Request, limit: int) -> bytes:
     length = _headers(request).get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
+    declared = wire.decimal(length)
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body: Content-Length {length} is over the limit of {limit} bytes")
     receive = request.receive
     chunks: list[bytes] = []
@@ -136,9 +137,8 @@ async def get_file(request: Request) -> Response:
     if problem:
         raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
     prediction = ctx.service.get(None, task_id)
-    index_text = name.partition(".")[0]
-    index = int(index_text) if index_text.isdigit() else -1
-    if prediction.status is not Status.SUCCESS or not 0 <= index < len(prediction.outputs):
+    index = wire.decimal(name.partition(".")[0])
+    if index is None or prediction.status is not Status.SUCCESS or not 0 <= index < len(prediction.outputs):
         raise NotFound(f"file: task {task_id} has no output {name!r}")
     if ctx.files.name(prediction, index) != name:
         raise NotFound(f"file: task {task_id} has no output {name!r}")

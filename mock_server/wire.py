@@ -20,6 +20,7 @@ __all__ = [
     "CreditsResponse",
     "ErrorResponse",
     "GetPredictionResponse",
+    "decimal",
     "dumps",
     "json_path",
     "parse_json_body",
@@ -127,6 +128,17 @@ _decode = json.JSONDecoder(
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a \ud800-\udfff escape in the raw body
+
+
+def decimal(text: str | None) -> int | None:
+    """`text` as a non-negative integer if it is 1-18 ASCII digits, else None.
+
+    For headers, query and path parameters: `str.isdigit()` also accepts `²` and `٣`, which `int()` rejects
+    or reads, and `int()` refuses more than 4300 digits.
+    """
+    if text is None or not 0 < len(text) <= 18 or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def json_path(parts: Sequence[str | int]) -> str:

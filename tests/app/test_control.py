@@ -46,6 +46,21 @@ async def test_tasks_filter_by_key_status_model(client: httpx2.AsyncClient, cloc
     envelope(await client.get("/_mock/tasks", params={"status": "done"}), 400, "invalid_params", "status:")
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("/_mock/tasks", {"limit": "0"}, "limit:"),
+        ("/_mock/tasks", {"limit": "\u00b2"}, "limit:"),
+        ("/_mock/requests", {"limit": "1" * 5000}, "limit:"),
+        ("/_mock/requests", {"status": "\u00b2"}, "status:"),
+    ],
+)
+async def test_bad_integer_query_parameters_are_400(
+    client: httpx2.AsyncClient, path: str, params: dict[str, str], message: str
+) -> None:
+    envelope(await client.get(path, params=params), 400, "invalid_params", message)
+
+
 async def test_cancel_makes_it_cancelled_once(client: httpx2.AsyncClient, clock: FakeClock) -> None:
     task_id = await create(client)
     response = await client.post(f"/_mock/tasks/{task_id}/cancel")

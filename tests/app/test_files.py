@@ -48,6 +48,9 @@ async def test_url_carries_expiry_and_token(client: httpx2.AsyncClient, clock: F
     [
         pytest.param(lambda u: u.replace("token=", "token=A"), id="token"),
         pytest.param(lambda u: u.replace("e=", "e=9"), id="expiry"),
+        pytest.param(lambda u: u.replace("e=", "e=%C2%B2"), id="expiry-not-ascii"),
+        pytest.param(lambda u: u.replace("e=", "e=" + "9" * 5000), id="expiry-huge"),
+        pytest.param(lambda u: u.replace("token=", "token=%C3%A9"), id="token-not-ascii"),
         pytest.param(lambda u: u.replace("/0.png", "/1.png"), id="path"),
         pytest.param(lambda u: u.split("?")[0], id="no-query"),
     ],

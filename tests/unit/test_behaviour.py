@@ -55,7 +55,7 @@ def test_failure_probability_is_seeded() -> None:
     assert draws[0] == draws[1]
 
 
-@pytest.mark.parametrize("value", ["abc", "200", "700", ":x"])
+@pytest.mark.parametrize("value", ["abc", "200", "700", ":x", "\u00b2", "\u0664\u0660\u0660", "4" * 5000])
 def test_bad_error_header_is_400(value: str) -> None:
     with pytest.raises(InvalidParams, match="x-mock-error"):
         header_error({"x-mock-error": value})
