@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -182,6 +183,8 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
         raise InvalidParams(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:  # pragma: no cover - _depth_ok stops this first
         raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels") from None
+    except ValueError:  # int() refuses integer literals of more than sys.get_int_max_str_digits() digits
+        raise InvalidParams(f"body: a JSON number has more than {sys.get_int_max_str_digits()} digits") from None
     if not isinstance(value, dict):
         raise InvalidParams(
             f"body: expected a JSON object, got {type(value).__name__ if value is not None else 'null'}"

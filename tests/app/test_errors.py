@@ -30,6 +30,7 @@ JSON = {**KEY, "Content-Type": "application/json"}
         pytest.param(b"{}", JSON, 400, "model: is required", id="no-model"),
         pytest.param(b'{"model": NaN}', JSON, 400, "NaN is not valid JSON", id="nan"),
         pytest.param(b'{"model": -Infinity}', JSON, 400, "-Infinity is not valid JSON", id="infinity"),
+        pytest.param(b'{"model": ' + b"9" * 5000 + b"}", JSON, 400, "a JSON number has more than", id="huge-integer"),
         pytest.param(b'{"model": "\\ud800"}', JSON, 400, r"^model: a \\u escape is an unpaired", id="lone-surrogate"),
         pytest.param(
             b'{"model": "gpt-image-2", "input": {"prompt": "\\udfff x"}}',
