@@ -9,6 +9,7 @@ one parser for both, and it raises `SettingsError` naming the rule and the field
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from mock_server.errors import SettingsError
 from mock_server.webhooks.settings import WebhookChaos
+from mock_server.wire import short
 
 __all__ = ["ErrorSpec", "Match", "Rule", "parse_rules"]
 
@@ -35,9 +37,29 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 def _number(value: Any, where: str, *, low: float = 0.0, high: float = float("inf")) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SettingsError(f"{where}={value!r} is not a number")
-    if not low <= value <= high:
-        raise SettingsError(f"{where}={value!r} is out of range [{low}, {high}]")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = float("inf")
+    if not math.isfinite(number) or not low <= number <= high:
+        raise SettingsError(f"{where}={short(value)} is out of range [{low}, {high}] (finite numbers only)")
+    return number
+
+
+def _text(value: Any, where: str) -> str:
+    """A string field; a YAML scalar such as `code: 500` is read as its text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SettingsError(f"{where}={short(value)} is not a string")
+    return str(value)
+
+
+def _mapping(value: Any, where: str, fields: str) -> Mapping[str, Any]:
+    """An optional sub-mapping (absent or null = empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{where}: expected a mapping with {fields}, got {short(value)}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +78,16 @@ class ErrorSpec:
         unknown = set(data) - {"status", "type", "message", "rate"}
         if unknown:
             raise SettingsError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: status, type, message, rate")
-        status = int(_number(data.get("status", 500), f"{where}.status", low=400, high=599))
+        status_value = data.get("status", 500)
+        status = int(_number(status_value, f"{where}.status", low=400, high=599))
+        if status != status_value:
+            raise SettingsError(f"{where}.status={status_value!r} is not an integer HTTP status")
         return cls(
             status=status,
-            type=str(data.get("type", "internal_server_error" if status >= 500 else "invalid_params")),
-            message=str(data.get("message", "Injected error")),
+            type=_text(
+                data.get("type", "internal_server_error" if status >= 500 else "invalid_params"), f"{where}.type"
+            ),
+            message=_text(data.get("message", "Injected error"), f"{where}.message"),
             rate=_number(data.get("rate", 1.0), f"{where}.rate", high=1.0),
         )
 
@@ -116,9 +143,7 @@ class Rule:
         unknown = set(data) - allowed
         if unknown:
             raise SettingsError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-        m = data.get("match") or {}
-        if not isinstance(m, Mapping):
-            raise SettingsError(f"{where}.match: expected a mapping, got {m!r}")
+        m = _mapping(data.get("match"), f"{where}.match", "model/function/key/prompt")
         unknown = set(m) - {"model", "function", "key", "prompt"}
         if unknown:
             raise SettingsError(
@@ -132,9 +157,10 @@ class Rule:
         outcome = data.get("outcome")
         if outcome is not None and outcome not in _OUTCOMES:
             raise SettingsError(f"{where}.outcome={outcome!r} is not one of {list(_OUTCOMES)}")
-        failure = data.get("failure") or {}
-        if not isinstance(failure, Mapping):
-            raise SettingsError(f"{where}.failure: expected a mapping with code/message, got {failure!r}")
+        failure = _mapping(data.get("failure"), f"{where}.failure", "code/message")
+        unknown = set(failure) - {"code", "message"}
+        if unknown:
+            raise SettingsError(f"{where}.failure: unknown field(s) {sorted(unknown)}; allowed: code, message")
 
         chaos = data.get("webhook_chaos")
         if chaos is not None:  # validated now, so a bad rule fails when it is set, never at delivery
@@ -145,7 +171,7 @@ class Rule:
             return None if value is None else _number(value, f"{where}.{name}", high=high)
 
         return cls(
-            name=str(data.get("name", f"rule-{index}")),
+            name=_text(data.get("name", f"rule-{index}"), f"{where}.name"),
             match=Match(
                 models=_strings(m.get("model"), f"{where}.match.model"),
                 functions=_strings(m.get("function"), f"{where}.match.function"),
@@ -157,8 +183,8 @@ class Rule:
             failure_probability=opt("failure_probability", 1.0),
             error=ErrorSpec.from_mapping(data["error"], f"{where}.error") if data.get("error") is not None else None,
             latency=opt("latency", 60.0),
-            failure_code=str(failure["code"]) if "code" in failure else None,
-            failure_message=str(failure["message"]) if "message" in failure else None,
+            failure_code=_text(failure["code"], f"{where}.failure.code") if "code" in failure else None,
+            failure_message=_text(failure["message"], f"{where}.failure.message") if "message" in failure else None,
             webhook_chaos=dict(chaos) if chaos is not None else None,
             raw=dict(data),
         )

@@ -11,14 +11,9 @@ from typing import Any
 
 from mock_server.catalog import Catalog, ModelInfo
 from mock_server.errors import InvalidParams, PayloadTooLarge
-from mock_server.wire import json_path
+from mock_server.wire import json_path, short
 
 __all__ = ["json_path", "validate_create"]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _branch_error(error: Any) -> Any | None:
@@ -42,15 +37,15 @@ def _message(error: Any) -> tuple[str, str]:
             return _message(inner)
         types = sorted({t for b in kind.context for e in b if type(e.kind).__name__ == "Type" for t in e.kind.types})
         if types:
-            return json_path(path), f"{_short(error.instance)} is not of type {' or '.join(types)}"
+            return json_path(path), f"{short(error.instance)} is not of type {' or '.join(types)}"
     if name == "Required":
         return json_path([*path, kind.property]), "is required"
     if name == "Enum":
-        return json_path(path), f"{_short(error.instance)} is not one of {list(kind.options)!r}"
+        return json_path(path), f"{short(error.instance)} is not one of {list(kind.options)!r}"
     if name == "Constant":
-        return json_path(path), f"{_short(error.instance)} must be {kind.expected_value!r}"
+        return json_path(path), f"{short(error.instance)} must be {kind.expected_value!r}"
     if name == "Type":
-        return json_path(path), f"{_short(error.instance)} is not of type {' or '.join(kind.types)}"
+        return json_path(path), f"{short(error.instance)} is not of type {' or '.join(kind.types)}"
     if name == "MaxLength":
         return json_path(path), f"is longer than {kind.limit} characters"
     if name == "MinLength":
@@ -62,7 +57,7 @@ def _message(error: Any) -> tuple[str, str]:
     if name == "AdditionalProperties":
         return json_path([*path, kind.unexpected[0]]), "is not an allowed field (additionalProperties is false)"
     if name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
-        return json_path(path), f"{_short(error.instance)} is out of range: {error.message}"
+        return json_path(path), f"{short(error.instance)} is out of range: {error.message}"
     return json_path(path), str(error.message)
 
 
@@ -72,7 +67,7 @@ def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
     if model is None:
         raise InvalidParams("model: is required (Parameter model is required)")
     if not isinstance(model, str):
-        raise InvalidParams(f"model: {_short(model)} is not of type string")
+        raise InvalidParams(f"model: {short(model)} is not of type string")
     info = catalog.models.get(model)
     if info is None:
         raise InvalidParams(f"model: Model {model} is not valid; expected one of {sorted(catalog.models)}")

@@ -29,6 +29,7 @@ __all__ = [
     "render_credits",
     "render_error",
     "render_prediction",
+    "short",
 ]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
@@ -140,6 +141,12 @@ def decimal(text: str | None) -> int | None:
     if text is None or not 0 < len(text) <= 18 or not text.isascii() or not text.isdigit():
         return None
     return int(text)
+
+
+def short(value: Any) -> str:
+    """`repr(value)` cut to 80 characters, for messages that quote what the client sent."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def json_path(parts: Sequence[str | int]) -> str:

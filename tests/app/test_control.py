@@ -87,6 +87,33 @@ async def test_rules_can_be_replaced_at_runtime(client: httpx2.AsyncClient, cloc
     assert "fail-cats" in data["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        pytest.param({"duration": 10**400}, r"^rules\[0\].duration=1000.* is out of range", id="int-too-big"),
+        pytest.param({"latency": 1e308}, r"^rules\[0\].latency=1e\+308 is out of range", id="latency"),
+        pytest.param({"name": []}, r"^rules\[0\].name=\[\] is not a string", id="name-list"),
+        pytest.param({"match": []}, r"^rules\[0\].match: expected a mapping", id="match-list"),
+        pytest.param({"failure": ""}, r"^rules\[0\].failure: expected a mapping", id="failure-empty-string"),
+        pytest.param({"failure": {"code": {}}}, r"^rules\[0\].failure.code=\{\} is not a string", id="failure-code"),
+        pytest.param({"failure": {"reason": "x"}}, r"^rules\[0\].failure: unknown field", id="failure-unknown"),
+        pytest.param({"error": {"status": 450.5}}, r"^rules\[0\].error.status=450.5 is not an integer", id="status"),
+        pytest.param({"error": {"type": [1]}}, r"^rules\[0\].error.type=\[1\] is not a string", id="error-type"),
+    ],
+)
+async def test_wrongly_typed_rule_fields_are_400_naming_the_field(
+    client: httpx2.AsyncClient, rule: dict[str, Any], message: str
+) -> None:
+    envelope(await client.put("/_mock/rules", json={"rules": [rule]}), 400, "invalid_params", message)
+    assert (await client.get("/_mock/rules")).json() == {"rules": []}
+
+
+async def test_rules_with_a_duration_of_1e309_are_400(client: httpx2.AsyncClient) -> None:
+    # json reads 1e309 as float('inf'), which would make the task due at inf (nan at time_scale 0)
+    response = await client.put("/_mock/rules", content=b'{"rules": [{"duration": 1e309}]}')
+    envelope(response, 400, "invalid_params", r"^rules\[0\].duration=inf is out of range")
+
+
 async def test_bad_rules_are_400_naming_the_rule(client: httpx2.AsyncClient) -> None:
     response = await client.put("/_mock/rules", json={"rules": [{"outcome": "sometimes"}]})
     envelope(response, 400, "invalid_params", r"rules\[0\].outcome='sometimes'")
