@@ -64,8 +64,17 @@ class WebhookChaos:
         if not isinstance(mapping, Mapping):
             raise SettingsError(f"{prefix}={mapping!r} is not a mapping: write e.g. '{{duplicate: 0.5}}'")
         chaos = cls(**_read(cls, dict(mapping), prefix=prefix))
-        WebhookSettings(chaos=chaos)  # validates the values
+        chaos.check(prefix)
         return chaos
+
+    def check(self, prefix: str = "webhooks.chaos") -> None:
+        """Raise `SettingsError` naming `<prefix>.<field>` for a value out of range."""
+        for name in ("duplicate", "bad_signature"):
+            value = getattr(self, name)
+            _check(0 <= value <= 1, name, value, "a probability in [0, 1]", prefix=prefix)
+        for name in ("delay", "out_of_order_window"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, name, value, "a number of seconds >= 0", prefix=prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +138,7 @@ class WebhookSettings:
         _check(self.timestamp in ("wall", "clock"), "timestamp", self.timestamp, "'wall' or 'clock'")
         _check(all(isinstance(e, str) and e for e in self.fire_on), "fire_on", self.fire_on, "a list of event names")
         _check(all(isinstance(h, str) and h for h in self.allowlist), "allowlist", self.allowlist, "a list of hosts")
-        chaos = self.chaos
-        for name in ("duplicate", "bad_signature"):
-            value = getattr(chaos, name)
-            _check(0 <= value <= 1, f"chaos.{name}", value, "a probability in [0, 1]")
-        for name in ("delay", "out_of_order_window"):
-            value = getattr(chaos, name)
-            _check(math.isfinite(value) and value >= 0, f"chaos.{name}", value, "a number of seconds >= 0")
+        self.chaos.check()
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> WebhookSettings:
@@ -147,9 +150,9 @@ class WebhookSettings:
         return cls(**values)
 
 
-def _check(ok: bool, name: str, value: object, rule: str) -> None:
+def _check(ok: bool, name: str, value: object, rule: str, *, prefix: str = "webhooks") -> None:
     if not ok:
-        raise SettingsError(f"webhooks.{name}={value!r} is invalid: expected {rule}")
+        raise SettingsError(f"{prefix}.{name}={value!r} is invalid: expected {rule}")
 
 
 def _read(cls: type[Any], raw: dict[str, Any], *, prefix: str) -> dict[str, Any]:
@@ -184,7 +187,7 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
     convert = converters[type(default)]
     try:
         return convert(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too large for a float
         kind = {bool: "a boolean", int: "an int", float: "a number", str: "a string", tuple: "a list"}[type(default)]
         raise SettingsError(f"{key}={value!r} is not {kind}") from None
 

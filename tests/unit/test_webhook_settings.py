@@ -85,3 +85,7 @@ def test_chaos_from_a_rule_mapping_is_validated_with_its_own_prefix() -> None:
         WebhookChaos.from_mapping({"delay": "soon"}, prefix="rules[0].webhook_chaos")
     with pytest.raises(SettingsError, match=r"chaos\.duplicate=2\.0 is invalid"):
         WebhookChaos.from_mapping({"duplicate": 2})
+    with pytest.raises(SettingsError, match=r"^rules\[0\]\.webhook_chaos\.duplicate=2\.0 is invalid"):
+        WebhookChaos.from_mapping({"duplicate": 2}, prefix="rules[0].webhook_chaos")
+    with pytest.raises(SettingsError, match=r"^rules\[0\]\.webhook_chaos\.delay=1000.* is not a number"):
+        WebhookChaos.from_mapping({"delay": 10**400}, prefix="rules[0].webhook_chaos")
