@@ -8,6 +8,7 @@ the name, the value and what was expected, when the app is created, never on a r
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -126,8 +127,14 @@ class Settings:
     """Webhook delivery settings (the `webhooks:` config section)."""
 
     def __post_init__(self) -> None:
-        if self.time_scale < 0:
-            raise SettingsError(f"time_scale={self.time_scale!r} must be >= 0 (0 finishes tasks at once)")
+        # nan and inf pass every `<` test: a task due at inf never finishes, int(now + inf) raises on every poll
+        for name in ("time_scale", "latency", "url_ttl"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise SettingsError(f"{name}={value!r} must be a finite number >= 0")
+        for key, balance in {"default_balance": self.default_balance, **self.balances}.items():
+            if balance is not None and not math.isfinite(balance):
+                raise SettingsError(f"balances.{key}={balance!r} must be a finite number (or unset: unlimited)")
         if self.auth_error_status not in (401, 403):
             raise SettingsError(f"auth_error_status={self.auth_error_status!r} must be 401 or 403")
         if not 0 < self.discount_percent <= 1:
@@ -143,8 +150,8 @@ class Settings:
         for secret in self.webhook_secrets:
             check_secret(secret, key="webhook_secret")
         for function, seconds in self.durations.items():
-            if seconds < 0:
-                raise SettingsError(f"durations.{function}={seconds!r} must be >= 0")
+            if not math.isfinite(seconds) or seconds < 0:
+                raise SettingsError(f"durations.{function}={seconds!r} must be a finite number >= 0")
 
     @property
     def webhook_secrets(self) -> tuple[str, ...]:
