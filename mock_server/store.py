@@ -100,7 +100,6 @@ class MemoryStore(_Deliveries):
 
     def __init__(self) -> None:
         self._tasks: dict[str, Prediction] = {}
-        self._processing: dict[str, None] = {}
         self._usage: dict[str, float] = {}
         self._records: dict[str, dict[str, dict[str, Any]]] = {}
 
@@ -109,10 +108,6 @@ class MemoryStore(_Deliveries):
 
     def put(self, prediction: Prediction) -> None:
         self._tasks[prediction.task_id] = prediction
-        if prediction.status is Status.PROCESSING:
-            self._processing[prediction.task_id] = None
-        else:
-            self._processing.pop(prediction.task_id, None)
 
     def find(
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
@@ -130,7 +125,8 @@ class MemoryStore(_Deliveries):
         return out
 
     def processing(self) -> Iterable[Prediction]:
-        return [self._tasks[t] for t in self._processing]
+        # Read once, when an app starts on this store (restore): a scan there beats an index kept on every put.
+        return [p for p in self._tasks.values() if p.status is Status.PROCESSING]
 
     def add_usage(self, key: str, cost: float) -> float:
         total = self._usage.get(key, 0.0) + cost
@@ -151,7 +147,6 @@ class MemoryStore(_Deliveries):
 
     def reset(self) -> None:
         self._tasks.clear()
-        self._processing.clear()
         self._usage.clear()
         self._records.clear()
 
