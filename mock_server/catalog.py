@@ -62,10 +62,6 @@ class Catalog:
     task_statuses: tuple[str, ...]
     spec: Mapping[str, Any] = field(repr=False)
 
-    @property
-    def model_names(self) -> list[str]:
-        return list(self.models)
-
 
 def build_catalog(spec: Mapping[str, Any]) -> Catalog:
     """Derive the catalog from a parsed spec; raises SettingsError when a convention is missing."""

@@ -78,17 +78,8 @@ class Scheduler:
             self.wake()
         return handle
 
-    def call_later(self, delay: float, callback: Callback) -> TimerHandle:
-        return self.call_at(self._clock.now() + delay, callback)
-
     def cancel(self, handle: TimerHandle) -> None:
         handle.cancelled = True
-
-    def clear(self) -> None:
-        """Drop every timer (used by reset)."""
-        for _, _, handle in self._heap:
-            handle.cancelled = True
-        self._heap.clear()
 
     def next_due(self) -> float | None:
         while self._heap and self._heap[0][2].cancelled:

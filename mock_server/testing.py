@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,13 +57,3 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout
         time.sleep(0.005)
     shown = f"[{host}]" if ":" in host else host
     return LiveServer(f"http://{shown}:{bound_port}", app, server, thread)
-
-
-@contextlib.contextmanager
-def live_server(app: Any, **kwargs: Any) -> Iterator[LiveServer]:
-    """`with live_server(app) as server:` — stops it on exit."""
-    server = serve_in_thread(app, **kwargs)
-    try:
-        yield server
-    finally:
-        server.stop()
