@@ -44,12 +44,6 @@ from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "bench"}}
 
 
-@dataclass(frozen=True)
-class _Task:
-    task_id: str
-    webhook: str | None
-
-
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # runs in a thread
         pass
