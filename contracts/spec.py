@@ -67,20 +67,10 @@ class ContractSpec:
 
     # -- references -----------------------------------------------------------------------------------------
     def resolve(self, node: Any) -> Any:
-        seen = 0
-        while isinstance(node, dict) and "$ref" in node and seen < 32:
-            node = self._pointer(node["$ref"])
-            seen += 1
-        return node
+        return openapi.resolve(self.document, node)
 
     def _pointer(self, ref: str) -> Any:
-        if not ref.startswith("#/"):
-            raise ValueError(f"only local $refs are supported in the spec, got {ref!r}")
-        node: Any = self.document
-        for part in ref[2:].split("/"):
-            key = unquote(part).replace("~1", "/").replace("~0", "~")
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        return node
+        return openapi.pointer(self.document, ref)
 
     def assumption_of(self, node: Any) -> str | None:
         """The `x-assumption` reason on `node` or on what it references, if any."""

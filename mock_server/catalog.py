@@ -21,29 +21,16 @@ from mock_server.errors import SettingsError
 __all__ = ["Catalog", "ModelInfo", "load_catalog"]
 
 
-def _resolve(spec: Mapping[str, Any], node: Any, depth: int = 0) -> Any:
-    """Follow local `$ref`s (`#/a/b`) until a node without one."""
-    while isinstance(node, Mapping) and "$ref" in node and depth < 32:
-        ref = node["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise SettingsError(f"spec: only local $ref are supported, got {ref!r}")
-        target: Any = spec
-        for part in ref[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node, depth = target, depth + 1
-    return node
-
-
 def _properties(spec: Mapping[str, Any], schema: Any) -> dict[str, Any]:
     """Merged `properties` of a schema and its allOf parts (resolved)."""
-    schema = _resolve(spec, schema)
+    schema = openapi.resolve(spec, schema)
     props: dict[str, Any] = {}
     if not isinstance(schema, Mapping):
         return props
     for part in schema.get("allOf", ()):
         props.update(_properties(spec, part))
     for name, sub in (schema.get("properties") or {}).items():
-        props[name] = _resolve(spec, sub)
+        props[name] = openapi.resolve(spec, sub)
     return props
 
 
@@ -85,7 +72,7 @@ def build_catalog(spec: Mapping[str, Any]) -> Catalog:
         }
         validator = jsonschema_rs.Draft202012Validator({"$ref": ref, **components}, validate_formats=True)
         models[model] = ModelInfo(model, functions[0], ref.rsplit("/", 1)[-1], defaults, validator)
-    statuses = tuple((_resolve(spec, schemas.get("TaskStatus", {})) or {}).get("enum") or ())
+    statuses = tuple((openapi.resolve(spec, schemas.get("TaskStatus", {})) or {}).get("enum") or ())
     return Catalog(models=models, task_statuses=statuses, spec=spec)
 
 

@@ -2,7 +2,8 @@
 
 `load_spec()` returns the parsed document (a fresh copy each call, so callers may mutate it);
 `SPEC_PATH` is the YAML file itself, shipped inside the installed package;
-`schema_validator(ref)` compiles one of its schemas, with every `$ref` resolved, into a jsonschema-rs validator.
+`schema_validator(ref)` compiles one of its schemas, with every `$ref` resolved, into a jsonschema-rs validator;
+`resolve(document, node)` follows local `$ref`s by hand (for readers that walk the document, not validate).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-__all__ = ["SPEC_PATH", "load_spec", "schema_validator"]
+__all__ = ["SPEC_PATH", "load_spec", "pointer", "resolve", "schema_validator"]
 
 SPEC_PATH = Path(__file__).with_name("predictions.yaml")
 
@@ -31,6 +32,24 @@ def _parsed() -> dict[str, Any]:
 def load_spec() -> dict[str, Any]:
     """Return the parsed OpenAPI document (a deep copy)."""
     return copy.deepcopy(_parsed())
+
+
+def pointer(document: Any, ref: str) -> Any:
+    """The node at a local reference `#/a/b~1c/0` (percent-decoded, then `~1` -> `/`, `~0` -> `~`)."""
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local $refs are supported in the spec, got {ref!r}")
+    node: Any = document
+    for part in ref[2:].split("/"):
+        key = urllib.parse.unquote(part).replace("~1", "/").replace("~0", "~")
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return node
+
+
+def resolve(document: Any, node: Any, *, depth: int = 32) -> Any:
+    """Follow `node`'s local `$ref`s (at most `depth` of them) to the first node without one."""
+    while isinstance(node, dict) and "$ref" in node and depth > 0:
+        node, depth = pointer(document, node["$ref"]), depth - 1
+    return node
 
 
 @functools.cache
