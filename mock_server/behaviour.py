@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server.errors import InvalidParams
+from mock_server.lifecycle import OUTCOMES
 from mock_server.rules import ErrorSpec, Rule
 from mock_server.settings import Settings
 from mock_server.wire import decimal
@@ -83,8 +84,8 @@ def plan(
 ) -> Plan:
     """Decide outcome, duration, injected error and latency for one create request."""
     outcome = headers.get(HEADER_OUTCOME)
-    if outcome is not None and outcome not in ("success", "failed"):
-        raise InvalidParams(f"header {HEADER_OUTCOME}: {outcome!r} is not one of ['success', 'failed']")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidParams(f"header {HEADER_OUTCOME}: {outcome!r} is not one of {list(OUTCOMES)}")
     duration = _float_header(headers, HEADER_DURATION, 86_400.0 * 7)
     error = header_error(headers)
     latency = header_latency(headers)

@@ -18,6 +18,7 @@ from typing import Any
 from mock_server.errors import InvalidTransition
 
 __all__ = [
+    "OUTCOMES",
     "TERMINAL",
     "TRANSITIONS",
     "OutputFile",
@@ -39,6 +40,8 @@ class Status(enum.StrEnum):
 
 
 TERMINAL: frozenset[Status] = frozenset({Status.SUCCESS, Status.FAILED, Status.CANCELLED})
+# What a task may be planned to become (X-Mock-Outcome, a rule's `outcome`); cancelled comes only from /_mock.
+OUTCOMES: tuple[str, ...] = (Status.SUCCESS.value, Status.FAILED.value)
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PROCESSING: frozenset({Status.SUCCESS, Status.FAILED, Status.CANCELLED}),

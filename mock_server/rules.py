@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.errors import SettingsError
+from mock_server.lifecycle import OUTCOMES
 from mock_server.webhooks.settings import WebhookChaos
 from mock_server.wire import short
 
 __all__ = ["ErrorSpec", "Match", "Rule", "parse_rules"]
-
-_OUTCOMES = ("success", "failed")
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -155,8 +154,8 @@ class Rule:
         except (re.error, TypeError) as exc:
             raise SettingsError(f"{where}.match.prompt={pattern!r} is not a valid regular expression: {exc}") from exc
         outcome = data.get("outcome")
-        if outcome is not None and outcome not in _OUTCOMES:
-            raise SettingsError(f"{where}.outcome={outcome!r} is not one of {list(_OUTCOMES)}")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise SettingsError(f"{where}.outcome={outcome!r} is not one of {list(OUTCOMES)}")
         failure = _mapping(data.get("failure"), f"{where}.failure", "code/message")
         unknown = set(failure) - {"code", "message"}
         if unknown:
