@@ -63,8 +63,7 @@ def header_error(headers: Mapping[str, str]) -> ErrorSpec | None:
     status = decimal(status_text.strip())
     if status is None or not 400 <= status <= 599:
         raise InvalidParams(f"header {HEADER_ERROR}: {raw[:40]!r} must be '<status 400-599>[:<type>]'")
-    default_type = "internal_server_error" if status >= 500 else "invalid_params"
-    return ErrorSpec(status=status, type=error_type.strip() or default_type, message=f"Injected by {HEADER_ERROR}")
+    return ErrorSpec(status=status, type=error_type.strip() or None, message=f"Injected by {HEADER_ERROR}")
 
 
 def header_latency(headers: Mapping[str, str]) -> float | None:

@@ -3,7 +3,8 @@
 Rules: no model, field or enum is written here. The model list is the `CreatePredictionRequest`
 discriminator mapping; a model's function is its request schema's `function` enum; input defaults come
 from the input schema's `default`s; validators are compiled once (JSON Schema 2020-12, refs resolved
-against the spec's components) and reused for every request.
+against the spec's components) and reused for every request. The `error.type`s a status may carry are
+the enums that `components.responses` pins per `error.code` (the first one is that status's default).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class Catalog:
     models: Mapping[str, ModelInfo]
     task_statuses: tuple[str, ...]
     spec: Mapping[str, Any] = field(repr=False)
+    error_types: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def error_type(self, status: int) -> str:
+        """The documented default `error.type` for an HTTP status (the first the spec lists for it)."""
+        documented = self.error_types.get(status)
+        if documented:
+            return documented[0]
+        return "internal_server_error" if status >= 500 else "invalid_params"
 
 
 def build_catalog(spec: Mapping[str, Any]) -> Catalog:
@@ -73,7 +82,24 @@ def build_catalog(spec: Mapping[str, Any]) -> Catalog:
         validator = jsonschema_rs.Draft202012Validator({"$ref": ref, **components}, validate_formats=True)
         models[model] = ModelInfo(model, functions[0], ref.rsplit("/", 1)[-1], defaults, validator)
     statuses = tuple((openapi.resolve(spec, schemas.get("TaskStatus", {})) or {}).get("enum") or ())
-    return Catalog(models=models, task_statuses=statuses, spec=spec)
+    return Catalog(models=models, task_statuses=statuses, spec=spec, error_types=_error_types(spec))
+
+
+def _error_types(spec: Mapping[str, Any]) -> dict[int, tuple[str, ...]]:
+    """status -> the `error.type` enum of the reusable response whose `error.code` is that status."""
+    out: dict[int, tuple[str, ...]] = {}
+    for response in (spec.get("components", {}).get("responses") or {}).values():
+        schema = openapi.resolve(spec, response).get("content", {}).get("application/json", {}).get("schema")
+        schema = openapi.resolve(spec, schema) or {}
+        code: Any = None
+        types: Any = None
+        for part in [schema, *schema.get("allOf", ())]:
+            error = _properties(spec, _properties(spec, part).get("error") or {})
+            code = (error.get("code") or {}).get("const", code)
+            types = (error.get("type") or {}).get("enum", types)
+        if isinstance(code, str) and code.isdigit() and types:
+            out[int(code)] = tuple(types)
+    return out
 
 
 @functools.cache

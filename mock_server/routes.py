@@ -54,14 +54,16 @@ async def _enter(request: Request, ctx: MockContext, *, create: bool = False) ->
     if latency:
         await delay(latency)
     if error is not None:
-        raise _injected(error)
+        raise _injected(ctx, error)
     return key
 
 
-def _injected(error: ErrorSpec) -> InjectedError:
-    # The spec pins Retry-After on every 429 (DECISIONS 14), injected ones included.
+def _injected(ctx: MockContext, error: ErrorSpec) -> InjectedError:
+    # The spec pins Retry-After on every 429 (DECISIONS 14), injected ones included; without a type, the
+    # error carries the one the spec documents for its status (429 rate_limit, 402 insufficient_credit, ...).
     headers = {"Retry-After": "1"} if error.status == 429 else None
-    return InjectedError(error.message, status=error.status, type=error.type, headers=headers)
+    error_type = error.type or ctx.catalog.error_type(error.status)
+    return InjectedError(error.message, status=error.status, type=error_type, headers=headers)
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -107,7 +109,7 @@ async def create_prediction(request: Request) -> Response:
     if plan.latency:
         await delay(plan.latency)
     if plan.error is not None:
-        raise _injected(plan.error)
+        raise _injected(ctx, plan.error)
     prediction = ctx.service.create(key, body, plan, info, _base_url(request))
     request.scope["state"]["task_id"] = prediction.task_id
     return json_response(wire.render_create(prediction))

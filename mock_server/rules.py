@@ -66,7 +66,7 @@ class ErrorSpec:
     """An HTTP error to inject instead of handling the request."""
 
     status: int = 500
-    type: str = "internal_server_error"
+    type: str | None = None  # None: the spec's documented type for `status` (Catalog.error_type)
     message: str = "Injected error"
     rate: float = 1.0
 
@@ -83,9 +83,7 @@ class ErrorSpec:
             raise SettingsError(f"{where}.status={status_value!r} is not an integer HTTP status")
         return cls(
             status=status,
-            type=_text(
-                data.get("type", "internal_server_error" if status >= 500 else "invalid_params"), f"{where}.type"
-            ),
+            type=_text(data["type"], f"{where}.type") if "type" in data else None,
             message=_text(data.get("message", "Injected error"), f"{where}.message"),
             rate=_number(data.get("rate", 1.0), f"{where}.rate", high=1.0),
         )

@@ -48,3 +48,25 @@ async def test_error_bodies_match_the_spec(
     valid("ErrorResponse", response.json())
     if response.status_code == 429:
         assert int(response.headers["retry-after"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("status", "response"),
+    [
+        ("401", "Unauthorized"),
+        ("402", "PaymentRequired"),
+        ("403", "Forbidden"),
+        ("404", "NotFound"),
+        ("429", "TooManyRequests"),
+        ("500", "InternalError"),
+    ],
+)
+async def test_an_injected_status_without_a_type_gets_the_documented_type(
+    client: httpx2.AsyncClient, status: str, response: str
+) -> None:
+    for answer in (
+        await client.get("/v1/credits", headers={**KEY, "X-Mock-Error": status}),
+        await client.post("/v1/predictions", json=IMAGE, headers={**KEY, "X-Mock-Error": status}),
+    ):
+        assert answer.status_code == int(status)
+        valid(f"#/components/responses/{response}/content/application~1json/schema", answer.json())

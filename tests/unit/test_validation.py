@@ -32,6 +32,24 @@ def test_every_spec_example_validates_for_its_model(body: dict[str, Any]) -> Non
     assert validate_create(CATALOG, body).name == body["model"]
 
 
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, "invalid_params"),
+        (401, "access_denied"),
+        (402, "insufficient_credit"),
+        (404, "not_found"),
+        (413, "invalid_params"),
+        (429, "rate_limit"),
+        (500, "internal_server_error"),
+        (418, "invalid_params"),  # undocumented statuses: the old fallbacks
+        (503, "internal_server_error"),
+    ],
+)
+def test_default_error_type_per_status_is_read_from_the_spec(status: int, error_type: str) -> None:
+    assert load_catalog().error_type(status) == error_type
+
+
 def test_json_path_formats_indexes() -> None:
     assert json_path(["input", "image_urls", 3]) == "input.image_urls[3]"
     assert json_path([]) == "body"
