@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+import openapi
 from mock_server import errors
 
 
@@ -36,3 +37,24 @@ def test_tree_is_drawn_in_the_docstring() -> None:
     doc = errors.__doc__ or ""
     for name in errors.__all__:
         assert name in doc, name
+
+
+def _documented_types() -> dict[int, list[str]]:
+    """status -> the `error.type` values that openapi/predictions.yaml pins in components.responses."""
+    out: dict[int, list[str]] = {}
+    for response in openapi.load_spec()["components"]["responses"].values():
+        for part in response["content"]["application/json"]["schema"].get("allOf", []):
+            error = part.get("properties", {}).get("error", {}).get("properties", {})
+            if "code" in error:
+                out[int(error["code"]["const"])] = error["type"]["enum"]
+    return out
+
+
+def test_every_documented_status_uses_a_documented_type() -> None:
+    documented = _documented_types()
+    assert {400, 401, 402, 403, 404, 413, 429, 500} <= set(documented)
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.ApiError)]
+    checked = [c for c in classes if c.status_code in documented and c is not errors.ApiError]
+    assert len(checked) >= 8
+    for cls in checked:
+        assert cls.error_type in documented[cls.status_code], cls
