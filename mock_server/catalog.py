@@ -47,7 +47,6 @@ class ModelInfo:
 @dataclass(frozen=True, slots=True)
 class Catalog:
     models: Mapping[str, ModelInfo]
-    task_statuses: tuple[str, ...]
     spec: Mapping[str, Any] = field(repr=False)
     error_types: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
@@ -81,8 +80,7 @@ def build_catalog(spec: Mapping[str, Any]) -> Catalog:
         }
         validator = jsonschema_rs.Draft202012Validator({"$ref": ref, **components}, validate_formats=True)
         models[model] = ModelInfo(model, functions[0], ref.rsplit("/", 1)[-1], defaults, validator)
-    statuses = tuple((openapi.resolve(spec, schemas.get("TaskStatus", {})) or {}).get("enum") or ())
-    return Catalog(models=models, task_statuses=statuses, spec=spec, error_types=_error_types(spec))
+    return Catalog(models=models, spec=spec, error_types=_error_types(spec))
 
 
 def _error_types(spec: Mapping[str, Any]) -> dict[int, tuple[str, ...]]:
