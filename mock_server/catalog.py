@@ -42,6 +42,7 @@ class ModelInfo:
     schema_name: str
     defaults: Mapping[str, Any] = field(default_factory=dict)
     validator: Any = field(default=None, repr=False, compare=False)
+    fields: frozenset[str] = frozenset()  # the input fields the model's schema declares
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ def build_catalog(spec: Mapping[str, Any]) -> Catalog:
             name: sub["default"] for name, sub in input_props.items() if isinstance(sub, Mapping) and "default" in sub
         }
         validator = jsonschema_rs.Draft202012Validator({"$ref": ref, **components}, validate_formats=True)
-        models[model] = ModelInfo(model, functions[0], ref.rsplit("/", 1)[-1], defaults, validator)
+        schema_name = ref.rsplit("/", 1)[-1]
+        models[model] = ModelInfo(model, functions[0], schema_name, defaults, validator, frozenset(input_props))
     return Catalog(models=models, spec=spec, error_types=_error_types(spec))
 
 

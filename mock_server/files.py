@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -36,16 +37,18 @@ def extension(kind: str, fmt: str) -> str:
 
 def _int(value: Any, default: int) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return default if isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
 def _seconds(value: Any, default: float) -> float:
+    """A positive, finite number of seconds (a numeric string counts), else `default`."""
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        seconds = default if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, OverflowError):
         return default
+    return seconds if math.isfinite(seconds) and seconds > 0 else default
 
 
 @functools.lru_cache(maxsize=1024)
@@ -55,9 +58,7 @@ def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: str) -> tup
 
 def _dims(params: Mapping[str, Any], kind: str) -> tuple[int, int]:
     keys = (params.get("aspect_ratio"), params.get("size"), params.get("resolution"))
-    if all(k is None or isinstance(k, str) for k in keys):
-        return _dimensions(*keys, kind)
-    return media.dimensions(*keys, kind)  # type: ignore[arg-type]
+    return _dimensions(*(k if isinstance(k, str) else None for k in keys), kind)
 
 
 _OUTPUT_FIELDS = ("n", "num_images", "output_format", "format", "aspect_ratio", "size", "resolution", "duration")

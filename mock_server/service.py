@@ -182,7 +182,9 @@ class PredictionService:
 
     def create(self, key: str, body: dict[str, Any], plan: Plan, info: Any, base_url: str) -> Prediction:
         now = self.clock.now()
-        params = {**info.defaults, **body["input"]}
+        # Only fields the model declares (so validated) plan outputs and cost: an input schema without
+        # additionalProperties: false lets e.g. `duration: 1e309` through on a model that has no duration.
+        params = {**info.defaults, **{k: v for k, v in body["input"].items() if k in info.fields}}
         outputs = outputs_for(info.function, params)
         price = self.settings.price_for(info.name, info.function)
         prompt = params.get("prompt")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -68,6 +69,33 @@ async def test_video_price_is_per_second_and_config_can_override(make_client, cl
         clock.advance(60)
         usage = (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["usage"]
     assert usage["upstream_cost"] == pytest.approx(4 * 0.5)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"duration": 1e309}, id="duration-inf"),  # json reads 1e309 as float('inf')
+        pytest.param({"duration": -5}, id="duration-negative"),
+        pytest.param({"size": True, "aspect_ratio": 3}, id="size-types"),
+    ],
+)
+async def test_fields_a_model_does_not_declare_do_not_shape_outputs_or_cost(
+    client: httpx2.AsyncClient, clock: FakeClock, extra: dict[str, Any]
+) -> None:
+    # happyhorse-1.0-video-edit declares prompt, resolution, ... but no duration, n or size, and its input
+    # schema allows other fields: they are accepted and ignored (they used to make usage Infinity or a 500).
+    body = {"model": "happyhorse-1.0-video-edit", "function": "video", "input": {"prompt": "x", **extra}}
+    raw = json.dumps(body).encode()  # allow_nan: inf goes out as Infinity, which the mock reads as 1e309 would be
+    raw = raw.replace(b"Infinity", b"1e309")
+    created = await client.post("/v1/predictions", content=raw, headers={**KEY, "Content-Type": "application/json"})
+    assert created.status_code == 200, created.text
+    clock.advance(600)
+    polled = await client.get(f"/v1/predictions/{created.json()['data']['task_id']}", headers=KEY)
+    body_out = json.loads(polled.content, parse_constant=lambda name: pytest.fail(f"{name} in the body"))
+    assert len(body_out["data"]["output"]) == 1
+    assert 0 < body_out["usage"]["upstream_cost"] < 100
+    credits = json.loads((await client.get("/v1/credits", headers=KEY)).content, parse_constant=pytest.fail)
+    assert credits["data"]["balance"] > 0
 
 
 async def test_forced_failure_by_header_has_error_and_no_usage(client: httpx2.AsyncClient, clock: FakeClock) -> None:
