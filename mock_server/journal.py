@@ -41,7 +41,7 @@ class Journal:
     def __init__(self, size: int = 1000) -> None:
         self._entries: collections.deque[JournalEntry] = collections.deque(maxlen=size)
         self._seq = itertools.count(1)
-        self._errors: list[BaseException] = []
+        self._first_error: BaseException | None = None  # what check() raises; the texts keep the last 100
         self._error_texts: collections.deque[str] = collections.deque(maxlen=100)
 
     def __len__(self) -> int:
@@ -84,7 +84,8 @@ class Journal:
 
     def error(self, exc: BaseException) -> None:
         """Record a server-side error (a 500 or a failing background callback)."""
-        self._errors.append(exc)
+        if self._first_error is None:
+            self._first_error = exc
         self._error_texts.append("".join(traceback.format_exception(exc)))
 
     @property
@@ -93,12 +94,11 @@ class Journal:
 
     def check(self) -> None:
         """Re-raise the first recorded server-side error, then forget it."""
-        if self._errors:
-            first = self._errors[0]
-            self._errors.clear()
+        first, self._first_error = self._first_error, None
+        if first is not None:
             raise first
 
     def clear(self) -> None:
         self._entries.clear()
-        self._errors.clear()
+        self._first_error = None
         self._error_texts.clear()
