@@ -21,6 +21,7 @@ import openapi
 from mock_server import wire
 from mock_server.context import MockContext
 from mock_server.errors import Conflict, InvalidParams, SettingsError
+from mock_server.incoming import read_body, request_headers
 from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
 from mock_server.rules import parse_rules
@@ -53,12 +54,10 @@ def control_problem(ctx: MockContext, client_host: str, authorization: str) -> s
 
 
 async def _json(request: Request, ctx: MockContext) -> Any:
-    raw = await request.body()
-    if len(raw) > ctx.settings.max_body_bytes:
-        raise InvalidParams(f"body: over the limit of {ctx.settings.max_body_bytes} bytes")
-    return wire.parse_json_body(
-        raw or b"{}", request.headers.get("content-type"), max_bytes=len(raw) + 2, max_depth=ctx.settings.max_json_depth
-    )
+    limit = ctx.settings.max_body_bytes
+    raw = await read_body(request, limit)
+    content_type = request_headers(request).get("content-type")
+    return wire.parse_json_body(raw or b"{}", content_type, max_bytes=limit + 2, max_depth=ctx.settings.max_json_depth)
 
 
 def _limit(text: str | None) -> int:

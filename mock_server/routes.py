@@ -9,14 +9,15 @@ from typing import Any
 
 import anyio.to_thread
 import yaml
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import openapi
 from mock_server import behaviour, wire
 from mock_server.context import MockContext
-from mock_server.errors import Forbidden, InjectedError, NotFound, PayloadTooLarge, SettingsError
+from mock_server.errors import Forbidden, InjectedError, NotFound, SettingsError
+from mock_server.incoming import read_body, request_headers
 from mock_server.lifecycle import Status
 from mock_server.responses import json_response
 from mock_server.rules import ErrorSpec
@@ -30,19 +31,10 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-def _headers(request: Request) -> dict[str, str]:
-    """Request headers as one plain dict (lower-case names), built once per request."""
-    state = request.scope["state"]
-    headers: dict[str, str] | None = state.get("headers")
-    if headers is None:
-        headers = state["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
-    return headers
-
-
 async def _enter(request: Request, ctx: MockContext, *, create: bool = False) -> str:
     """Auth, rate limit, then (except on create, where behaviour.plan decides) injected error and latency."""
     service = ctx.service
-    headers = _headers(request)
+    headers = request_headers(request)
     key = service.authenticate(headers.get("authorization"), headers.get("x-api-key"))
     request.scope["state"]["key"] = key
     service.check_rate(key)
@@ -66,31 +58,10 @@ def _injected(ctx: MockContext, error: ErrorSpec) -> InjectedError:
     return InjectedError(error.message, status=error.status, type=error_type, headers=headers)
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    length = _headers(request).get("content-length")
-    declared = wire.decimal(length)
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"body: Content-Length {length} is over the limit of {limit} bytes")
-    receive = request.receive
-    chunks: list[bytes] = []
-    size = 0
-    while True:  # read straight from ASGI receive: cheaper than Request.stream() on the hot path
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body: over the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 def _base_url(request: Request) -> str:
     """scheme://host[:port] of this request, from the Host header (cheaper than Request.base_url)."""
     scope = request.scope
-    host = _headers(request).get("host")
+    host = request_headers(request).get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
@@ -101,11 +72,14 @@ async def create_prediction(request: Request) -> Response:
     ctx = _ctx(request)
     key = await _enter(request, ctx, create=True)
     settings = ctx.settings
-    raw = await _body(request, settings.max_body_bytes)
+    raw = await read_body(request, settings.max_body_bytes)
     body = wire.parse_json_body(
-        raw, _headers(request).get("content-type"), max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+        raw,
+        request_headers(request).get("content-type"),
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
     )
-    plan, info = ctx.service.plan(key, body, _headers(request))
+    plan, info = ctx.service.plan(key, body, request_headers(request))
     if plan.latency:
         await delay(plan.latency)
     if plan.error is not None:

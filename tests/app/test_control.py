@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -30,6 +31,29 @@ async def test_clock_advance_completes_tasks(client: httpx2.AsyncClient, clock: 
 @pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "x"}, {}], ids=["negative", "string", "missing"])
 async def test_clock_advance_rejects_bad_seconds(client: httpx2.AsyncClient, body: dict[str, Any]) -> None:
     envelope(await client.post("/_mock/clock/advance", json=body), 400, "invalid_params", "seconds:")
+
+
+async def test_control_body_over_the_limit_is_413_without_reading_the_rest(make_client) -> None:  # type: ignore[no-untyped-def]
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit must stop the reading itself
+        nonlocal sent
+        for _ in range(10):
+            sent += 1
+            yield b" " * 100
+
+    async with make_client(Settings(max_body_bytes=150)) as client:
+        response = await client.put("/_mock/rules", content=chunks(), headers={"Content-Type": "application/json"})
+    envelope(response, 413, "invalid_params", "^body: over the limit of 150 bytes")
+    assert sent == 2
+
+
+async def test_control_body_with_a_content_length_over_the_limit_is_413(make_client) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(max_body_bytes=150)) as client:
+        response = await client.post(
+            "/_mock/clock/advance", content=b" " * 200, headers={"Content-Type": "application/json"}
+        )
+    envelope(response, 413, "invalid_params", "^body: Content-Length 200 is over the limit of 150 bytes")
 
 
 async def test_tasks_filter_by_key_status_model(client: httpx2.AsyncClient, clock: FakeClock) -> None:

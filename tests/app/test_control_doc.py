@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from mock_server.clock import FakeClock
 from mock_server.control import CONTROL_SPEC_PATH
+from mock_server.settings import Settings
 from tests.app._support import KEY, create
 
 pytestmark = pytest.mark.anyio
@@ -46,3 +47,5 @@ async def test_control_answers_match_the_doc(client: httpx2.AsyncClient, clock: 
     await client.get("/v1/credits", headers=KEY)
     check("/_mock/requests", "get", 200, (await client.get("/_mock/requests")).json())
     check("/_mock/clock/advance", "post", 400, (await client.post("/_mock/clock/advance", json={})).json())
+    too_big = b" " * (Settings().max_body_bytes + 1)
+    check("/_mock/rules", "put", 413, (await client.put("/_mock/rules", content=too_big)).json())

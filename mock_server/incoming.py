@@ -1,0 +1,41 @@
+"""The incoming request as handlers read it: headers decoded once, and the body read up to a limit."""
+
+from __future__ import annotations
+
+from starlette.requests import ClientDisconnect, Request
+
+from mock_server import wire
+from mock_server.errors import PayloadTooLarge
+
+__all__ = ["read_body", "request_headers"]
+
+
+def request_headers(request: Request) -> dict[str, str]:
+    """Request headers as one plain dict (lower-case names), built once per request."""
+    state = request.scope["state"]
+    found: dict[str, str] | None = state.get("headers")
+    if found is None:
+        found = state["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+    return found
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or PayloadTooLarge (413) as soon as the declared length or the bytes read pass `limit`."""
+    length = request_headers(request).get("content-length")
+    declared = wire.decimal(length)
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body: Content-Length {length} is over the limit of {limit} bytes")
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:  # read straight from ASGI receive: cheaper than Request.stream() on the hot path
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body: over the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
