@@ -8,10 +8,11 @@ errors are raised as `ApiError`s so the app's one exception handler renders the 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from mock_server.errors import InvalidParams, NotFound
+from mock_server.responses import json_response
 from mock_server.webhooks.dispatcher import WebhookDispatcher
 from mock_server.webhooks.journal import DeliveryStatus
 
@@ -25,31 +26,31 @@ def _dispatcher(request: Request) -> WebhookDispatcher:
     return dispatcher
 
 
-async def list_deliveries(request: Request) -> JSONResponse:
+async def list_deliveries(request: Request) -> Response:
     status = request.query_params.get("status")
     if status is not None and status not in _STATUSES:
         raise InvalidParams(f"status: must be one of {', '.join(_STATUSES)}; got {status!r}")
     task_id = request.query_params.get("task_id")
     deliveries = _dispatcher(request).list(task_id=task_id, status=status)
-    return JSONResponse({"deliveries": [d.to_record(payload=False) for d in deliveries]})
+    return json_response({"deliveries": [d.to_record(payload=False) for d in deliveries]})
 
 
-async def get_delivery(request: Request) -> JSONResponse:
+async def get_delivery(request: Request) -> Response:
     delivery_id = request.path_params["delivery_id"]
     try:
         delivery = _dispatcher(request).get(delivery_id)
     except KeyError:
         raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
-    return JSONResponse(delivery.to_record())
+    return json_response(delivery.to_record())
 
 
-async def redeliver(request: Request) -> JSONResponse:
+async def redeliver(request: Request) -> Response:
     delivery_id = request.path_params["delivery_id"]
     try:
         delivery = _dispatcher(request).redeliver(delivery_id)
     except KeyError:
         raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
-    return JSONResponse(delivery.to_record(payload=False), status_code=202)
+    return json_response(delivery.to_record(payload=False), 202)
 
 
 def webhook_routes(prefix: str = "/_mock/webhooks") -> list[Route]:
