@@ -19,6 +19,7 @@ import argparse
 import bisect
 import itertools
 import json
+import re
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from contracts.webhooks import SignatureInvalid, payload_errors, verify_signatur
 __all__ = ["Behaviour", "WebhookReceiver", "create_receiver_app", "main"]
 
 _SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_DIGITS = re.compile(r"[0-9]{1,3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +62,40 @@ class Behaviour:
         current = base or cls()
         changes: dict[str, Any] = {}
         if "script" in data:
-            changes["script"] = tuple(_status(s) for s in data["script"])
+            script = data["script"]
+            if isinstance(script, str | bytes | Mapping) or not isinstance(script, Sequence):
+                raise ValueError(f"script: {script!r:.80} is not a list of HTTP statuses")
+            changes["script"] = tuple(_status(s, f"script[{i}]") for i, s in enumerate(script))
         if "status" in data:
-            changes["status"] = _status(data["status"])
+            changes["status"] = _status(data["status"], "status")
         if "delay" in data:
-            delay = float(data["delay"])
-            if not 0 <= delay <= 600:
-                raise ValueError(f"delay={delay!r}: expected seconds in [0, 600]")
-            changes["delay"] = delay
+            changes["delay"] = _delay(data["delay"])
         if "retry_after" in data:
             changes["retry_after"] = None if data["retry_after"] is None else str(data["retry_after"])
         return replace(current, **changes)
 
 
-def _status(value: Any) -> int:
-    status = int(value)
-    if not 100 <= status <= 599:
-        raise ValueError(f"status {value!r}: expected an HTTP status in 100..599")
+def _status(value: Any, field: str) -> int:
+    status: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        status = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value.strip()):  # the CLI's --script gives strings
+        status = int(value)
+    if status is None or not 100 <= status <= 599:
+        raise ValueError(f"{field}: {value!r:.80} is not an HTTP status; expected an integer in 100..599")
     return status
+
+
+def _delay(value: Any) -> float:
+    delay: float | None = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            delay = float(value)
+        except (ValueError, OverflowError):  # "soon"; an int too large for a float
+            delay = None
+    if delay is None or not 0 <= delay <= 600:  # NaN fails the comparison too
+        raise ValueError(f"delay: {value!r:.80} is not a number of seconds in [0, 600]")
+    return delay
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -72,6 +73,35 @@ def test_behaviour_endpoint_changes_the_answers() -> None:
         assert "100..599" in bad.json()["error"]
         assert httpx2.delete(f"{receiver.base_url}/deliveries").status_code == 204
         assert receiver.deliveries() == []
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver([DEV_SECRET]) as r:
+        yield r
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param('{"status": 1e309}', "status", id="status-infinite"),
+        pytest.param('{"status": NaN}', "status", id="status-nan"),
+        pytest.param('{"status": 200.5}', "status", id="status-fraction"),
+        pytest.param('{"status": true}', "status", id="status-bool"),
+        pytest.param('{"status": 1' + "0" * 30 + "}", "status", id="status-huge"),
+        pytest.param('{"status": "ok"}', "status", id="status-text"),
+        pytest.param('{"script": [200, 1e309]}', r"script\[1\]", id="script-item-infinite"),
+        pytest.param('{"script": 500}', "script", id="script-not-a-list"),
+        pytest.param('{"delay": 1' + "0" * 400 + "}", "delay", id="delay-int-too-large-for-a-float"),
+        pytest.param('{"delay": "soon"}', "delay", id="delay-text"),
+    ],
+)
+def test_bad_behaviour_values_are_400_naming_the_field(receiver: WebhookReceiver, body: str, field: str) -> None:
+    before = httpx2.get(f"{receiver.base_url}/behaviour").json()
+    response = httpx2.post(f"{receiver.base_url}/behaviour", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert re.match(f"{field}: ", response.json()["error"])
+    assert httpx2.get(f"{receiver.base_url}/behaviour").json() == before
 
 
 def test_body_that_breaks_the_spec_schema_is_answered_422() -> None:
