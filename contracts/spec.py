@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-import jsonschema_rs
-
 import openapi
 
 ASSUMPTION_KEY = "x-assumption"
@@ -45,7 +43,7 @@ class Operation:
 
 
 class ContractSpec:
-    """Facts the checks need, read once from the spec."""
+    """Facts the checks need, read once from the spec (`openapi.load_spec()`, whose validators `validate` uses)."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
@@ -63,7 +61,6 @@ class ContractSpec:
         for model, ref in mapping.items():
             request = self.resolve({"$ref": ref})
             self.models[model] = request["properties"]["function"]["enum"][0]
-        self._validators: dict[str, Any] = {}
 
     # -- references -----------------------------------------------------------------------------------------
     def resolve(self, node: Any) -> Any:
@@ -147,10 +144,8 @@ class ContractSpec:
     # -- validation -----------------------------------------------------------------------------------------
     def validate(self, pointer: str, instance: Any, _prefix: tuple[str | int, ...] = ()) -> list[SchemaError]:
         """Validate `instance` against the schema at `pointer` (e.g. `#/components/schemas/ErrorResponse`)."""
-        validator = self._validators.get(pointer)
-        if validator is None:
-            validator = jsonschema_rs.Draft202012Validator({"$ref": pointer, **self.document}, validate_formats=True)
-            self._validators[pointer] = validator
+        # Our pointers come percent-encoded (`%7Bprediction_id%7D`); schema_validator encodes them itself.
+        validator = openapi.schema_validator(unquote(pointer))
         errors: list[SchemaError] = []
         for error in validator.iter_errors(instance):
             where = _prefix + tuple(error.instance_path)
