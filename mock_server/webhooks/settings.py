@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from mock_server.errors import SettingsError
+from mock_server.lifecycle import TERMINAL, Status
 
 __all__ = ["DEV_SECRET", "WebhookChaos", "WebhookSettings", "check_secret"]
 
@@ -85,7 +86,7 @@ class WebhookSettings:
     """Send webhooks at all; when off, nothing is journaled either."""
     secrets: tuple[str, ...] = (DEV_SECRET,)
     """Active signing secrets, `whsec_<base64>`; one signature per secret (rotation)."""
-    fire_on: tuple[str, ...] = ("success", "failed", "cancelled")
+    fire_on: tuple[str, ...] = tuple(s.value for s in Status if s in TERMINAL)
     """Task events that fire a webhook (terminal states by default)."""
     intermediate: bool = False
     """Also fire on intermediate updates (any event the service reports)."""
