@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +26,21 @@ class Served:
         self.thread.join(timeout=10)
 
 
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Served:
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> Served:
+    """Serve `app` and return once it accepts connections; RuntimeError when it has not started within `timeout` s."""
     config = uvicorn.Config(app, host=host, port=port, log_level="error", access_log=False, lifespan="on")
     server = _Server(config)
     thread = threading.Thread(target=server.run, name="contracts-serve", daemon=True)
     thread.start()
+    deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive():
-            raise RuntimeError(f"could not serve on {host}:{port}")
+            raise RuntimeError(f"could not serve on {host}:{port}: uvicorn stopped while starting (see its log above)")
+        if time.monotonic() > deadline:
+            server.should_exit = True  # it leaves as soon as its startup returns, if it ever does
+            raise RuntimeError(
+                f"the server on {host}:{port} did not start within {timeout} s: its lifespan startup never completed"
+            )
         thread.join(0.01)
     bound = server.servers[0].sockets[0].getsockname()
     return Served(f"http://{host}:{bound[1]}", server, thread)

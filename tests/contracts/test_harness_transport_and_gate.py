@@ -4,7 +4,9 @@ import threading
 import time
 from typing import Any
 
+import anyio.to_thread
 import httpx2
+import pytest
 from contract_mocks import KEY, Exchange, Rewrite, build_mock, harness, serve
 
 from contracts.budget import Budget
@@ -95,3 +97,19 @@ def test_an_unanswered_create_keeps_its_slot(served: list[Served]) -> None:
         (418, "budget"),
     ]
     assert budget.state().spent == 2  # the target may have accepted them
+
+
+def test_a_server_whose_startup_never_completes_fails_within_the_deadline() -> None:
+    release = threading.Event()
+
+    async def stalls(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await anyio.to_thread.run_sync(release.wait)  # startup hangs until the test lets it go
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+
+    with pytest.raises(RuntimeError, match=r"did not start within 0.2 s: its lifespan startup never completed"):
+        serve_in_thread(stalls, timeout=0.2)
+    release.set()
