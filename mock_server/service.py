@@ -225,6 +225,8 @@ class PredictionService:
     def get(self, key: str | None, task_id: str) -> Prediction:
         p = self.store.get(task_id)
         if p is None or (key is not None and p.key != key):
+            if key is None:  # the control surface sees every key's tasks
+                raise NotFound(f"task_id: no task {task_id!r}")
             raise NotFound(f"prediction_id: Prediction not found: no task {task_id!r} for this key")
         if p.status is Status.PROCESSING and self.clock.now() >= p.due_at:
             p = self._settle(p)

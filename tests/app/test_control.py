@@ -96,8 +96,10 @@ async def test_cancel_makes_it_cancelled_once(client: httpx2.AsyncClient, clock:
     envelope(await client.post(f"/_mock/tasks/{task_id}/cancel"), 409, "conflict", "already cancelled")
 
 
-async def test_cancel_unknown_task_is_404(client: httpx2.AsyncClient) -> None:
-    envelope(await client.post("/_mock/tasks/nope/cancel"), 404, "not_found", "nope")
+@pytest.mark.parametrize("method", ["GET", "POST"], ids=["get", "cancel"])
+async def test_unknown_task_is_404_naming_the_task_id_not_a_key(client: httpx2.AsyncClient, method: str) -> None:
+    path = "/_mock/tasks/nope" + ("/cancel" if method == "POST" else "")
+    envelope(await client.request(method, path), 404, "not_found", r"^task_id: no task 'nope'$")
 
 
 async def test_rules_can_be_replaced_at_runtime(client: httpx2.AsyncClient, clock: FakeClock) -> None:
