@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contracts.serving import serve_in_thread
 from contracts.webhooks import SignatureInvalid, payload_errors, verify_signature
 
 __all__ = ["Behaviour", "WebhookReceiver", "create_receiver_app", "main"]
@@ -212,11 +213,6 @@ def create_receiver_app(
     return app
 
 
-class _ThreadServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # not the main thread
-        pass
-
-
 class WebhookReceiver:
     """The receiver on 127.0.0.1:0 in a thread, for tests: `url`, `deliveries()`, `wait_for(n)`, `stop()`."""
 
@@ -225,16 +221,8 @@ class WebhookReceiver:
     ) -> None:
         self.app = create_receiver_app(secrets, behaviour=behaviour, validate=validate)
         self._state: _State = self.app.state.receiver
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-        self._server = _ThreadServer(config)
-        self._thread = threading.Thread(target=self._server.run, name="webhook-receiver", daemon=True)
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the webhook receiver could not start on 127.0.0.1")
-            self._thread.join(0.005)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._served = serve_in_thread(self.app, lifespan="off")
+        self.base_url = self._served.base_url
         self.url = f"{self.base_url}/webhook"
 
     def __enter__(self) -> WebhookReceiver:
@@ -244,9 +232,7 @@ class WebhookReceiver:
         self.stop()
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._server.force_exit = True  # do not wait for answers it was told to delay
-        self._thread.join(timeout=10)
+        self._served.stop(force=True)  # do not wait for answers it was told to delay
 
     def deliveries(self) -> list[dict[str, Any]]:
         with self._state.changed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -21,14 +21,22 @@ class Served:
     server: _Server
     thread: threading.Thread
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> None:
+        """Stop serving; `force` also drops requests still in flight (a receiver told to answer late)."""
         self.server.should_exit = True
+        self.server.force_exit = force
         self.thread.join(timeout=10)
 
 
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> Served:
-    """Serve `app` and return once it accepts connections; RuntimeError when it has not started within `timeout` s."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="error", access_log=False, lifespan="on")
+def serve_in_thread(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0, lifespan: Literal["on", "off"] = "on"
+) -> Served:
+    """Serve `app` and return once it accepts connections; RuntimeError when it has not started within `timeout` s.
+
+    `lifespan="off"` for an app without startup work: a forced stop then has no lifespan task to cancel (uvicorn
+    logs a cancelled lifespan as an error traceback).
+    """
+    config = uvicorn.Config(app, host=host, port=port, log_level="error", access_log=False, lifespan=lifespan)
     server = _Server(config)
     thread = threading.Thread(target=server.run, name="contracts-serve", daemon=True)
     thread.start()
