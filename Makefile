@@ -9,7 +9,7 @@ PORT   ?= 8000
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test lint fmt check typecheck bench clean
+.PHONY: help install serve test test-deep lint fmt check typecheck bench clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,11 +23,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the package with test and dev extras
 
-serve: $(STAMP) ## Run the mock on http://$(HOST):$(PORT) (ARGS="--seed 1 --time-scale 0" to pass flags)
+serve: $(STAMP) ## Run the mock on http://127.0.0.1:8000 (HOST=, PORT=, ARGS="--seed 1 --time-scale 0")
 	$(BIN)/python -m mock_server serve --host $(HOST) --port $(PORT) $(ARGS)
 
 test: $(STAMP) ## Run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+test-deep: $(STAMP) ## The suite with larger Hypothesis/schemathesis example counts (the dev profile)
+	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP) ## ruff format --check and ruff check
 	$(BIN)/ruff format --check .
