@@ -242,7 +242,7 @@ async def test_non_allowlisted_host_is_journaled_blocked_and_never_sent(url: str
         delivery_id = dispatcher.on_event(Task("6" * 32, url), "success", body("6" * 32))
         assert delivery_id is not None
         clock.advance(3600)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()  # whatever the advance set off has run
         record = dispatcher.get(delivery_id)
         assert dispatcher.redeliver(delivery_id).status == "blocked"
     assert record.status == "blocked"
@@ -266,7 +266,8 @@ async def test_bounded_concurrency() -> None:
     async with engine(WebhookSettings(concurrency=3), sender=Slow()) as (dispatcher, _):
         ids = [dispatcher.on_event(Task(f"{i:032x}", "http://127.0.0.1:1/h"), "success", body("x")) for i in range(10)]
         await until(lambda: in_flight == 3)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()  # a fourth send would have started by now
+        assert in_flight == 3
         release.set()
         await until(lambda: all(dispatcher.get(i).status == "delivered" for i in ids if i))
     assert peak == 3
@@ -366,7 +367,8 @@ async def test_delay_chaos_holds_the_first_attempt_on_the_mock_clock(receiver: W
         held = dispatcher.get(delivery_id)
         assert held.next_attempt_at == held.created_at + 30
         clock.advance(29)
-        await anyio.sleep(0.02)
+        await anyio.wait_all_tasks_blocked()  # a premature attempt would be under way by now
+        assert dispatcher.get(delivery_id).attempts == ()
         assert receiver.deliveries() == []
         clock.advance(1)
         await received(receiver, 1)
