@@ -71,14 +71,7 @@ def build_schema(settings: PhaseSettings) -> Any:
     # Rejecting invalid input with any 4xx the spec documents (413 for an over-long prompt, DECISIONS 11) is right.
     negative = project.checks.negative_data_rejection
     spec = openapi.load_spec()
-    documented = {
-        status
-        for item in spec["paths"].values()
-        for op in item.values()
-        if isinstance(op, dict)
-        for status in op.get("responses", {})
-        if str(status).startswith("4")
-    }
+    documented = openapi.documented_statuses(spec, prefix="4")
     negative.expected_statuses = sorted(set(negative.expected_statuses) | documented)
     included = [name for name in BUILTIN_CHECKS if name not in settings.exclude_checks]
     project.checks.update(included_check_names=[*included, "shuyou_contract"])

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-__all__ = ["SPEC_PATH", "load_spec", "pointer", "resolve", "schema_validator"]
+__all__ = ["SPEC_PATH", "documented_statuses", "load_spec", "pointer", "resolve", "schema_validator"]
 
 SPEC_PATH = Path(__file__).with_name("predictions.yaml")
 
@@ -50,6 +50,18 @@ def resolve(document: Any, node: Any, *, depth: int = 32) -> Any:
     while isinstance(node, dict) and "$ref" in node and depth > 0:
         node, depth = pointer(document, node["$ref"]), depth - 1
     return node
+
+
+def documented_statuses(document: Any, *, prefix: str = "") -> set[str]:
+    """Every response status (as a string) some operation declares, only those starting with `prefix`."""
+    return {
+        str(status)
+        for item in document.get("paths", {}).values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for status in operation.get("responses", {})
+        if str(status).isdigit() and str(status).startswith(prefix)
+    }
 
 
 @functools.cache

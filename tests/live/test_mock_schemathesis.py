@@ -35,14 +35,7 @@ def _schema(base_url: str) -> schemathesis.BaseSchema:
     examples = max(8, hypothesis.settings().max_examples // 3)
     project.generation.update(max_examples=examples, database="none", deterministic=True)
     spec = openapi.load_spec()
-    documented = {
-        status
-        for item in spec["paths"].values()
-        for op in item.values()
-        if isinstance(op, dict)
-        for status in op.get("responses", {})
-        if str(status).startswith("4")
-    }
+    documented = openapi.documented_statuses(spec, prefix="4")
     negative = project.checks.negative_data_rejection
     negative.expected_statuses = sorted(set(negative.expected_statuses) | documented)
     return schemathesis.openapi.from_dict(spec, config=config)

@@ -26,3 +26,11 @@ def test_resolve_follows_refs_to_the_target() -> None:
 def test_only_local_refs() -> None:
     with pytest.raises(ValueError, match="only local"):
         openapi.resolve({}, {"$ref": "https://example.com/schema.json"})
+
+
+def test_documented_statuses_are_the_operations_response_keys() -> None:
+    spec = openapi.load_spec()
+    assert openapi.documented_statuses(spec, prefix="4") == {"400", "401", "402", "403", "404", "413", "429"}
+    assert "200" in openapi.documented_statuses(spec)
+    spec["paths"]["/v1/credits"]["get"]["responses"]["418"] = {"description": "a teapot"}
+    assert "418" in openapi.documented_statuses(spec, prefix="4")
