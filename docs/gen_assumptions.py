@@ -10,7 +10,6 @@ each with its JSON pointer, so the harness's "differs from an assumption" findin
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Iterator
@@ -18,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere in the checkout
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "docs"):  # run as a script from anywhere, or loaded by a test
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _generated import regenerate  # noqa: E402
 
 import openapi  # noqa: E402
 
@@ -88,20 +90,7 @@ def render(spec: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate docs/assumptions.md from the spec's x-assumption marks.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is not current; write nothing")
-    args = parser.parse_args(argv)
-    text = render(openapi.load_spec())
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-    if args.check:
-        if current != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run `python docs/gen_assumptions.py`", file=sys.stderr)
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is current")
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return regenerate(TARGET, lambda: render(openapi.load_spec()), script="docs/gen_assumptions.py", argv=argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ source; the `MOCK_*` variables from `Settings.from_env`, by trying each one. Not
 
 from __future__ import annotations
 
-import argparse
 import ast
 import dataclasses
 import inspect
@@ -21,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere in the checkout
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "docs"):  # run as a script from anywhere, or loaded by a test
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _generated import regenerate  # noqa: E402
 
 from mock_server.settings import Settings  # noqa: E402
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings  # noqa: E402
@@ -139,20 +141,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate docs/settings.md from the Settings classes.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is not current; write nothing")
-    args = parser.parse_args(argv)
-    text = render()
-    current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-    if args.check:
-        if current != text:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run `python docs/gen_settings.py`", file=sys.stderr)
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is current")
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return regenerate(TARGET, render, script="docs/gen_settings.py", argv=argv)
 
 
 if __name__ == "__main__":

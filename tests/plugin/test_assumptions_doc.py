@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -11,23 +11,14 @@ import openapi
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_assumptions", ROOT / "docs" / "gen_assumptions.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_assumptions_page_is_current() -> None:
-    expected = _generator().render(openapi.load_spec())
+def test_assumptions_page_is_current(docs_script: Callable[[str], ModuleType]) -> None:
+    expected = docs_script("gen_assumptions").render(openapi.load_spec())
     actual = (ROOT / "docs" / "assumptions.md").read_text(encoding="utf-8")
     assert actual == expected, "docs/assumptions.md is stale: run `python docs/gen_assumptions.py`"
 
 
-def test_every_mark_is_listed_with_its_pointer() -> None:
-    gen = _generator()
+def test_every_mark_is_listed_with_its_pointer(docs_script: Callable[[str], ModuleType]) -> None:
+    gen = docs_script("gen_assumptions")
     spec = openapi.load_spec()
     found = list(gen.marks(spec))
     assert len(found) >= 10  # the spec marks at least the statuses, ids, webhook and error guesses
@@ -37,14 +28,14 @@ def test_every_mark_is_listed_with_its_pointer() -> None:
         assert reason.replace("|", "\\|") in page
 
 
-def test_a_new_mark_makes_the_page_stale() -> None:
-    gen = _generator()
+def test_a_new_mark_makes_the_page_stale(docs_script: Callable[[str], ModuleType]) -> None:
+    gen = docs_script("gen_assumptions")
     spec = openapi.load_spec()
     before = gen.render(spec)
     spec["components"]["schemas"]["TaskStatus"]["x-assumption"] = "changed reason"
     assert gen.render(spec) != before
 
 
-def test_pointers_escape_slashes() -> None:
-    found = dict(_generator().marks({"paths": {"/v1/x": {"get": {"x-assumption": "r"}}}}))
+def test_pointers_escape_slashes(docs_script: Callable[[str], ModuleType]) -> None:
+    found = dict(docs_script("gen_assumptions").marks({"paths": {"/v1/x": {"get": {"x-assumption": "r"}}}}))
     assert found == {"#/paths/~1v1~1x/get": "r"}

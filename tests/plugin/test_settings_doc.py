@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,22 +13,15 @@ from mock_server.webhooks.settings import WebhookSettings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_settings", ROOT / "docs" / "gen_settings.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_settings_page_is_current() -> None:
+def test_settings_page_is_current(docs_script: Callable[[str], ModuleType]) -> None:
     actual = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
-    assert actual == _generator().render(), "docs/settings.md is stale: run `python docs/gen_settings.py`"
+    assert actual == docs_script("gen_settings").render(), (
+        "docs/settings.md is stale: run `python docs/gen_settings.py`"
+    )
 
 
-def test_every_key_is_documented_with_a_description() -> None:
-    gen = _generator()
+def test_every_key_is_documented_with_a_description(docs_script: Callable[[str], ModuleType]) -> None:
+    gen = docs_script("gen_settings")
     page = gen.render()
     for cls, prefix in ((Settings, ""), (WebhookSettings, "webhooks.")):
         docs = gen.attribute_docs(cls)
@@ -38,7 +31,7 @@ def test_every_key_is_documented_with_a_description() -> None:
                 assert docs.get(f.name), f"{cls.__name__}.{f.name} has no attribute docstring"
 
 
-def test_environment_variables_are_found_by_asking_from_env() -> None:
-    names = _generator().env_names()
+def test_environment_variables_are_found_by_asking_from_env(docs_script: Callable[[str], ModuleType]) -> None:
+    names = docs_script("gen_settings").env_names()
     assert {"seed", "time_scale", "keys"} <= names
     assert "rules" not in names
