@@ -21,6 +21,16 @@ Message = MutableMapping[str, Any]
 App = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 
 
+async def read_body(receive: Any) -> bytes:
+    """The whole request body of an ASGI `receive`."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 @dataclass(slots=True)
 class Exchange:
     """What the middleware lets a variant see and change: the request, then the response."""
@@ -58,12 +68,7 @@ class Rewrite:
         if scope["type"] != "http" or scope["path"].startswith("/_mock"):
             await self.app(scope, receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         exchange = Exchange(scope["method"], scope["path"], headers, body)
         if self.on_request is not None:
@@ -128,12 +133,7 @@ class TamperProxy:
 
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         target = urllib.parse.parse_qs(scope["query_string"].decode())["to"][0]
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k.decode().startswith("webhook-")} | {
             "content-type": "application/json"
