@@ -34,7 +34,11 @@ def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None
 
 
 def error_response(exc: ApiError) -> Response:
-    return json_response(wire.render_error(exc), exc.status, exc.headers or None)
+    headers = exc.headers
+    if exc.status == 429 and "Retry-After" not in headers:
+        # The spec pins Retry-After on every 429 (DECISIONS 14), whatever raised it (a rate limit, a rule, a header).
+        headers = {**headers, "Retry-After": "1"}
+    return json_response(wire.render_error(exc), exc.status, headers or None)
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:

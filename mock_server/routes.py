@@ -51,11 +51,9 @@ async def _enter(request: Request, ctx: MockContext, *, create: bool = False) ->
 
 
 def _injected(ctx: MockContext, error: ErrorSpec) -> InjectedError:
-    # The spec pins Retry-After on every 429 (DECISIONS 14), injected ones included; without a type, the
-    # error carries the one the spec documents for its status (429 rate_limit, 402 insufficient_credit, ...).
-    headers = {"Retry-After": "1"} if error.status == 429 else None
+    # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
     error_type = error.type or ctx.catalog.error_type(error.status)
-    return InjectedError(error.message, status=error.status, type=error_type, headers=headers)
+    return InjectedError(error.message, status=error.status, type=error_type)
 
 
 def _base_url(request: Request) -> str:
