@@ -31,11 +31,12 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-async def _enter(request: Request, ctx: MockContext, *, create: bool = False) -> str:
+async def _enter(request: Request, ctx: MockContext, operation_id: str, *, create: bool = False) -> str:
     """Auth, rate limit, then (except on create, where behaviour.plan decides) injected error and latency."""
     service = ctx.service
     headers = request_headers(request)
-    key = service.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    credentials = ctx.catalog.credentials[operation_id]  # the headers the spec's `security` names
+    key = service.authenticate(credentials.key(headers), credentials.hint())
     request.scope["state"]["key"] = key
     service.check_rate(key)
     if create:
@@ -68,7 +69,7 @@ def _base_url(request: Request) -> str:
 
 async def create_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx, create=True)
+    key = await _enter(request, ctx, "createPrediction", create=True)
     settings = ctx.settings
     raw = await read_body(request, settings.max_body_bytes)
     body = wire.parse_json_body(
@@ -89,7 +90,7 @@ async def create_prediction(request: Request) -> Response:
 
 async def get_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx)
+    key = await _enter(request, ctx, "getPrediction")
     task_id = request.path_params["prediction_id"]
     request.scope["state"]["task_id"] = task_id
     prediction = ctx.service.get(key, task_id)
@@ -98,7 +99,7 @@ async def get_prediction(request: Request) -> Response:
 
 async def get_credits(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx)
+    key = await _enter(request, ctx, "getCredits")
     await ctx.scheduler.run_due()
     return json_response(ctx.service.credits(key))
 
