@@ -47,16 +47,14 @@ def _example_body() -> dict[str, Any]:
     return {}
 
 
-def banner(base_url: str, secret: str | None) -> str:
+def banner(base_url: str, secret: str | None, key: str = "sk-test") -> str:
     body = json.dumps(_example_body(), separators=(",", ":"))
-    curl = (
-        f"curl -s {base_url}/v1/predictions -H 'Authorization: Bearer sk-test' "
-        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
-    )
+    auth = shlex.quote(f"Authorization: Bearer {key}")  # a key the mock accepts: the first of `keys` when set
+    curl = f"curl -s {base_url}/v1/predictions -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}"
     lines = [
         f"ShuYou mock listening on {base_url}",
         f"  try:      {curl}",
-        f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H 'Authorization: Bearer sk-test'",
+        f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H {auth}",
         f"  control:  {base_url}/_mock/health  (docs: {base_url}/_mock/openapi.json; spec: {base_url}/openapi.json)",
     ]
     if secret:
@@ -95,7 +93,7 @@ def serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     dispatcher = app.state.webhooks
     secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
-    print(banner(f"http://{host}:{port}", secret), flush=True)
+    print(banner(f"http://{host}:{port}", secret, settings.keys[0] if settings.keys else "sk-test"), flush=True)
     config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
@@ -109,4 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"shuyou-mock: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down cleanly and re-raised SIGINT; that is a normal stop
+        return 0
     return 1  # pragma: no cover - argparse requires a command

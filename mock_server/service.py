@@ -88,16 +88,11 @@ class PredictionService:
         return wire.render_prediction(p, urls, request_id or self.request_id())
 
     # -- auth and limits ---------------------------------------------------------------------------
-    def authenticate(self, authorization: str | None, api_key: str | None = None) -> str:
-        key = ""
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() == "bearer":
-                key = token.strip()
-        key = key or (api_key or "").strip()
+    def authenticate(self, key: str, accepted: str = "'Authorization: Bearer <key>'") -> str:
+        """The key itself (read by `credentials`), or AccessDenied; `accepted` lists the headers it may come in."""
         if not key:
             raise AccessDenied(
-                "Authorization: missing or empty bearer key; send 'Authorization: Bearer <key>' "
+                f"Authorization: missing or empty API key; send {accepted} "
                 "(You have no permission to access this resource)",
                 status=self.settings.auth_error_status,
             )
