@@ -9,9 +9,12 @@ import shlex
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_server.errors import SettingsError
+
+if TYPE_CHECKING:
+    from mock_server.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -64,6 +67,24 @@ def banner(base_url: str, secret: str | None) -> str:
     return "\n".join(lines)
 
 
+def _with_token(settings: Settings) -> Settings:
+    """On a non-loopback bind, other machines need a token for /_mock: the configured one or a fresh one."""
+    from mock_server.access import host_name, is_loopback_name
+
+    if settings.admin_token or is_loopback_name(host_name(settings.host)):
+        return settings
+    import secrets
+
+    return settings.replace(admin_token=secrets.token_urlsafe(24))
+
+
+def token_line(base_url: str, settings: Settings) -> str:
+    return (
+        f"  token:    /_mock and /metrics from other machines need 'X-Mock-Token: {settings.admin_token}'"
+        f" (inspector: {base_url}/_mock/ui?token={settings.admin_token})"
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -80,6 +101,7 @@ def serve(args: argparse.Namespace) -> int:
         store=args.store,
         webhook_secret=args.webhook_secret,
     )
+    settings = _with_token(settings)
     app = create_app(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
@@ -96,6 +118,8 @@ def serve(args: argparse.Namespace) -> int:
     dispatcher = app.state.webhooks
     secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
     print(banner(f"http://{host}:{port}", secret), flush=True)
+    if settings.admin_token:
+        print(token_line(f"http://{host}:{port}", settings), flush=True)
     config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -1,4 +1,4 @@
-"""One pure-ASGI middleware: request id header, journal entry, and a 500 envelope for anything unexpected.
+"""One pure-ASGI middleware: request id header, access rules (`access`), journal entry, and a 500 envelope.
 
 It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is journaled (for
 `journal.check()`) and answered in the envelope instead of a plain-text 500.
@@ -9,22 +9,57 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import wire
+from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
-from mock_server.control import control_problem
-from mock_server.errors import Forbidden, InternalError
+from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MisdirectedRequest
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
+
+_GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and frame rules
+_INSPECTOR = "/_mock/ui"
+_ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
+_ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
+
+
+def _error(refusal: Refusal) -> ApiError:
+    return _ERRORS[refusal.status](refusal.message, status=refusal.status)
 
 
 class MockMiddleware:
     def __init__(self, app: ASGIApp, context: MockContext) -> None:
         self.app = app
         self.context = context
+        s = context.settings
+        self.policy = AccessPolicy.for_bind(s.host, s.allowed_hosts, s.admin_token)
+
+    def _guard(self, scope: Scope) -> tuple[ApiError | None, bytes | None]:
+        """The refusal for this request, if any, and a Set-Cookie value when `?token=` opened the inspector."""
+        path: str = scope["path"]
+        guarded = path.startswith(_GUARDED)
+        if not guarded and not self.policy.check_host:
+            return None, None
+        h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _ACCESS_HEADERS}
+        host = h.get("host")
+        refusal = self.policy.host_refusal(host)
+        if refusal is None and guarded:
+            auth_scheme, _, bearer = h.get("authorization", "").partition(" ")
+            from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if path == _INSPECTOR else None
+            cookie = cookie_parser(h["cookie"]).get(TOKEN_COOKIE) if "cookie" in h else None
+            client = scope.get("client")
+            presented = (h.get(TOKEN_HEADER), bearer if auth_scheme.lower() == "bearer" else None, cookie, from_query)
+            refusal = self.policy.token_refusal(client[0] if client else "", host, presented)
+            refusal = refusal or self.policy.origin_refusal(
+                scope["method"], scope.get("scheme", "http"), host, h.get("origin"), h.get("sec-fetch-site")
+            )
+            if refusal is None and from_query and from_query == self.policy.token:
+                secure = "; Secure" if scope.get("scheme") == "https" else ""
+                return None, f"{TOKEN_COOKIE}={from_query}; Path=/_mock; HttpOnly; SameSite=Strict{secure}".encode()
+        return (_error(refusal) if refusal else None), None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,23 +73,25 @@ class MockMiddleware:
         started = time.perf_counter()
         status = 500
         responded = False
+        refused, cookie = self._guard(scope)
+        extra = [header]
+        if cookie is not None:
+            extra.append((b"set-cookie", cookie))
+        if scope["path"].startswith(_GUARDED):
+            extra.append((b"x-frame-options", b"DENY"))  # no other site frames the inspector's buttons
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
-            if scope["path"].startswith("/_mock"):
-                client = scope.get("client")
-                auth = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
-                problem = control_problem(ctx, client[0] if client else "", auth)
-                if problem:
-                    state["error_type"], state["error_message"] = "access_denied", problem
-                    await error_response(Forbidden(problem))(scope, receive, send_wrapper)
-                    return
+            if refused is not None:
+                state["error_type"], state["error_message"] = refused.type, refused.message
+                await error_response(refused)(scope, receive, send_wrapper)
+                return
             await self.app(scope, receive, send_wrapper)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             status = 499
