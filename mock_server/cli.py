@@ -102,6 +102,10 @@ def serve(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret,
     )
     settings = _with_token(settings)
+    if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
+        from mock_server.metrics import prepare_multiprocess
+
+        prepare_multiprocess(os.environ)
     app = create_app(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)

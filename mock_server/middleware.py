@@ -1,4 +1,6 @@
-"""One pure-ASGI middleware: request id header, access rules (`access`), journal entry, and a 500 envelope.
+"""One pure-ASGI middleware: request id header, access rules (`access`), journal entry and metrics, a 500
+envelope for anything unexpected, and `GET /metrics` (`metrics.Metrics`, outside the router so that it
+counts what the router answers, 404s included).
 
 It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is journaled (for
 `journal.check()`) and answered in the envelope instead of a plain-text 500.
@@ -10,20 +12,28 @@ import time
 from typing import Any
 
 from starlette.requests import ClientDisconnect, cookie_parser
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import wire
 from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
-from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MisdirectedRequest
+from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
+from mock_server.metrics import CONTENT_TYPE, Metrics
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
 
 _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and frame rules
 _INSPECTOR = "/_mock/ui"
+_METRICS = "/metrics"
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
 _ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
+
+
+def _operation(path: str) -> str:
+    """The label of a request no route took: /metrics itself, or one word (the label set stays bounded)."""
+    return "metrics" if path == _METRICS else "unmatched"
 
 
 def _error(refusal: Refusal) -> ApiError:
@@ -36,13 +46,41 @@ class MockMiddleware:
         self.context = context
         s = context.settings
         self.policy = AccessPolicy.for_bind(s.host, s.allowed_hosts, s.admin_token)
+        self._host_answers: dict[bytes | None, ApiError | None] = {}
+        self.metrics = Metrics(context)  # Starlette builds its middleware when the app first runs: a lazy import
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.metrics.close()
+            return message
+
+        await self.app(scope, receive_wrapper, send)
+
+    async def _serve_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise MethodNotAllowed(
+                f"method: {scope['method']} is not allowed on /metrics; allowed: GET, HEAD",
+                headers={"Allow": "GET, HEAD"},
+            )
+        await self.context.scheduler.run_due()  # tasks due by now are counted as ended, as /_mock/tasks shows them
+        await Response(self.metrics.render(), media_type=CONTENT_TYPE)(scope, receive, send)
 
     def _guard(self, scope: Scope) -> tuple[ApiError | None, bytes | None]:
         """The refusal for this request, if any, and a Set-Cookie value when `?token=` opened the inspector."""
         path: str = scope["path"]
         guarded = path.startswith(_GUARDED)
-        if not guarded and not self.policy.check_host:
-            return None, None
+        if not guarded:  # the API's hot path: the Host rule only, its answer cached per Host value
+            if not self.policy.check_host:
+                return None, None
+            raw = next((v for k, v in scope["headers"] if k == b"host"), None)
+            if raw not in self._host_answers:
+                if len(self._host_answers) > 256:
+                    self._host_answers.clear()
+                refusal = self.policy.host_refusal(raw.decode("latin-1") if raw is not None else None)
+                self._host_answers[raw] = _error(refusal) if refusal else None
+            return self._host_answers[raw], None
         h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _ACCESS_HEADERS}
         host = h.get("host")
         refusal = self.policy.host_refusal(host)
@@ -63,6 +101,9 @@ class MockMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         ctx = self.context
@@ -92,9 +133,15 @@ class MockMiddleware:
                 state["error_type"], state["error_message"] = refused.type, refused.message
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
+            if scope["path"] == _METRICS:
+                await self._serve_metrics(scope, receive, send_wrapper)
+                return
             await self.app(scope, receive, send_wrapper)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             status = 499
+        except ApiError as exc:  # raised here, outside the router's exception handlers (/metrics)
+            state["error_type"], state["error_message"] = exc.type, exc.message
+            await error_response(exc)(scope, receive, send_wrapper)
         except Exception as exc:
             ctx.journal.error(exc)
             state["error_type"], state["error_message"] = "internal_server_error", f"{type(exc).__name__}: {exc}"
@@ -113,6 +160,9 @@ class MockMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            self.metrics.observe(route.name if route is not None else _operation(scope["path"]), status, elapsed)
             ctx.journal.record(
                 time=ctx.clock.now(),
                 method=scope["method"],
@@ -121,7 +171,7 @@ class MockMiddleware:
                 status=status,
                 key=state.get("key"),
                 request_id=request_id,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(elapsed * 1000, 3),
                 task_id=state.get("task_id"),
                 error_type=state.get("error_type"),
                 error_message=state.get("error_message"),
