@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
     return parser
 
 
@@ -91,22 +92,33 @@ def serve(args: argparse.Namespace) -> int:
     from mock_server.app import create_app
     from mock_server.config import load_settings
 
-    settings = load_settings(
-        os.environ,
-        args.config,
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        time_scale=args.time_scale,
-        store=args.store,
-        webhook_secret=args.webhook_secret,
-    )
+    def load() -> Settings:
+        return load_settings(
+            os.environ,
+            args.config,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            time_scale=args.time_scale,
+            store=args.store,
+            webhook_secret=args.webhook_secret,
+        )
+
+    loaded = settings = load()
     settings = _with_token(settings)
     if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
         from mock_server.metrics import prepare_multiprocess
 
         prepare_multiprocess(os.environ)
     app = create_app(settings)
+    served: Any = app
+    if args.watch:
+        from mock_server.watch import ConfigWatcher, watching
+
+        path = args.config or os.environ.get("MOCK_CONFIG")
+        if not path:
+            raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
+        served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -124,7 +136,7 @@ def serve(args: argparse.Namespace) -> int:
     print(banner(f"http://{host}:{port}", secret), flush=True)
     if settings.admin_token:
         print(token_line(f"http://{host}:{port}", settings), flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
+    config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

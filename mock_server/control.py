@@ -175,6 +175,12 @@ async def list_requests(request: Request) -> Response:
     return json_response({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors})
 
 
+async def get_config(request: Request) -> Response:
+    _ctx(request)
+    watcher = getattr(request.app.state, "config_watcher", None)  # set by `serve --watch` (mock_server.watch)
+    return json_response(watcher.status.as_dict() if watcher is not None else {"watching": False})
+
+
 @functools.cache
 def _control_spec() -> bytes:
     with CONTROL_SPEC_PATH.open("rb") as f:
@@ -198,6 +204,7 @@ def control_routes() -> list[Route]:
         Route("/_mock/rules", get_rules, methods=["GET"]),
         Route("/_mock/rules", put_rules, methods=["PUT"]),
         Route("/_mock/requests", list_requests, methods=["GET"]),
+        Route("/_mock/config", get_config, methods=["GET"]),
         Route("/_mock/openapi.json", control_openapi, methods=["GET"]),
     ]
     try:

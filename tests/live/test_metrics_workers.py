@@ -3,9 +3,6 @@ processes writing one PROMETHEUS_MULTIPROC_DIR, scraped as one."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,8 +18,8 @@ from mock_server.metrics import prepare_multiprocess
 from mock_server.settings import Settings
 from mock_server.testing import serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+from tests.live._cli import served
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = {"Authorization": "Bearer sk-metrics"}
 BODY = {"model": "gemini-2.5-flash-image", "function": "image", "input": {"prompt": "a cat"}}
 
@@ -72,26 +69,11 @@ def test_deliveries_pending_and_retries_are_scraped() -> None:
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[list[str]]:
     """Two mock processes on one SQLite store and one multiprocess directory, as `--workers 2` would run them."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
     (tmp_path / "metrics").mkdir()
-    store = f"sqlite:///{tmp_path / 'mock.db'}"
-    command = [sys.executable, "-m", "mock_server", "serve", "--port", "0", "--time-scale", "0", "--store", store]
-    procs = [
-        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
-        for _ in range(2)
-    ]
-    try:
-        urls = []
-        for proc in procs:
-            assert proc.stdout is not None
-            urls.append(proc.stdout.readline().split(" on ", 1)[1].strip())
-        yield urls
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    args = ("--time-scale", "0", "--store", f"sqlite:///{tmp_path / 'mock.db'}")
+    with served(*args, env=env) as first, served(*args, env=env) as second:
+        yield [first, second]
 
 
 def test_two_processes_writing_one_dir_are_scraped_as_one(two_workers: list[str]) -> None:
