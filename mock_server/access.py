@@ -4,9 +4,9 @@ Pure: functions of the request's header strings and the settings; `middleware` a
 the refusal through the one error renderer. The threats (docs/control-surface.md, "Safety"):
 
 - DNS rebinding: a page on `rebind.example` whose name later resolves to 127.0.0.1 reads the mock with
-  `Host: rebind.example`. Refused (421) when the mock is bound to loopback, on every path, unless the name
-  is in `allowed_hosts`. With a non-loopback bind, clients use names the mock cannot know (a container
-  name, a LAN address), so only a configured `allowed_hosts` is enforced there.
+  `Host: rebind.example`. Refused (421) on every path for connections that arrive on a loopback address,
+  unless the name is in `allowed_hosts`. Clients on other interfaces (a non-loopback bind) use names the
+  mock cannot know (a container name, a LAN address), so only a configured `allowed_hosts` applies there.
 - Cross-site requests: a page on any site POSTs `/_mock/reset` (no preflight for a form post). A
   state-changing `/_mock` request whose `Origin` is not the mock's own, or with `Sec-Fetch-Site:
   cross-site`, is refused (403).
@@ -101,23 +101,35 @@ def _origin(scheme: str, host: str) -> str:
     return f"{scheme}://{host}"
 
 
+def _on_loopback_socket(local_host: str) -> bool:
+    """The connection arrived on a loopback address (scope["server"]); a name there means no TCP socket at all."""
+    try:
+        return ipaddress.ip_address(local_host).is_loopback
+    except ValueError:  # a unix socket or an in-process transport: no browser can be rebound onto those
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class AccessPolicy:
-    """The access rules of one app: whether Host is checked, the extra allowed hosts, and the token."""
+    """The access rules of one app: the extra allowed hosts and the token."""
 
-    check_host: bool
     allowed_hosts: tuple[str, ...] = ()
     token: str | None = None
 
     @classmethod
-    def for_bind(cls, bind_host: str, allowed_hosts: tuple[str, ...], token: str | None) -> AccessPolicy:
-        """Host is checked when bound to loopback (only rebinding sends a foreign name there) or when configured."""
-        patterns = tuple(p.lower().rstrip(".") for p in allowed_hosts)
-        return cls(is_loopback_name(host_name(bind_host)) or bool(patterns), patterns, token)
+    def from_settings(cls, allowed_hosts: tuple[str, ...], token: str | None) -> AccessPolicy:
+        return cls(tuple(p.lower().rstrip(".") for p in allowed_hosts), token)
 
-    def host_refusal(self, host_header: str | None) -> Refusal | None:
-        """421 when Host names neither loopback nor a configured host (a DNS-rebinding page)."""
-        if not self.check_host or host_header is None:  # no Host: HTTP/1.0 by hand, never a browser
+    def host_refusal(self, host_header: str | None, local_host: str) -> Refusal | None:
+        """421 when Host names neither loopback nor an allowed host (a DNS-rebinding page).
+
+        Checked on connections that arrived on a loopback address, whatever the bind (only a local program
+        connects there, and a browser names it by a foreign name only when rebound), and on every connection
+        once `allowed_hosts` is set; clients on other interfaces use names the mock cannot know.
+        """
+        if host_header is None:  # no Host: HTTP/1.0 by hand, never a browser
+            return None
+        if not self.allowed_hosts and not _on_loopback_socket(local_host):
             return None
         name = host_name(host_header)
         if is_loopback_name(name) or _matches(name, self.allowed_hosts):

@@ -28,6 +28,7 @@ _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and 
 _INSPECTOR = "/_mock/ui"
 _METRICS = "/metrics"
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
+_UNSEEN = InternalError("not looked up yet")  # a sentinel for the Host cache (None means: let it through)
 _ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
 
 
@@ -45,8 +46,8 @@ class MockMiddleware:
         self.app = app
         self.context = context
         s = context.settings
-        self.policy = AccessPolicy.for_bind(s.host, s.allowed_hosts, s.admin_token)
-        self._host_answers: dict[bytes | None, ApiError | None] = {}
+        self.policy = AccessPolicy.from_settings(s.allowed_hosts, s.admin_token)
+        self._host_answers: dict[tuple[bytes | None, str], ApiError | None] = {}
         self.metrics = Metrics(context)  # Starlette builds its middleware when the app first runs: a lazy import
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,19 +72,20 @@ class MockMiddleware:
         """The refusal for this request, if any, and a Set-Cookie value when `?token=` opened the inspector."""
         path: str = scope["path"]
         guarded = path.startswith(_GUARDED)
-        if not guarded:  # the API's hot path: the Host rule only, its answer cached per Host value
-            if not self.policy.check_host:
-                return None, None
+        server = scope.get("server")
+        local = str(server[0]) if server else ""
+        if not guarded:  # the API's hot path: the Host rule only, its answer cached per Host and local address
             raw = next((v for k, v in scope["headers"] if k == b"host"), None)
-            if raw not in self._host_answers:
+            answer = self._host_answers.get((raw, local), _UNSEEN)
+            if answer is _UNSEEN:
                 if len(self._host_answers) > 256:
                     self._host_answers.clear()
-                refusal = self.policy.host_refusal(raw.decode("latin-1") if raw is not None else None)
-                self._host_answers[raw] = _error(refusal) if refusal else None
-            return self._host_answers[raw], None
+                refusal = self.policy.host_refusal(raw.decode("latin-1") if raw is not None else None, local)
+                answer = self._host_answers[(raw, local)] = _error(refusal) if refusal else None
+            return answer, None
         h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _ACCESS_HEADERS}
         host = h.get("host")
-        refusal = self.policy.host_refusal(host)
+        refusal = self.policy.host_refusal(host, local)
         if refusal is None and guarded:
             auth_scheme, _, bearer = h.get("authorization", "").partition(" ")
             from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if path == _INSPECTOR else None

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import httpx2
 import pytest
 
+from mock_server.app import create_app
+from mock_server.clock import FakeClock
 from mock_server.settings import Settings
 from tests.app._support import KEY, create, envelope
 
@@ -63,9 +65,12 @@ async def test_a_configured_host_passes(make_client: Make) -> None:
         envelope(await client.get("/v1/credits", headers={"Host": "other.test"}), 421, "access_denied", "Host")
 
 
-async def test_non_loopback_bind_serves_the_api_under_any_name(make_client: Make) -> None:
-    async with make_client(Settings(host="0.0.0.0", admin_token="t0k"), client=("10.0.0.2", 5000)) as client:
+async def test_clients_on_other_interfaces_reach_the_api_under_any_name(clock: FakeClock) -> None:
+    app = create_app(Settings(host="0.0.0.0", admin_token="t0k"), clock=clock)
+    transport = httpx2.ASGITransport(app=app, client=("10.0.0.2", 5000))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://10.0.0.1:8000") as client:  # a LAN address
         assert (await client.get("/v1/credits", headers={**KEY, "Host": "mock.lan:8000"})).status_code == 200
+        envelope(await client.get("/_mock/health", headers={"Host": "mock.lan"}), 401, "access_denied", "Token")
 
 
 async def test_other_machines_need_the_token(make_client: Make) -> None:
@@ -78,11 +83,11 @@ async def test_other_machines_need_the_token(make_client: Make) -> None:
         assert (await client.get("/_mock/health", headers={"Authorization": "Bearer t0k"})).status_code == 200
 
 
-async def test_a_loopback_peer_under_a_foreign_name_needs_the_token(make_client: Make) -> None:
-    # non-loopback bind: Host is not checked, but a rebinding page (loopback peer, foreign name) has no token
+async def test_a_wildcard_bind_reached_over_loopback_still_refuses_rebinding(make_client: Make) -> None:
     async with make_client(Settings(host="0.0.0.0", admin_token="t0k")) as client:
         assert (await client.get("/_mock/health", headers={"Host": "localhost:8000"})).status_code == 200
-        envelope(await client.get("/_mock/health", headers={"Host": "rebind.example"}), 401, "access_denied", "Token")
+        for path in ("/_mock/health", "/v1/credits"):
+            envelope(await client.get(path, headers={**KEY, "Host": "rebind.example"}), 421, "access_denied", "Host")
 
 
 async def test_inspector_link_with_token_sets_a_strict_http_only_cookie(make_client: Make) -> None:

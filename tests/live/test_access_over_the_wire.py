@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_server.app import create_app
 from mock_server.clock import FakeClock
@@ -72,19 +73,28 @@ def test_cross_site_post_changes_nothing(server: LiveServer) -> None:
         assert http.get(f"/v1/predictions/{task_id}", headers=KEY).json()["data"]["task_status"] == "success"
 
 
-def test_mock_set_for_the_network_wants_its_token_under_a_foreign_name() -> None:
-    # Settings say a non-loopback bind (the socket stays on loopback here: tests never listen on the network)
+def _from_elsewhere(app: ASGIApp) -> ASGIApp:
+    """Stand-in for a peer on another machine: the socket stays on loopback (tests never listen on the network)."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "client": ("10.0.0.2", 50000)} if scope["type"] == "http" else scope, receive, send)
+
+    return asgi
+
+
+def test_another_machine_needs_the_token_over_the_wire() -> None:
     app = create_app(Settings(seed=3, host="0.0.0.0", admin_token="t0k"), clock=FakeClock(1_800_000_000.0))
-    with serve_in_thread(app) as live:
-        post = "POST /_mock/clock/advance HTTP/1.1\r\nHost: mock.lan\r\nContent-Type: application/json\r\n"
+    with serve_in_thread(_from_elsewhere(app)) as live:
+        post = "POST /_mock/clock/advance HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         framing = 'Content-Length: 14\r\nConnection: close\r\n\r\n{"seconds": 1}'
         status, _, body = _raw(live, post, framing)
         assert status == 401
         assert "X-Mock-Token: missing" in body
         status, _, _ = _raw(live, post + "X-Mock-Token: t0k\r\n", framing)
         assert status == 200
-        status, headers, _ = _raw(live, "GET /_mock/ui?token=t0k HTTP/1.1\r\nHost: mock.lan\r\n")
+        status, headers, _ = _raw(live, "GET /_mock/ui?token=t0k HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         assert "HttpOnly" in headers["set-cookie"]
         assert "SameSite=Strict" in headers["set-cookie"]
-        status, _, _ = _raw(live, "GET /_mock/requests HTTP/1.1\r\nHost: mock.lan\r\nCookie: shuyou_mock_token=t0k\r\n")
+        cookie = headers["set-cookie"].split(";", 1)[0]
+        status, _, _ = _raw(live, f"GET /_mock/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n")
         assert status == 200

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mock_server.access import AccessPolicy, host_name, is_loopback_name, query_token
+from mock_server.errors import SettingsError
 from mock_server.journal import mask_key
+from mock_server.settings import Settings
 
-LOOPBACK = AccessPolicy.for_bind("127.0.0.1", (), None)
+LOOPBACK = AccessPolicy()
+LO = "127.0.0.1"  # the local address a connection arrived on (scope["server"])
 
 
 @pytest.mark.parametrize(
@@ -34,12 +37,12 @@ def test_other_names_are_not_loopback(name: str) -> None:
 
 
 def test_loopback_bind_refuses_a_foreign_host_with_421_naming_the_header() -> None:
-    refusal = LOOPBACK.host_refusal("rebind.example:8000")
+    refusal = LOOPBACK.host_refusal("rebind.example:8000", LO)
     assert refusal is not None
     assert refusal.status == 421
     assert "Host: 'rebind.example:8000'" in refusal.message
     assert "allowed_hosts" in refusal.message
-    assert LOOPBACK.host_refusal("localhost:8000") is None
+    assert LOOPBACK.host_refusal("localhost:8000", LO) is None
 
 
 @pytest.mark.parametrize(
@@ -54,12 +57,14 @@ def test_loopback_bind_refuses_a_foreign_host_with_421_naming_the_header() -> No
     ],
 )
 def test_allowed_hosts_patterns(patterns: tuple[str, ...], host: str, allowed: bool) -> None:
-    assert (AccessPolicy.for_bind("127.0.0.1", patterns, None).host_refusal(host) is None) is allowed
+    assert (AccessPolicy.from_settings(patterns, None).host_refusal(host, LO) is None) is allowed
 
 
-def test_a_non_loopback_bind_checks_host_only_when_configured() -> None:
-    assert AccessPolicy.for_bind("0.0.0.0", (), None).host_refusal("mock.lan") is None
-    assert AccessPolicy.for_bind("0.0.0.0", ("mock.lan",), None).host_refusal("other.lan") is not None
+def test_connections_on_other_interfaces_check_host_only_when_configured() -> None:
+    assert LOOPBACK.host_refusal("mock.lan", "192.168.1.5") is None
+    assert LOOPBACK.host_refusal("mock.lan", "::1") is not None  # a wildcard bind, reached over loopback
+    assert LOOPBACK.host_refusal("mock.lan", "testserver") is None  # in-process: no socket to rebind onto
+    assert AccessPolicy.from_settings(("mock.lan",), None).host_refusal("other.lan", "192.168.1.5") is not None
 
 
 @pytest.mark.parametrize(
@@ -94,7 +99,7 @@ def test_reads_pass_and_cross_site_fetch_metadata_is_refused() -> None:
 
 
 def test_token_rules() -> None:
-    policy = AccessPolicy.for_bind("0.0.0.0", (), "t0ken")
+    policy = AccessPolicy.from_settings((), "t0ken")
     assert policy.token_refusal("127.0.0.1", "localhost:8000", ()) is None  # same machine, loopback name
     missing = policy.token_refusal("10.0.0.2", "mock.lan:8000", (None, None))
     assert missing is not None
@@ -131,3 +136,29 @@ def test_query_token() -> None:
 )
 def test_mask_key_shows_at_most_the_last_4_characters(key: str, served: str) -> None:
     assert mask_key(key) == served
+
+
+def test_serve_generates_a_token_only_for_a_non_loopback_bind() -> None:
+    from mock_server.cli import _with_token, token_line
+
+    assert _with_token(Settings(host="127.0.0.1")).admin_token is None
+    assert _with_token(Settings(host="0.0.0.0", admin_token="mine")).admin_token == "mine"
+    first, second = (_with_token(Settings(host="0.0.0.0")).admin_token for _ in range(2))
+    assert first is not None
+    assert len(first) >= 32
+    assert first != second
+    line = token_line("http://0.0.0.0:8000", Settings(admin_token="t0k"))
+    assert "X-Mock-Token: t0k" in line
+    assert "/_mock/ui?token=t0k" in line
+
+
+def test_allowed_hosts_from_config_and_environment() -> None:
+    assert Settings.from_mapping({"allowed_hosts": ["mock.internal", ".dev.test"]}).allowed_hosts == (
+        "mock.internal",
+        ".dev.test",
+    )
+    assert Settings.from_env({"MOCK_ALLOWED_HOSTS": "a.test, b.test"}).allowed_hosts == ("a.test", "b.test")
+    with pytest.raises(SettingsError, match="no scheme, port or path"):
+        Settings(allowed_hosts=("localhost:8000",))
+    with pytest.raises(SettingsError, match="allowed_hosts: expected a list"):
+        Settings.from_mapping({"allowed_hosts": "mock.internal"})
