@@ -88,7 +88,8 @@ class MockMiddleware:
         refusal = self.policy.host_refusal(host, local)
         if refusal is None and guarded:
             auth_scheme, _, bearer = h.get("authorization", "").partition(" ")
-            from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if path == _INSPECTOR else None
+            inspector = path == _INSPECTOR or path.startswith(_INSPECTOR + "/")
+            from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if inspector else None
             cookie = cookie_parser(h["cookie"]).get(TOKEN_COOKIE) if "cookie" in h else None
             client = scope.get("client")
             presented = (h.get(TOKEN_HEADER), bearer if auth_scheme.lower() == "bearer" else None, cookie, from_query)

@@ -105,6 +105,8 @@ async def test_inspector_link_with_token_sets_a_strict_http_only_cookie(make_cli
 async def test_the_token_in_a_query_opens_only_the_inspector_page(make_client: Make) -> None:
     async with make_client(Settings(host="0.0.0.0", admin_token="t0k"), client=("10.0.0.2", 5000)) as client:
         assert (await client.get("/_mock/requests", params={"token": "t0k"})).status_code == 401
+        assert (await client.get("/_mock/uix", params={"token": "t0k"})).status_code == 401
+        assert "set-cookie" in (await client.get("/_mock/ui/", params={"token": "t0k"})).headers
 
 
 async def test_control_responses_cannot_be_framed(client: httpx2.AsyncClient) -> None:
