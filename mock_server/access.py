@@ -39,6 +39,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # no socket, nothing a browser can reach, and not a name a public DNS answers.
 _IN_PROCESS_HOST = "testserver"
 _IN_PROCESS_CLIENT = "testclient"
+_UNSPECIFIED = ("0.0.0.0", "::")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,8 @@ class AccessPolicy:
         if not self.allowed_hosts and not _on_loopback_socket(local_host):
             return None
         name = host_name(host_header)
-        if is_loopback_name(name) or _matches(name, self.allowed_hosts):
+        # 0.0.0.0 and :: in a URL mean "this machine" to browsers, which then connect over loopback
+        if is_loopback_name(name) or name in _UNSPECIFIED or _matches(name, self.allowed_hosts):
             return None
         return Refusal(
             421,

@@ -135,7 +135,8 @@ def serve(args: argparse.Namespace) -> int:
     secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
     print(banner(f"http://{host}:{port}", secret), flush=True)
     if settings.admin_token:
-        print(token_line(f"http://{host}:{port}", settings), flush=True)
+        reachable = socket.gethostname() if settings.host in ("0.0.0.0", "::") else host  # a name others can use
+        print(token_line(f"http://{reachable}:{port}", settings), flush=True)
     config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -43,6 +43,7 @@ def test_loopback_bind_refuses_a_foreign_host_with_421_naming_the_header() -> No
     assert "Host: 'rebind.example:8000'" in refusal.message
     assert "allowed_hosts" in refusal.message
     assert LOOPBACK.host_refusal("localhost:8000", LO) is None
+    assert LOOPBACK.host_refusal("0.0.0.0:8000", LO) is None  # a browser opening http://0.0.0.0:8000 of a wildcard bind
 
 
 @pytest.mark.parametrize(
