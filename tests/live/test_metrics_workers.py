@@ -3,6 +3,9 @@ processes writing one PROMETHEUS_MULTIPROC_DIR, scraped as one."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from mock_server.testing import serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
 from tests.live._cli import served
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY = {"Authorization": "Bearer sk-metrics"}
 BODY = {"model": "gemini-2.5-flash-image", "function": "image", "input": {"prompt": "a cat"}}
 
@@ -101,3 +105,35 @@ def test_prepare_multiprocess_creates_or_wipes_the_directory(tmp_path: Path) -> 
     (given / "counter_123.db").write_bytes(b"stale")
     assert prepare_multiprocess({"PROMETHEUS_MULTIPROC_DIR": str(given)}) == given
     assert list(given.iterdir()) == []  # a previous run's files would add to this run's counters
+
+
+WORKER = """
+import sys
+from types import SimpleNamespace
+from mock_server.metrics import Metrics
+
+pending, delivered = int(sys.argv[1]), int(sys.argv[2])
+attempts = lambda n: tuple(range(n))
+deliveries = [SimpleNamespace(status="pending", attempts=attempts(2)) for _ in range(pending)]
+deliveries += [SimpleNamespace(status="delivered", attempts=attempts(1)) for _ in range(delivered)]
+context = SimpleNamespace(webhooks=SimpleNamespace(list=lambda: deliveries), store=SimpleNamespace(find=lambda **_: []))
+metrics = Metrics(context)
+metrics.observe("createPrediction", 200, 0.001)
+metrics.render()  # publishes this worker's delivery gauges; the process then ends without marking itself dead
+"""
+
+
+def test_delivery_gauges_of_two_workers_are_summed(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for pending, delivered in ((1, 4), (2, 0)):
+        subprocess.run([sys.executable, "-c", WORKER, str(pending), str(delivered)], env=env, check=True, timeout=60)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    text = generate_latest(registry).decode()
+    assert value(text, "shuyou_mock_webhook_deliveries_pending") == 3
+    assert value(text, "shuyou_mock_webhook_deliveries", outcome="delivered") == 4
+    assert value(text, "shuyou_mock_webhook_retries") == 3  # one retry per pending delivery, from both workers
+    assert value(text, "shuyou_mock_requests_total", operation="createPrediction", status="200") == 2
