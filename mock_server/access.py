@@ -167,6 +167,10 @@ class AccessPolicy:
             )
         return None
 
+    def is_token(self, presented: str) -> bool:
+        """`presented` is the token (compared in constant time)."""
+        return self.token is not None and hmac.compare_digest(presented.encode(), self.token.encode())
+
     def token_refusal(
         self, client_host: str, host_header: str | None, presented: tuple[str | None, ...]
     ) -> Refusal | None:
@@ -188,7 +192,6 @@ class AccessPolicy:
                 "needs the mock's token (admin_token, printed at startup): send 'X-Mock-Token: <token>' or open "
                 "/_mock/ui?token=<token> once",
             )
-        expected = self.token.encode()
-        if any(hmac.compare_digest(p.encode(), expected) for p in given):
+        if any(self.is_token(p) for p in given):
             return None
         return Refusal(403, "X-Mock-Token: the token does not match admin_token (printed at startup)")

@@ -86,7 +86,7 @@ class MockMiddleware:
         h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _ACCESS_HEADERS}
         host = h.get("host")
         refusal = self.policy.host_refusal(host, local)
-        if refusal is None and guarded:
+        if refusal is None:
             auth_scheme, _, bearer = h.get("authorization", "").partition(" ")
             inspector = path == _INSPECTOR or path.startswith(_INSPECTOR + "/")
             from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if inspector else None
@@ -97,7 +97,7 @@ class MockMiddleware:
             refusal = refusal or self.policy.origin_refusal(
                 scope["method"], scope.get("scheme", "http"), host, h.get("origin"), h.get("sec-fetch-site")
             )
-            if refusal is None and from_query and from_query == self.policy.token:
+            if refusal is None and from_query and self.policy.is_token(from_query):
                 secure = "; Secure" if scope.get("scheme") == "https" else ""
                 return None, f"{TOKEN_COOKIE}={from_query}; Path=/_mock; HttpOnly; SameSite=Strict{secure}".encode()
         return (_error(refusal) if refusal else None), None
