@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -92,20 +93,17 @@ def serve(args: argparse.Namespace) -> int:
     from mock_server.app import create_app
     from mock_server.config import load_settings
 
-    def load() -> Settings:
-        return load_settings(
-            os.environ,
-            args.config,
-            host=args.host,
-            port=args.port,
-            seed=args.seed,
-            time_scale=args.time_scale,
-            store=args.store,
-            webhook_secret=args.webhook_secret,
-        )
-
-    loaded = settings = load()
-    settings = _with_token(settings)
+    settings = load_settings(
+        os.environ,
+        args.config,
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        store=args.store,
+        webhook_secret=args.webhook_secret,
+    )
+    loaded, settings = settings, _with_token(settings)
     if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
         from mock_server.metrics import prepare_multiprocess
 
@@ -113,11 +111,12 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     served: Any = app
     if args.watch:
-        from mock_server.watch import ConfigWatcher, watching
+        from mock_server.watch import ConfigWatcher, cli_flags, watching
 
         path = args.config or os.environ.get("MOCK_CONFIG")
         if not path:
             raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
+        load = functools.partial(load_settings, os.environ, args.config, **cli_flags(vars(args)))  # as at startup
         served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
