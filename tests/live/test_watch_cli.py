@@ -58,6 +58,7 @@ def test_edited_rules_apply_without_a_restart_and_a_broken_file_changes_nothing(
     assert final_status(client) == "success"
     replace(config, "rules:\n  - match: {prompt: fail-me}\n    outcome: failed\n")
     eventually(lambda: shown(client)["reloads"] == 1)
+    assert shown(client)["applied"] == ["rules"]  # --time-scale 0 from the command line still holds
     assert final_status(client) == "failed"
     replace(config, "rules:\n  - match: {prompt: fail-me}\n    outcome: [broken\n")
     eventually(lambda: shown(client)["state"] == "invalid")
