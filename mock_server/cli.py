@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_server.errors import SettingsError
+
+if TYPE_CHECKING:
+    from mock_server.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -28,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
     return parser
 
 
@@ -62,6 +67,24 @@ def banner(base_url: str, secret: str | None, key: str = "sk-test") -> str:
     return "\n".join(lines)
 
 
+def _with_token(settings: Settings) -> Settings:
+    """On a non-loopback bind, other machines need a token for /_mock: the configured one or a fresh one."""
+    from mock_server.access import host_name, is_loopback_name
+
+    if settings.admin_token or is_loopback_name(host_name(settings.host)):
+        return settings
+    import secrets
+
+    return settings.replace(admin_token=secrets.token_urlsafe(24))
+
+
+def token_line(base_url: str, settings: Settings) -> str:
+    return (
+        f"  token:    /_mock and /metrics from other machines need 'X-Mock-Token: {settings.admin_token}'"
+        f" (inspector: {base_url}/_mock/ui?token={settings.admin_token})"
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -78,7 +101,21 @@ def serve(args: argparse.Namespace) -> int:
         store=args.store,
         webhook_secret=args.webhook_secret,
     )
+    loaded, settings = settings, _with_token(settings)
+    if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
+        from mock_server.metrics import prepare_multiprocess
+
+        prepare_multiprocess(os.environ)
     app = create_app(settings)
+    served: Any = app
+    if args.watch:
+        from mock_server.watch import ConfigWatcher, cli_flags, watching
+
+        path = args.config or os.environ.get("MOCK_CONFIG")
+        if not path:
+            raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
+        load = functools.partial(load_settings, os.environ, args.config, **cli_flags(vars(args)))  # as at startup
+        served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -94,7 +131,10 @@ def serve(args: argparse.Namespace) -> int:
     dispatcher = app.state.webhooks
     secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
     print(banner(f"http://{host}:{port}", secret, settings.keys[0] if settings.keys else "sk-test"), flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
+    if settings.admin_token:
+        reachable = socket.gethostname() if settings.host in ("0.0.0.0", "::") else host  # a name others can use
+        print(token_line(f"http://{reachable}:{port}", settings), flush=True)
+    config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -263,6 +263,16 @@ class PredictionService:
         self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
         self._ids = IdFactory(self.settings.seed)
 
+    def reconfigure(self, settings: Settings, *, rules: bool) -> None:
+        """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""
+        if (settings.rate_limit, settings.rate_limits) != (self.settings.rate_limit, self.settings.rate_limits):
+            self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
+        self.settings = settings
+        if rules:  # the file's rules changed: they replace the runtime ones (PUT /_mock/rules)
+            self.rules = settings.rules
+        self._keys = frozenset(settings.keys) if settings.keys is not None else None
+        self._plans.clear()
+
     # -- internals ---------------------------------------------------------------------------------
     def _settle_by_id(self, task_id: str) -> None:
         self._timers.pop(task_id, None)

@@ -118,7 +118,9 @@ class Settings:
     url_secret: str = "shuyou-mock-file-url-secret"
     """HMAC key for result URLs."""
     admin_token: str | None = None
-    """When set, /_mock/ answers any client that sends `Authorization: Bearer <token>`; else loopback only."""
+    """Token (`X-Mock-Token`) for /_mock and /metrics from elsewhere; `serve` generates one on a non-loopback bind."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names answered besides loopback (`name`, `.example.com` with subdomains, `*`): DNS-rebinding guard."""
     journal_size: int = 1000
     """Requests kept in the journal."""
     media_cache_items: int = 64
@@ -149,6 +151,12 @@ class Settings:
             raise SettingsError("max_body_bytes, max_json_depth and journal_size must be >= 1")
         for secret in self.webhook_secrets:
             check_secret(secret, key="webhook_secret")
+        for host in self.allowed_hosts:
+            if not host or "/" in host or host.count(":") == 1 or any(c.isspace() for c in host):
+                raise SettingsError(
+                    f"allowed_hosts: {host!r} is not a host name; give the name alone (no scheme, port or path), "
+                    "e.g. 'mock.internal', '.example.com' (with subdomains) or '*'"
+                )
         for function, seconds in self.durations.items():
             if not math.isfinite(seconds) or seconds < 0:
                 raise SettingsError(f"durations.{function}={seconds!r} must be a finite number >= 0")
@@ -217,6 +225,9 @@ class Settings:
         keys = environ.get("MOCK_KEYS")
         if keys:
             changes["keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
+        hosts = environ.get("MOCK_ALLOWED_HOSTS")
+        if hosts:
+            changes["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
         return dataclasses.replace(base, **changes)
 
 
@@ -266,6 +277,10 @@ def _convert(name: str, value: Any, base: Settings) -> Any:
             return None
         if not isinstance(value, list) or not all(isinstance(k, str) and k for k in value):
             raise SettingsError(f"keys: expected a list of non-empty strings, got {value!r}")
+        return tuple(value)
+    if name == "allowed_hosts":
+        if not isinstance(value, list) or not all(isinstance(h, str) and h and " " not in h for h in value):
+            raise SettingsError(f"allowed_hosts: expected a list of host names (or '.domain', '*'), got {value!r}")
         return tuple(value)
     if name == "balances":
         if not isinstance(value, Mapping):
