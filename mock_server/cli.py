@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--replay", default=None, help="answer matching requests from this cassette (docs/drift.md)")
+    serve.add_argument("--replay-strict", action="store_true", default=None, help="with --replay: refuse the rest")
     proxy = sub.add_parser("proxy", help="a recording, validating reverse proxy to --target (docs/drift.md)")
     proxy.add_argument("--target", required=True, help="the API to forward to, e.g. https://api.shuyou.ai")
     proxy.add_argument("--record", required=True, help="cassette to write (JSON Lines, secrets redacted)")
@@ -84,6 +86,8 @@ def serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         store=args.store,
         webhook_secret=args.webhook_secret,
+        replay=args.replay,
+        replay_strict=args.replay_strict,
     )
     app = create_app(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
