@@ -30,7 +30,16 @@ from mock_server.settings import Settings  # noqa: E402
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings  # noqa: E402
 
 TARGET = ROOT / "docs" / "settings.md"
-CLI_FLAGS = {"host", "port", "seed", "time_scale", "store", "webhook_secret"}  # `serve --<flag>`, see docs/running.md
+CLI_FLAGS = {
+    "host",
+    "port",
+    "seed",
+    "time_scale",
+    "store",
+    "webhook_secret",
+    "replay",
+    "replay_strict",
+}  # `serve --<flag>`, see docs/running.md
 
 
 def attribute_docs(cls: type[Any]) -> dict[str, str]:
