@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
     from contracts.drift_cli import add_drift_command
-    from contracts.record import add_record_command
+    from contracts.record_cli import add_record_command
 
     add_record_command(commands)
     add_drift_command(commands)
