@@ -19,7 +19,7 @@ import httpx2
 from starlette.types import Receive, Scope, Send
 
 import openapi
-from mock_server.clock import SystemClock
+from mock_server.clock import Clock, SystemClock
 from openapi.cassette import CassetteWriter
 
 __all__ = ["RecordingProxy", "SpecValidator"]
@@ -88,14 +88,14 @@ class RecordingProxy:
 
     def __init__(
         self, target: str, writer: CassetteWriter, *, validator: SpecValidator | None = None, log: Log = _stderr,
-        timeout: float = 60.0,
+        timeout: float = 60.0, clock: Clock | None = None,
     ) -> None:  # fmt: skip
         self.target = target.rstrip("/")
         self.writer = writer
         self.validator = validator or SpecValidator()
         self.log = log
         self.timeout = timeout
-        self.clock = SystemClock()
+        self.clock = clock or SystemClock()  # wall time: the poll times of the real service
         self.started = self.clock.now()
         self.tasks: dict[str, tuple[float, str]] = {}  # task id -> (created at, model)
         self._client: httpx2.AsyncClient | None = None

@@ -71,16 +71,12 @@ def test_all_differences_at_once_give_the_summary_junit_and_the_config_that_woul
     assert out.index("break the documented contract") < out.index("Processing times differ")
     assert "durations:\n    image: 22.5\n    video: 172.5" in out
     failed = {case.get("name") for case in ET.parse(junit).getroot() if case.find("failure") is not None}
-    assert failed == {category for category, _ in report_categories(report)}
+    assert failed == {category for category, _ in _named(report)}
     # The suggested lines, given to the mock, remove the timing drift (and only that).
     config = tmp_path / "durations.yaml"
     config.write_text(report["suggested_config"] + "\n")
     _, again = _drift(cassette, tmp_path, "--mock-args", f"--config {config}")
     assert _named(again) == set().union(*EXPECTED.values()) - EXPECTED["slower"]
-
-
-def report_categories(report: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
-    return {(d["category"], "") for d in report["differences"]}
 
 
 def test_a_cassette_that_is_not_one_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from conftest import API_KEY
 from standin import Differences, StandinClock, create_standin
 
+from contracts.cli import main
 from mock_server.proxy import RecordingProxy
 from mock_server.testing import serve_in_thread
 from openapi.cassette import CassetteWriter, read_cassette
@@ -48,6 +50,25 @@ def test_the_proxy_forwards_records_and_logs_each_spec_violation_at_once(tmp_pat
     assert API_KEY not in text
     assert "hook-tok-77" not in text
     assert "t0k3n" not in text  # the result file URL's token
+
+
+def test_a_proxy_recording_drifts_like_a_recorded_plan(mock_url: str, tmp_path: Path) -> None:
+    clock, out = StandinClock(), tmp_path / "client.cassette"
+    with (
+        serve_in_thread(create_standin(clock, Differences(extra_field=True, slower=3.0))) as target,
+        serve_in_thread(
+            RecordingProxy(target.base_url, CassetteWriter(out, source=target.base_url), log=print, clock=clock)
+        ) as proxy,
+        httpx2.Client(base_url=proxy.base_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client,
+    ):
+        task_id = client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+        for _ in range(6):  # a client of its own, polling every 5 s
+            clock.advance(5)
+            client.get(f"/v1/predictions/{task_id}")
+    report = tmp_path / "drift.json"
+    assert main(["drift", str(out), "--against", mock_url, "--json", str(report)]) == 1
+    named = {(d["category"], d["subject"]) for d in json.loads(report.read_text())["differences"]}
+    assert named == {("fields", "/data/created_at"), ("timing", "image")}
 
 
 def test_shuyou_mock_proxy_serves_on_the_given_port_and_writes_the_cassette(tmp_path: Path) -> None:
