@@ -166,6 +166,8 @@ def _statuses(pairs: Sequence[tuple[Recorded, Recorded]]) -> list[Difference]:
         if real.status != mock.status:
             subject = real.operation or f"{real.method} {real.path}"
             message = f"{subject}: the recorded answer is {real.status}, the mock answers {mock.status}"
+            if mock.status == 0:
+                message = f"{real.name or subject}: recorded ({real.status}), but the mock's task has no such output"
             found.setdefault((Category.STATUS, subject, message), set()).add(real.name or subject)
     return _merge(found)
 

@@ -57,7 +57,8 @@ def started_mock(extra_args: Sequence[str] = (), *, timeout: float = 60.0) -> It
 
 
 def replay(cassette: Cassette, base_url: str, *, timeout: float = 30.0) -> list[Pair]:
-    """Each recorded exchange with the mock's answer to the same request (None when it cannot be replayed)."""
+    """Each recorded exchange with the mock's answer to the same request (None when it is not replayed: the
+    `/_mock` surface; a result file the mock's task does not have is answered with status 0)."""
     target = probe(base_url, timeout=min(timeout, 10.0))
     if not target.is_mock:
         raise TargetUnreachable(f"{base_url} is not our mock (no /_mock/health): drift replays on the mock only")
@@ -84,10 +85,12 @@ def replay(cassette: Cassette, base_url: str, *, timeout: float = 30.0) -> list[
 def _send(
     client: httpx2.Client, ex: Recorded, ids: dict[str, str], last_body: dict[str, Any], redactor: Redactor
 ) -> Recorded | None:
+    if ex.path.startswith("/_mock"):
+        return None  # the mock's own control surface (a proxy in front of a mock): not the API
     if ex.operation == "file":
         url = _mock_file_url(last_body.get(ex.task or ""), ex)
-        if url is None:
-            return None
+        if url is None:  # the mock's task has no such output: a difference (status 0 = no answer)
+            return Recorded(ex.seq, ex.method, ex.path, 0, operation="file", name=ex.name, task=ex.task)
         response = client.get(url)
         kind = response.headers.get("content-type", "").split(";")[0].strip()
         file = FileRecord(kind, len(response.content)) if response.status_code < 300 else None

@@ -59,3 +59,10 @@ def test_a_model_much_slower_than_its_function_gets_its_own_rule() -> None:
         "durations:\n  video: 52.5\nrules:\n  - name: drift-veo-3.1-generate-preview\n"
         "    match: {model: veo-3.1-generate-preview}\n    duration: 172.5"
     )
+
+
+def test_a_result_file_the_mocks_task_does_not_have_is_a_status_difference() -> None:
+    real = Exchange(0, "GET", "/files/t/1.png", 200, operation="file", name="file gpt-image-2 #1")
+    missing = Exchange(0, "GET", "/files/t/1.png", 0, operation="file", name="file gpt-image-2 #1")
+    (difference,) = compare(load(), [(real, missing)]).differences
+    assert difference.message == "file gpt-image-2 #1: recorded (200), but the mock's task has no such output"
