@@ -145,10 +145,14 @@ class _Recorder:
         )
         return response
 
-    def fetch_file(self, client: httpx2.Client, task: _Task, index: int, url: str, with_files: bool) -> None:
+    def fetch_file(self, client: httpx2.Client, task: _Task, index: int, url: str, with_files: bool) -> str:
+        """GET one result file (not through the gate: it may live on another host) and record it; a note if not."""
         parts = urlsplit(url)
         started = self.clock()
-        response = client.get(url)
+        try:
+            response = client.get(url)
+        except (httpx2.TimeoutException, httpx2.TransportError) as exc:
+            return f"file {task.model} #{index}: not fetched ({type(exc).__name__}: {exc})"
         kind = response.headers.get("content-type", "").split(";")[0].strip()
         self.writer.write(
             method="GET",
@@ -167,6 +171,7 @@ class _Recorder:
             if response.status_code < 300
             else None,
         )
+        return ""
 
 
 def record(options: RecordOptions, *, progress: Progress = print, timing: Timing | None = None) -> RecordResult:
@@ -201,7 +206,8 @@ def record(options: RecordOptions, *, progress: Progress = print, timing: Timing
         _poll_all(recorder, client, spec, tasks, options.timeout, result)
         for task in tasks:
             for index, url in enumerate(_output_urls(task.final)):
-                recorder.fetch_file(files, task, index, url, options.with_files)
+                note = recorder.fetch_file(files, task, index, url, options.with_files)
+                result.notes += [note] if note else []
         result.exchanges = writer.count
     state = budget.state()
     result.spent, result.refused = state.spent, state.refused
