@@ -20,6 +20,8 @@ from starlette.types import Receive, Scope, Send
 
 import openapi
 from mock_server.clock import Clock, SystemClock
+from mock_server.errors import InternalError
+from mock_server.responses import error_response
 from openapi.cassette import CassetteWriter
 
 __all__ = ["RecordingProxy", "SpecValidator"]
@@ -132,8 +134,10 @@ class RecordingProxy:
         try:
             response = await self._client.request(method, url, headers=forwarded, content=body)
         except (httpx2.TimeoutException, httpx2.TransportError) as exc:
-            self.log(f"proxy: {method} {path}: {self.target} did not answer ({type(exc).__name__}: {exc})")
-            await _answer(send, 502, [("content-type", "text/plain")], f"proxy: {self.target}: {exc}".encode())
+            problem = f"proxy: {self.target} did not answer {method} {path} ({type(exc).__name__}: {exc})"
+            self.log(problem)
+            status = 504 if isinstance(exc, httpx2.TimeoutException) else 502
+            await error_response(InternalError(problem, status=status))(scope, receive, send)
             return
         self._record(method, path, query, headers, body, response)
         back = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _DROP_BACK]

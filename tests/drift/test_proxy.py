@@ -88,6 +88,16 @@ def test_shuyou_mock_proxy_serves_on_the_given_port_and_writes_the_cassette(tmp_
     assert [ex.operation for ex in read_cassette(out).exchanges] == ["getCredits"]
 
 
+def test_a_target_that_does_not_answer_gets_a_502_in_the_error_envelope(tmp_path: Path) -> None:
+    logged: list[str] = []
+    proxy_app = RecordingProxy("http://127.0.0.1:9", CassetteWriter(tmp_path / "x.cassette"), log=logged.append)
+    with serve_in_thread(proxy_app) as proxy:
+        answer = httpx2.get(f"{proxy.base_url}/v1/credits", timeout=10)
+    assert answer.status_code == 502
+    assert answer.json()["error"]["message"].startswith("proxy: http://127.0.0.1:9 did not answer GET /v1/credits")
+    assert logged == [answer.json()["error"]["message"]]
+
+
 def test_a_target_that_is_not_a_url_is_a_usage_error() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mock_server", "proxy", "--target", "api.shuyou.ai", "--record", "x"],
