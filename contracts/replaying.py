@@ -10,6 +10,7 @@ CLI (`python -m mock_server serve --port 0`), never imported, or given with `--a
 from __future__ import annotations
 
 import re
+import selectors
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,12 @@ def started_mock(extra_args: Sequence[str] = (), *, timeout: float = 60.0) -> It
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:  # never hang on a mock that prints nothing
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout)
+        if not ready:
+            process.kill()
+            raise MockNotStarted(f"`{' '.join(command[1:])}` printed nothing within {timeout:g} s")
         line = process.stdout.readline()
         found = _BANNER.search(line)
         if not found:

@@ -94,3 +94,11 @@ def test_drift_against_something_that_is_not_our_mock_is_a_usage_error(
     cassette = record_standin(Differences())
     assert main(["drift", str(cassette), "--against", "http://127.0.0.1:9"]) == 2
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_a_mock_that_does_not_start_is_a_usage_error_with_its_own_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "examples" / "sample.cassette"
+    assert main(["drift", str(sample), "--mock-args", f"--config {tmp_path / 'missing.yaml'}"]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
