@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
+    serve.add_argument("--replay", default=None, help="answer matching requests from this cassette (docs/drift.md)")
+    serve.add_argument("--replay-strict", action="store_true", default=None, help="with --replay: refuse the rest")
+    proxy = sub.add_parser("proxy", help="a recording, validating reverse proxy to --target (docs/drift.md)")
+    proxy.add_argument("--target", required=True, help="the API to forward to, e.g. https://api.shuyou.ai")
+    proxy.add_argument("--record", required=True, help="cassette to write (JSON Lines, secrets redacted)")
+    proxy.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 
@@ -100,6 +107,8 @@ def serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         store=args.store,
         webhook_secret=args.webhook_secret,
+        replay=args.replay,
+        replay_strict=args.replay_strict,
     )
     loaded, settings = settings, _with_token(settings)
     if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
@@ -144,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args)
+        if args.command == "proxy":
+            from mock_server import proxy
+
+            return proxy.run(args.target, args.record, host=args.host, port=args.port)
     except SettingsError as exc:
         print(f"shuyou-mock: {exc}", file=sys.stderr)
         return 2

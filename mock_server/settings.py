@@ -123,6 +123,10 @@ class Settings:
     """Host names answered besides loopback (`name`, `.example.com` with subdomains, `*`): DNS-rebinding guard."""
     journal_size: int = 1000
     """Requests kept in the journal."""
+    replay: str | None = None
+    """Cassette to replay: requests that match a recorded one get its answer (docs/drift.md); None: simulate all."""
+    replay_strict: bool = False
+    """With `replay`: refuse (404 in the error envelope) what matches no recorded exchange."""
     media_cache_items: int = 64
     """Rendered files kept in memory."""
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
@@ -233,11 +237,11 @@ class Settings:
 
 _INTS = {"port", "seed", "auth_error_status", "max_body_bytes", "max_json_depth", "journal_size", "media_cache_items"}
 _FLOATS = {"time_scale", "discount_percent", "default_balance", "failure_probability", "latency", "url_ttl"}
-_STRS = {"host", "store", "webhook_secret", "url_secret", "admin_token"}
+_STRS = {"host", "store", "webhook_secret", "url_secret", "admin_token", "replay"}
 
 
 def _scalar(name: str, raw: Any, where: str) -> Any:
-    if raw is None and name in {"seed", "default_balance", "webhook_secret", "admin_token"}:
+    if raw is None and name in {"seed", "default_balance", "webhook_secret", "admin_token", "replay"}:
         return None
     try:
         if name in _INTS:
@@ -296,6 +300,10 @@ def _convert(name: str, value: Any, base: Settings) -> Any:
         return None if value is None else ErrorSpec.from_mapping(value, "error")
     if name == "rules":
         return parse_rules(value)
+    if name == "replay_strict":
+        if not isinstance(value, bool):
+            raise SettingsError(f"replay_strict={value!r} is not true or false")
+        return value
     if name == "webhooks":
         if not isinstance(value, Mapping):
             raise SettingsError(f"webhooks: expected a mapping, got {value!r}")
