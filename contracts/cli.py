@@ -58,7 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate-limit", help="cap schemathesis' request rate, e.g. 10/s or 100/m (kind to real targets)")
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
+    rules = commands.add_parser("rules", help="print the rule table (and what is not checked, and why)")
+    rules.add_argument("--format", choices=("markdown", "ids"), default="markdown", help="default markdown")
     return parser
+
+
+def _print_rules(form: str) -> int:
+    from contracts.rules import IDS, render_not_checked, render_table
+
+    if form == "ids":
+        print("\n".join(IDS))
+        return 0
+    print(f"Rules ({len(IDS)}):\n\n{render_table()}\n\nNot checked, and why:\n\n{render_not_checked()}")
+    return 0
 
 
 def _non_negative(value: str) -> int:
@@ -93,6 +105,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     parser = _parser()
     args = parser.parse_args(args_list)
+    if args.command == "rules":
+        return _print_rules(args.format)
     api_key = args.api_key or environ.get(ENV_API_KEY, "")
     if not api_key and not args.dry_run:
         parser.error(f"--api-key is required (or set ${ENV_API_KEY})")

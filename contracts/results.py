@@ -1,0 +1,73 @@
+"""Result files: download every output URL of the lifecycle's succeeded tasks and decode it (`contracts.media`).
+
+Downloads go straight to the URL (a CDN, or the mock's `/files/...`), not through the budget gate: they are
+not API calls and cost nothing. Each file is read at most `MAX_BYTES`, so a huge or endless body cannot hang
+the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+
+from contracts.findings import Finding, FindingSink, Kind
+from contracts.lifecycle import TaskOutcome
+from contracts.media import media_error
+from contracts.spec import SUCCESS_STATUS, ContractSpec
+
+MAX_BYTES = 64 * 1024 * 1024
+Fetch = Callable[[str], tuple[int, bytes]]
+
+
+def download(url: str, *, timeout: float = 30.0) -> tuple[int, bytes]:
+    """(status, first MAX_BYTES of the body); a transport error is status 0 with the reason as the body."""
+    try:
+        with httpx2.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            content = b""
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) >= MAX_BYTES:
+                    break
+            return response.status_code, content
+    except (httpx2.TransportError, httpx2.TimeoutException, httpx2.InvalidURL) as exc:
+        return 0, f"{type(exc).__name__}: {exc}".encode()
+
+
+def output_urls(spec: ContractSpec, body: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(type, URL) of each output item, the URL field named by the spec's schema for that type."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("task_status") != SUCCESS_STATUS:
+        return
+    for item in data.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        kind = str(item.get("type"))
+        url = item.get(spec.output_url_fields.get(kind, ""))
+        if isinstance(url, str):
+            yield kind, url
+
+
+def check_results(
+    spec: ContractSpec, outcomes: list[TaskOutcome], sink: FindingSink, *, fetch: Fetch = download
+) -> None:
+    for outcome in outcomes:
+        for kind, url in output_urls(spec, outcome.final or {}):
+            status, content = fetch(url)
+            ok = status == 200
+            sink.ran("result_download", failed=not ok, operation="getPrediction")
+            if not ok:
+                reason = content.decode("utf-8", "replace")[:200] if status == 0 else f"answered {status}"
+                message = f"{outcome.model}: {kind} result {_short(url)} does not download: {reason}"
+                sink.add([Finding(Kind.CONTRACT, "result_download", message, "getPrediction", outcome.task_id, status)])
+                continue
+            error = media_error(kind, content)
+            sink.ran("result_media", failed=error is not None, operation="getPrediction")
+            if error is not None:
+                message = f"{outcome.model}: {kind} result {_short(url)} ({len(content)} bytes): {error}"
+                sink.add([Finding(Kind.CONTRACT, "result_media", message, "getPrediction", outcome.task_id, 200)])
+
+
+def _short(url: str) -> str:
+    return url.split("?", 1)[0]

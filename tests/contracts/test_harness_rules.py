@@ -1,0 +1,63 @@
+"""The rule table is the harness's one list: each rule names a check that exists, the CLI prints it, and
+--dry-run says which rules a plan cannot run and why."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+
+import pytest
+
+from contracts import phases, suite
+from contracts.cli import main
+from contracts.rules import BY_ID, IDS, RULES, Family, Plan, partial_reason, skip_reason, skipped
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
+def test_every_rule_names_the_function_that_checks_it(rule: object) -> None:
+    module, _, name = rule.check.partition(":")  # type: ignore[attr-defined]
+    if module == "schemathesis":
+        assert name in phases.BUILTIN_CHECKS
+        return
+    target: object = importlib.import_module(module)
+    for part in name.split("."):
+        target = getattr(target, part)
+    assert callable(target)
+
+
+def test_ids_are_unique_and_the_suite_and_phases_read_the_table() -> None:
+    assert len(set(IDS)) == len(IDS)
+    assert suite.RULES == IDS
+    assert tuple(r.id for r in RULES if r.family is Family.SCHEMATHESIS) == phases.BUILTIN_CHECKS
+
+
+def test_rules_subcommand_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"`{rule_id}`" in out for rule_id in IDS)
+    assert "Not checked, and why" in out
+
+
+def test_a_small_budget_skips_the_rules_that_need_more_billable_calls() -> None:
+    plan = Plan(("lifecycle",), budget=1, receiver=False, secret=False, other_key=False)
+    reasons = skipped(plan)
+    media = BY_ID["result_media"]
+
+    assert "webhook receiver" in reasons["webhook_body"]
+    assert "needs 3 billable call(s) for full coverage, the budget is 1" in (partial_reason(media, plan) or "")
+    assert "needs at least 1 billable call (a created task), the budget is 0" in (
+        skip_reason(media, replace(plan, budget=0)) or ""
+    )
+    assert "phase(s)" in reasons["negative_data_rejection"]
+    assert "result_download" not in reasons
+    assert skip_reason(next(r for r in RULES if r.id == "credits_billed"), plan) is None
+
+
+def test_dry_run_lists_the_rules_the_plan_cannot_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--base-url", "https://api.shuyou.ai", "--dry-run", "--budget", "1", "--phases", "lifecycle"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "partly result_media: needs 3 billable call(s) for full coverage, the budget is 1 (--budget)" in out
+    assert "skipped webhook_signature: needs a webhook receiver" in out
+    assert "skipped negative_data_rejection: phase(s)" in out
