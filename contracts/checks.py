@@ -151,9 +151,14 @@ def _check_header(spec: ContractSpec, exchange: Exchange) -> Iterator[Finding]:
         )
 
 
+def rule_of_pointer(pointer: str, default_rule: str) -> str:
+    """The rule a schema violation at `pointer` (of a Get Prediction-shaped body) is reported under."""
+    return next((name for prefix, name in _POINTER_RULES if pointer.startswith(prefix)), default_rule)
+
+
 def _schema_findings(errors: list[SchemaError], exchange: Exchange, default_rule: str) -> Iterator[Finding]:
     for error in errors:
-        rule = next((name for prefix, name in _POINTER_RULES if error.pointer.startswith(prefix)), default_rule)
+        rule = rule_of_pointer(error.pointer, default_rule)
         yield _finding(rule, f"body at {error.pointer}: {error.message}", exchange, assumption=error.assumption)
 
 
