@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import importlib
+import json
+import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from contract_mocks import harness
 
 from contracts import phases, suite
 from contracts.cli import main
+from contracts.report import render_summary, write_json, write_junit
 from contracts.rules import BY_ID, IDS, RULES, Family, Plan, partial_reason, skip_reason, skipped
 
 
@@ -61,3 +66,26 @@ def test_dry_run_lists_the_rules_the_plan_cannot_run(capsys: pytest.CaptureFixtu
     assert "partly result_media: needs 3 billable call(s) for full coverage, the budget is 1 (--budget)" in out
     assert "skipped webhook_signature: needs a webhook receiver" in out
     assert "skipped negative_data_rejection: phase(s)" in out
+
+
+def test_the_report_says_per_rule_and_operation_what_ran_and_what_was_skipped_and_why(
+    mock_url: str, tmp_path: Path
+) -> None:
+    result = harness(mock_url, phases=("lifecycle",), webhook_secret=None)
+    write_json(result, tmp_path / "report.json")
+    write_junit(result, tmp_path / "junit.xml")
+
+    rules = {row["rule"]: row for row in json.loads((tmp_path / "report.json").read_text())["rules"]}
+    assert [row for row in rules] == list(IDS)
+    assert rules["webhook_signature"]["status"] == "skipped"
+    assert "--webhook-secret" in rules["webhook_signature"]["reason"]
+    assert rules["not_a_server_error"]["status"] == "skipped"
+    assert set(rules["envelope"]["operations"]) == {"createPrediction", "getPrediction", "getCredits"}
+    assert rules["result_media"]["operations"]["getPrediction"] == {"run": 3, "failed": 0}
+    assert rules["auth_required"]["operations"]["getCredits"]["run"] == 1
+    summary = render_summary(result)
+    assert "webhook_signature          skipped: needs --webhook-secret" in summary
+    assert "credits_billed             getCredits 0/1" in summary
+    cases = {case.get("name"): case for case in ET.parse(tmp_path / "junit.xml").getroot()}
+    assert cases["webhook_signature"].find("skipped") is not None
+    assert cases["envelope"].find("skipped") is None

@@ -1,0 +1,86 @@
+"""The pure halves of two rules, on real files and canned readings: result_media (a real decoder says whether a
+file is the media its item claims) and credits_billed (total_usage moves by what the tasks were billed)."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import pytest
+from PIL import Image
+
+from contracts.credits import check_billing
+from contracts.findings import Kind
+from contracts.media import media_error
+from mock_server.media import audio
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(8000)
+        file.writeframes(b"\x00\x01" * 800)
+    return out.getvalue()
+
+
+def test_real_files_of_the_claimed_kind_pass() -> None:
+    mp3 = audio.mp3(audio.tone(0.2, seed=1))
+
+    assert media_error("image", _png()) is None
+    assert media_error("audio", _wav()) is None
+    if mp3 is not None:  # lameenc present
+        assert media_error("audio", mp3) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "says"),
+    [
+        pytest.param("image", _wav(), "Pillow cannot decode it", id="wav-claimed-image"),
+        pytest.param("audio", _png(), "no audio container", id="png-claimed-audio"),
+        pytest.param("video", _wav(), "not an MP4 container", id="wav-claimed-video"),
+        pytest.param("video", b"", "empty", id="empty"),
+        pytest.param("image", _png()[:40], "Pillow cannot decode it", id="truncated-png"),
+    ],
+)
+def test_a_file_of_another_kind_is_named(kind: str, content: bytes, says: str) -> None:
+    assert says in (media_error(kind, content) or "")
+
+
+def _credits(usage: float) -> dict[str, object]:
+    return {"data": {"total_credits": 100.0, "total_usage": usage, "balance": 100.0 - usage}}
+
+
+def _final(cost: float | None) -> dict[str, object]:
+    return {"data": {"task_status": "success"}} | ({"usage": {"cost": cost}} if cost is not None else {})
+
+
+def test_money_moves_by_what_was_billed() -> None:
+    assert check_billing(_credits(1.0), _credits(1.5), [_final(0.2), _final(0.3), _final(None)]) == []
+
+
+def test_a_balance_that_never_moves_is_an_assumption_finding() -> None:
+    findings = check_billing(_credits(1.0), _credits(1.0), [_final(0.2)])
+
+    assert findings is not None
+    assert [(f.rule, f.kind) for f in findings] == [("credits_billed", Kind.ASSUMPTION)]
+    assert "moved by 0 over the run, but its 1 task(s) were billed 0.2" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("before", "finals"),
+    [
+        pytest.param(None, [_final(0.2)], id="no-first-reading"),
+        pytest.param(_credits(1.0), [_final(0.2), None], id="a-task-still-open"),
+        pytest.param(_credits(1.0), [], id="no-task"),
+    ],
+)
+def test_billing_is_not_judged_without_the_facts(before: object, finals: list[dict[str, object] | None]) -> None:
+    assert check_billing(before, _credits(2.0), finals) is None
