@@ -20,6 +20,8 @@ ENV_API_KEY = "SHUYOU_API_KEY"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuyou-contracts", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    rules = commands.add_parser("rules", help="print the rule table (and what is not checked, and why)")
+    rules.add_argument("--format", choices=("markdown", "ids"), default="markdown", help="default markdown")
     run = commands.add_parser("run", help="run the contract checks against a base URL")
     run.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000 or https://api.shuyou.ai")
     run.add_argument("--api-key", help=f"bearer key (default: ${ENV_API_KEY})")
@@ -58,8 +60,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate-limit", help="cap schemathesis' request rate, e.g. 10/s or 100/m (kind to real targets)")
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
-    rules = commands.add_parser("rules", help="print the rule table (and what is not checked, and why)")
-    rules.add_argument("--format", choices=("markdown", "ids"), default="markdown", help="default markdown")
     return parser
 
 
