@@ -65,7 +65,7 @@ def rules_for(exchange: Exchange) -> tuple[str, ...]:
     if 200 <= exchange.status_code < 300:
         rules += _SUCCESS_RULES if exchange.operation != "getCredits" else ("envelope", "credits_balance")
         if exchange.operation == "createPrediction":
-            rules += ("created_processing",)
+            rules += ("created_processing", "task_status")
         if exchange.operation == "getPrediction":
             rules += _PREDICTION_RULES
             status = _data(exchange.body).get("task_status")

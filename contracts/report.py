@@ -53,7 +53,9 @@ class RunResult:
                 for (name, op), n in sorted(self.rule_runs.items())
                 if name == rule.id
             }
-            out.append({"rule": rule.id, "status": status, "reason": reason, "operations": operations})
+            idle = [op for op in rule.operations if op not in operations] if status == "ran" else []
+            row = {"rule": rule.id, "status": status, "reason": reason, "operations": operations}
+            out.append(row | {"not_exercised_on": idle})
         return out
 
     @property
@@ -96,7 +98,8 @@ def render_summary(result: RunResult) -> str:
     for row in result.rules_report():
         if row["status"] == "ran":
             cells = ", ".join(f"{op or '-'} {c['failed']}/{c['run']}" for op, c in row["operations"].items())
-            lines.append(f"  {row['rule']:<26} {cells or 'ran'}")
+            idle = f" (not exercised on {', '.join(row['not_exercised_on'])})" if row["not_exercised_on"] else ""
+            lines.append(f"  {row['rule']:<26} {cells or 'ran'}{idle}")
         else:
             lines.append(f"  {row['rule']:<26} {row['status']}: {row['reason']}")
     if result.lifecycle:
@@ -151,6 +154,11 @@ def write_junit(result: RunResult, path: Path) -> None:
             skips += 1
             ET.SubElement(case, "skipped", message=f"{status}: {reason}")
             continue
+        properties = ET.SubElement(case, "properties")
+        for (rule, operation), count in sorted(result.rule_runs.items()):
+            if rule == name:
+                failed = result.rule_fails.get((rule, operation), 0)
+                ET.SubElement(properties, "property", name=operation or "-", value=f"{failed}/{count} failed/run")
         mine = [finding for finding in result.findings if finding.rule == name]
         failing = [finding for finding in mine if is_failing(finding, strict=result.strict)]
         if failing:

@@ -170,7 +170,7 @@ RULES: tuple[Rule, ...] = (
     # -- credits ----------------------------------------------------------------------------------------------
     Rule("credits_billed", "total_usage grows by the usage.cost of each succeeded task, and by nothing else.",
          "DECISIONS 13 (Get Credits, NOTES §5)", "contracts.credits:check_billing", Family.CREDITS,
-         (CREDITS, GET), billable=1, needs=(Needs.TASK,)),
+         (CREDITS,), billable=1, needs=(Needs.TASK,)),
     # -- webhooks ---------------------------------------------------------------------------------------------
     Rule("webhook_delivery", "Each terminal task is delivered to its webhook exactly once.",
          "Model pages: the webhook fires 'when the task completes, fails, or is cancelled' (NOTES §2; DECISIONS 6)",
@@ -226,6 +226,15 @@ NOT_CHECKED: tuple[NotChecked, ...] = (
                "cannot be provoked from outside"),
     NotChecked("Task records stay queryable for some time.", "NOTES open question 9",
                "no time is documented"),
+    NotChecked("gpt-image-2: `n` wins over `num_images`, `size` over `aspect_ratio`; `resolution` is case-insensitive "
+               "and ignored for explicit `size`.", "gpt-image-2 page",
+               "precedence shows only in the files (count, pixels); the count rule above is not yet written"),
+    NotChecked("A mask must match the reference image's dimensions; at most 4 real-person images.",
+               "gpt-image-2, Nano Banana 2 and Pro pages", "needs real reference images the target can fetch"),
+    NotChecked("Seedance: only 16:9 and 9:16 work at runtime; other values 'may be rejected'.",
+               "doubao-seedance-2.0(-fast) pages", "either answer is allowed"),
+    NotChecked("Without first_frame_url a video is generated from text only.", "Video model pages",
+               "not observable in the file without looking at frames"),
 )  # fmt: skip
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}

@@ -89,3 +89,5 @@ def test_the_report_says_per_rule_and_operation_what_ran_and_what_was_skipped_an
     cases = {case.get("name"): case for case in ET.parse(tmp_path / "junit.xml").getroot()}
     assert cases["webhook_signature"].find("skipped") is not None
     assert cases["envelope"].find("skipped") is None
+    properties = {p.get("name"): p.get("value") for p in cases["credits_billed"].iter("property")}
+    assert properties == {"getCredits": "0/1 failed/run"}
