@@ -39,7 +39,6 @@ class Needs(enum.StrEnum):
     RECEIVER = "a webhook receiver"  # a loopback target, or --webhook-url forwarding to the local receiver
     SECRET = "--webhook-secret"
     OTHER_KEY = "a second key"  # --other-api-key (derived against our mock)
-    MOCK = "our mock"  # mock-only control (forcing a failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,10 +241,6 @@ IDS: tuple[str, ...] = tuple(BY_ID)
 SCHEMATHESIS_CHECKS: tuple[str, ...] = tuple(rule.id for rule in RULES if rule.family is Family.SCHEMATHESIS)
 
 
-def rules_of(family: Family) -> tuple[str, ...]:
-    return tuple(rule.id for rule in RULES if rule.family is family)
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What a run will have: the facts that decide whether each rule can run."""
@@ -255,16 +250,12 @@ class Plan:
     receiver: bool
     secret: bool
     other_key: bool
-    is_mock: bool | None = None  # None: not probed (a dry run)
-    excluded: tuple[str, ...] = ()  # schemathesis checks switched off for this target
 
 
 def skip_reason(rule: Rule, plan: Plan) -> str | None:
     """Why `rule` cannot run under `plan`, in one line, or None when it can."""
     if not set(rule.phases) & set(plan.phases):
         return f"phase(s) {', '.join(rule.phases)} not selected (--phases)"
-    if rule.id in plan.excluded:
-        return "switched off for this target"
     if plan.budget == 0 and rule.billable > 0:
         return "needs at least 1 billable call (a created task), the budget is 0 (--budget)"
     if Needs.RECEIVER in rule.needs and not plan.receiver:

@@ -178,7 +178,6 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
         receiver=bool(webhook_url) and receiver is not None,
         secret=bool(options.webhook_secret),
         other_key=bool(options.other_api_key) or target.is_mock,
-        is_mock=target.is_mock,
     )
     return RunResult(
         options.base_url,
