@@ -35,6 +35,7 @@ class TaskOutcome:
     statuses: list[str] = field(default_factory=list)
     final: dict[str, Any] | None = None
     note: str = ""
+    request: dict[str, Any] | None = None  # the create body sent
 
 
 def sample_models(spec: ContractSpec, wanted: list[str] | None, seed: int) -> list[str]:
@@ -181,6 +182,7 @@ class Lifecycle:
         body.pop("webhook", None)
         if self.webhook_url:
             body["webhook"] = self.webhook_url
+        outcome.request = body
         response = self.client.post(self.spec.operations["createPrediction"].path, json=body, headers=headers)
         if response.headers.get(GATE_HEADER):
             outcome.note = f"not created: {response.headers[GATE_HEADER]} ({response.text})"

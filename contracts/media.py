@@ -12,6 +12,7 @@ Pure: bytes in, a verdict out; the heavy imports happen on first use.
 from __future__ import annotations
 
 import io
+import struct
 
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
 _AUDIO_TYPES = frozenset({"MP3", "WAVE", "OggOpus", "OggVorbis", "FLAC", "MP4", "EasyMP4", "OggFLAC", "AIFF"})
@@ -71,3 +72,21 @@ def _audio_error(content: bytes) -> str | None:
         return "mutagen recognises no audio container in it"
     name = type(parsed).__name__
     return None if name in _AUDIO_TYPES else f"a {name} file, not audio"
+
+
+def video_seconds(content: bytes) -> float | None:
+    """The length of an MP4 per its movie header (`mvhd` duration / timescale), or None when it has none."""
+    from mutagen.mp4 import MP4StreamInfoError
+    from mutagen.mp4._atom import Atoms
+
+    try:
+        ok, data = Atoms(io.BytesIO(content))[b"moov", b"mvhd"].read(io.BytesIO(content))
+    except (MP4StreamInfoError, KeyError, ValueError, OSError):
+        return None
+    if not ok or len(data) < 20:
+        return None
+    if data[0] == 1:  # version 1: 64-bit creation and modification times and duration
+        timescale, duration = struct.unpack(">IQ", data[20:32]) if len(data) >= 32 else (0, 0)
+    else:
+        timescale, duration = struct.unpack(">II", data[12:20])
+    return duration / timescale if timescale else None

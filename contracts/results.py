@@ -14,10 +14,11 @@ import httpx2
 
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.lifecycle import TaskOutcome
-from contracts.media import media_error
+from contracts.media import media_error, video_seconds
 from contracts.spec import SUCCESS_STATUS, ContractSpec
 
 MAX_BYTES = 64 * 1024 * 1024
+DURATION_TOLERANCE = 0.5  # seconds: a container's length is whole frames, not the exact request
 Fetch = Callable[[str], tuple[int, bytes]]
 
 
@@ -67,6 +68,28 @@ def check_results(
             if error is not None:
                 message = f"{outcome.model}: {kind} result {_short(url)} ({len(content)} bytes): {error}"
                 sink.add([Finding(Kind.CONTRACT, "result_media", message, "getPrediction", outcome.task_id, 200)])
+            elif kind == "video":
+                _check_duration(outcome, url, content, sink)
+
+
+def requested_seconds(request: dict[str, Any] | None) -> float | None:
+    """input.duration of the create body, an integer or a numeric string (DECISIONS 15), if it was given."""
+    value = (request or {}).get("input", {}).get("duration")
+    try:
+        return float(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
+def _check_duration(outcome: TaskOutcome, url: str, content: bytes, sink: FindingSink) -> None:
+    wanted, got = requested_seconds(outcome.request), video_seconds(content)
+    if wanted is None or got is None:
+        return
+    ok = abs(got - wanted) <= DURATION_TOLERANCE
+    sink.ran("result_duration", failed=not ok, operation="getPrediction")
+    if not ok:
+        message = f"{outcome.model}: asked for a {wanted:g} s video, {_short(url)} lasts {got:g} s"
+        sink.add([Finding(Kind.CONTRACT, "result_duration", message, "getPrediction", outcome.task_id, 200)])
 
 
 def _short(url: str) -> str:

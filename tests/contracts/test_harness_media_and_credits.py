@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import wave
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -12,6 +13,7 @@ from PIL import Image
 from contracts.credits import check_billing
 from contracts.findings import Kind
 from contracts.media import media_error
+from contracts.results import requested_seconds
 from mock_server.media import audio
 
 
@@ -84,3 +86,17 @@ def test_a_balance_that_never_moves_is_an_assumption_finding() -> None:
 )
 def test_billing_is_not_judged_without_the_facts(before: object, finals: list[dict[str, object] | None]) -> None:
     assert check_billing(before, _credits(2.0), finals) is None
+
+
+@pytest.mark.parametrize(
+    ("request_body", "seconds"),
+    [
+        pytest.param({"input": {"duration": 8}}, 8.0, id="integer"),
+        pytest.param({"input": {"duration": "4"}}, 4.0, id="numeric-string"),
+        pytest.param({"input": {"duration": "four"}}, None, id="not-a-number"),
+        pytest.param({"input": {}}, None, id="not-given"),
+        pytest.param(None, None, id="no-request"),
+    ],
+)
+def test_the_requested_length_is_read_in_both_documented_forms(request_body: Any, seconds: float | None) -> None:
+    assert requested_seconds(request_body) == seconds

@@ -91,3 +91,11 @@ def test_the_report_says_per_rule_and_operation_what_ran_and_what_was_skipped_an
     assert cases["envelope"].find("skipped") is None
     properties = {p.get("name"): p.get("value") for p in cases["credits_billed"].iter("property")}
     assert properties == {"getCredits": "0/1 failed/run"}
+
+
+def test_videos_asked_for_a_length_last_it_on_the_correct_mock(mock_url: str) -> None:
+    result = harness(mock_url, phases=("lifecycle",), models=("sora-2", "veo-3.1-generate-preview"))
+
+    assert result.findings == []
+    # the two videos; the forced failure (a third create) has no file
+    assert result.rule_runs[("result_duration", "getPrediction")] == 2
