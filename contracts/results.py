@@ -50,11 +50,31 @@ def output_urls(spec: ContractSpec, body: dict[str, Any]) -> Iterator[tuple[str,
             yield kind, url
 
 
+def requested_images(request: dict[str, Any] | None) -> int | None:
+    """How many images the create body asked for: `n`, else `num_images` (gpt-image-2: n wins), if given."""
+    given = (request or {}).get("input", {})
+    value = given.get("n", given.get("num_images"))
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_count(outcome: TaskOutcome, items: list[tuple[str, str]], sink: FindingSink) -> None:
+    wanted = requested_images(outcome.request) if outcome.function == "image" else None
+    if wanted is None or not items:
+        return
+    got = sum(1 for kind, _ in items if kind == "image")
+    sink.ran("output_count", failed=got != wanted, operation="getPrediction")
+    if got != wanted:
+        message = f"{outcome.model}: asked for {wanted} image(s), the task returned {got}"
+        sink.add([Finding(Kind.CONTRACT, "output_count", message, "getPrediction", outcome.task_id, 200)])
+
+
 def check_results(
     spec: ContractSpec, outcomes: list[TaskOutcome], sink: FindingSink, *, fetch: Fetch = download
 ) -> None:
     for outcome in outcomes:
-        for kind, url in output_urls(spec, outcome.final or {}):
+        items = list(output_urls(spec, outcome.final or {}))
+        _check_count(outcome, items, sink)
+        for kind, url in items:
             status, content = fetch(url)
             ok = status == 200
             sink.ran("result_download", failed=not ok, operation="getPrediction")

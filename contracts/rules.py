@@ -166,6 +166,9 @@ RULES: tuple[Rule, ...] = (
     Rule("result_media", "A result file decodes as the media its item claims (image, MP4 video, audio).",
          "Get Prediction: output[].type (NOTES §1.2, §4)", "contracts.media:media_error", Family.RESULTS, (GET,),
          billable=LIFECYCLE_CREATES, needs=(Needs.TASK,)),
+    Rule("output_count", "An image task asked for n (else num_images) images returns that many, when one was given.",
+         "gpt-image-2 page: n 1-10, wins over num_images; Gemini pages: num_images (NOTES §3.1, §4: one item per "
+         "image)", "contracts.results:_check_count", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
     Rule("result_duration", "A video lasts the input.duration it was asked for (within 0.5 s), when one was given.",
          "Video model pages: input.duration in seconds (NOTES §3.2)", "contracts.results:_check_duration",
          Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
@@ -199,8 +202,6 @@ NOT_CHECKED: tuple[NotChecked, ...] = (
     NotChecked("Result files have the requested output_format / format (png, jpeg, webp; mp3, wav, ogg_opus, flac).",
                "Model pages (NOTES §3)", "not yet a rule: the mock renders WAV for ogg_opus, flac and pcm, so the "
                "rule would fail the mock; a finding for the mock first"),
-    NotChecked("An image task with n (num_images) = k returns k output items.", "gpt-image-2 page (NOTES §3.1, §4)",
-               "not yet a rule (would be free: it rides on the lifecycle's creates)"),
     NotChecked("aspect_ratio and resolution shape the pixels.", "Model pages",
                "the docs give no pixel sizes per tier and allow cropping"),
     NotChecked("A video asked for without a duration lasts the model's default.", "Video model pages",
@@ -232,7 +233,7 @@ NOT_CHECKED: tuple[NotChecked, ...] = (
                "no time is documented"),
     NotChecked("gpt-image-2: `n` wins over `num_images`, `size` over `aspect_ratio`; `resolution` is case-insensitive "
                "and ignored for explicit `size`.", "gpt-image-2 page",
-               "precedence shows only in the files (count, pixels); the count rule above is not yet written"),
+               "the pixels are not checked (see below); output_count checks the n-over-num_images precedence"),
     NotChecked("A mask must match the reference image's dimensions; at most 4 real-person images.",
                "gpt-image-2, Nano Banana 2 and Pro pages", "needs real reference images the target can fetch"),
     NotChecked("Seedance: only 16:9 and 9:16 work at runtime; other values 'may be rejected'.",

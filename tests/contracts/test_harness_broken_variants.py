@@ -347,6 +347,11 @@ def files_are_garbage(ex: Exchange) -> None:
         ex.response_body = b"\x00garbage, not media\x00" * 16
 
 
+def one_image_more(body: dict[str, Any], data: dict[str, Any]) -> None:
+    images = [item for item in data.get("output", []) if item.get("type") == "image"]
+    data["output"] = data.get("output", []) + images[:1]
+
+
 def videos_three_times_longer(ex: Exchange) -> None:
     """The movie header of every MP4 result says it lasts three times what was asked for (frames unchanged)."""
     at = ex.response_body.find(b"mvhd") if _is_file(ex) and ex.status == 200 else -1
@@ -407,6 +412,7 @@ VARIANTS: dict[str, Variant] = {
     "tenant_isolation": Variant(request=_leak.request, response=_leak.response),
     "result_download": Variant(response=files_not_found),
     "result_media": Variant(response=files_are_garbage),
+    "output_count": consistent(one_image_more, options={"models": ("gemini-2.5-flash-image",)}),
     "result_duration": Variant(response=videos_three_times_longer, options={"models": ("sora-2",)}),
     "credits_billed": Variant(response=frozen_credits(), kind=Kind.ASSUMPTION),
     "webhook_delivery": Variant(copies=2),

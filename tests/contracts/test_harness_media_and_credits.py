@@ -13,7 +13,7 @@ from PIL import Image
 from contracts.credits import check_billing
 from contracts.findings import Kind
 from contracts.media import media_error
-from contracts.results import requested_seconds
+from contracts.results import requested_images, requested_seconds
 from mock_server.media import audio
 
 
@@ -100,3 +100,16 @@ def test_billing_is_not_judged_without_the_facts(before: object, finals: list[di
 )
 def test_the_requested_length_is_read_in_both_documented_forms(request_body: Any, seconds: float | None) -> None:
     assert requested_seconds(request_body) == seconds
+
+
+@pytest.mark.parametrize(
+    ("request_body", "count"),
+    [
+        pytest.param({"input": {"n": 3, "num_images": 2}}, 3, id="n-wins"),
+        pytest.param({"input": {"num_images": 2}}, 2, id="num-images"),
+        pytest.param({"input": {}}, None, id="not-given"),
+        pytest.param({"input": {"n": True}}, None, id="not-an-integer"),
+    ],
+)
+def test_the_requested_image_count_follows_the_documented_precedence(request_body: Any, count: int | None) -> None:
+    assert requested_images(request_body) == count

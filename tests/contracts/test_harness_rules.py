@@ -93,9 +93,11 @@ def test_the_report_says_per_rule_and_operation_what_ran_and_what_was_skipped_an
     assert properties == {"getCredits": "0/1 failed/run"}
 
 
-def test_videos_asked_for_a_length_last_it_on_the_correct_mock(mock_url: str) -> None:
-    result = harness(mock_url, phases=("lifecycle",), models=("sora-2", "veo-3.1-generate-preview"))
+def test_lengths_and_counts_asked_for_hold_on_the_correct_mock(mock_url: str) -> None:
+    models = ("sora-2", "veo-3.1-generate-preview", "gemini-2.5-flash-image")
+    result = harness(mock_url, phases=("lifecycle",), models=models)
 
     assert result.findings == []
-    # the two videos; the forced failure (a third create) has no file
+    # the two videos and the image; the forced failure (a fourth create) has no file
     assert result.rule_runs[("result_duration", "getPrediction")] == 2
+    assert result.rule_runs[("output_count", "getPrediction")] == 1
