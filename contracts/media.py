@@ -18,6 +18,30 @@ IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
 _AUDIO_TYPES = frozenset({"MP3", "WAVE", "OggOpus", "OggVorbis", "FLAC", "MP4", "EasyMP4", "OggFLAC", "AIFF"})
 
 
+# The containers a requested `output_format` / `format` names (model pages), as the decoders call them; `pcm`
+# has no container to recognise.
+REQUESTED_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP", "mp3": "MP3", "wav": "WAVE",
+                     "ogg_opus": "OggOpus", "flac": "FLAC"}  # fmt: skip
+
+
+def container(content: bytes) -> str | None:
+    """The decoder's name for the file's format (Pillow's for images, mutagen's type for audio), if any."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.format
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        pass
+    import mutagen
+
+    try:
+        parsed = mutagen.File(io.BytesIO(content))
+    except mutagen.MutagenError:
+        return None
+    return type(parsed).__name__ if parsed is not None else None
+
+
 def media_error(kind: str, content: bytes) -> str | None:
     """Why `content` is not a file of `kind` (image, video, audio), or None when a decoder accepts it."""
     if not content:

@@ -14,7 +14,7 @@ import httpx2
 
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.lifecycle import TaskOutcome
-from contracts.media import media_error, video_seconds
+from contracts.media import REQUESTED_FORMATS, container, media_error, video_seconds
 from contracts.spec import SUCCESS_STATUS, ContractSpec
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -90,6 +90,26 @@ def check_results(
                 sink.add([Finding(Kind.CONTRACT, "result_media", message, "getPrediction", outcome.task_id, 200)])
             elif kind == "video":
                 _check_duration(outcome, url, content, sink)
+            else:
+                _check_format(outcome, url, content, sink)
+
+
+def requested_format(request: dict[str, Any] | None) -> str | None:
+    """The container the create body asked for (`output_format`, or speech-2.8-hd's `format`), if it names one."""
+    given = (request or {}).get("input", {})
+    value = given.get("output_format", given.get("format"))
+    return REQUESTED_FORMATS.get(value.lower()) if isinstance(value, str) else None
+
+
+def _check_format(outcome: TaskOutcome, url: str, content: bytes, sink: FindingSink) -> None:
+    wanted = requested_format(outcome.request)
+    if wanted is None:
+        return
+    got = container(content)
+    sink.ran("result_format", failed=got != wanted, operation="getPrediction")
+    if got != wanted:
+        message = f"{outcome.model}: asked for {wanted}, {_short(url)} is {got}"
+        sink.add([Finding(Kind.CONTRACT, "result_format", message, "getPrediction", outcome.task_id, 200)])
 
 
 def requested_seconds(request: dict[str, Any] | None) -> float | None:

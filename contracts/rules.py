@@ -169,6 +169,9 @@ RULES: tuple[Rule, ...] = (
     Rule("output_count", "An image task asked for n (else num_images) images returns that many, when one was given.",
          "gpt-image-2 page: n 1-10, wins over num_images; Gemini pages: num_images (NOTES §3.1, §4: one item per "
          "image)", "contracts.results:_check_count", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
+    Rule("result_format", "An image or audio file is in the output_format (speech-2.8-hd: format) asked for, when "
+         "one was given.", "Model pages: output_format png/jpeg/webp, mp3/wav/ogg_opus, format (NOTES §3)",
+         "contracts.results:_check_format", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
     Rule("result_duration", "A video lasts the input.duration it was asked for (within 0.5 s), when one was given.",
          "Video model pages: input.duration in seconds (NOTES §3.2)", "contracts.results:_check_duration",
          Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
@@ -199,9 +202,8 @@ NOT_CHECKED: tuple[NotChecked, ...] = (
                "either answer is allowed, so there is nothing to fail"),
     NotChecked("Result URLs are valid for 24 hours, then expire.", "Gemini image pages (NOTES §3.1, §5); DECISIONS 4",
                "would need 24 h of waiting against the real API; the mock's expiry is tested in tests/live"),
-    NotChecked("Result files have the requested output_format / format (png, jpeg, webp; mp3, wav, ogg_opus, flac).",
-               "Model pages (NOTES §3)", "not yet a rule: the mock renders WAV for ogg_opus, flac and pcm, so the "
-               "rule would fail the mock; a finding for the mock first"),
+    NotChecked("A `pcm` result is raw samples in the asked format.", "speech-2.8-hd page",
+               "raw PCM has no container a decoder could recognise"),
     NotChecked("aspect_ratio and resolution shape the pixels.", "Model pages",
                "the docs give no pixel sizes per tier and allow cropping"),
     NotChecked("A video asked for without a duration lasts the model's default.", "Video model pages",

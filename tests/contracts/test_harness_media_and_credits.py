@@ -12,8 +12,8 @@ from PIL import Image
 
 from contracts.credits import check_billing
 from contracts.findings import Kind
-from contracts.media import media_error
-from contracts.results import requested_images, requested_seconds
+from contracts.media import container, media_error
+from contracts.results import requested_format, requested_images, requested_seconds
 from mock_server.media import audio
 
 
@@ -113,3 +113,10 @@ def test_the_requested_length_is_read_in_both_documented_forms(request_body: Any
 )
 def test_the_requested_image_count_follows_the_documented_precedence(request_body: Any, count: int | None) -> None:
     assert requested_images(request_body) == count
+
+
+def test_the_requested_format_is_matched_against_what_the_decoder_finds() -> None:
+    assert requested_format({"input": {"output_format": "PNG"}}) == container(_png()) == "PNG"
+    assert requested_format({"input": {"format": "wav"}}) == container(_wav()) == "WAVE"
+    assert requested_format({"input": {"format": "pcm"}}) is None  # no container to recognise
+    assert container(b"\x00 nothing at all") is None

@@ -94,10 +94,11 @@ def test_the_report_says_per_rule_and_operation_what_ran_and_what_was_skipped_an
 
 
 def test_lengths_and_counts_asked_for_hold_on_the_correct_mock(mock_url: str) -> None:
-    models = ("sora-2", "veo-3.1-generate-preview", "gemini-2.5-flash-image")
+    models = ("sora-2", "veo-3.1-generate-preview", "gemini-2.5-flash-image", "gemini-3.1-flash-tts-preview")
     result = harness(mock_url, phases=("lifecycle",), models=models)
 
     assert result.findings == []
-    # the two videos and the image; the forced failure (a fourth create) has no file
+    # the two videos, the image (png) and the speech (mp3); the forced failure (a fifth create) has no file
     assert result.rule_runs[("result_duration", "getPrediction")] == 2
     assert result.rule_runs[("output_count", "getPrediction")] == 1
+    assert result.rule_runs[("result_format", "getPrediction")] == 2
