@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.findings import KIND_TITLES, Finding, Kind, is_failing
-from contracts.rules import RULES
+from contracts.rules import BY_ID, RULES
 
 
 @dataclass(slots=True)
@@ -42,7 +42,8 @@ class RunResult:
             return "skipped", self.skipped[rule]
         if any(finding.rule == rule for finding in self.findings):
             return "ran", ""
-        return "not exercised", "no exchange of this run reached it (more examples, or another seed)"
+        when = BY_ID[rule].only_when if rule in BY_ID else ""
+        return "not exercised", when or "no exchange of this run reached it (more examples, or another seed)"
 
     def rules_report(self) -> list[dict[str, Any]]:
         out = []

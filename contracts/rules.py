@@ -51,6 +51,7 @@ class Rule:
     operations: tuple[str, ...]
     billable: int = 0  # billable calls the rule needs to run at all (0: free); shared with other rules
     needs: tuple[Needs, ...] = ()
+    only_when: str = ""  # a condition on the request, said when the rule was not exercised
 
     @property
     def assumption(self) -> bool:
@@ -168,13 +169,16 @@ RULES: tuple[Rule, ...] = (
          billable=LIFECYCLE_CREATES, needs=(Needs.TASK,)),
     Rule("output_count", "An image task asked for n (else num_images) images returns that many, when one was given.",
          "gpt-image-2 page: n 1-10, wins over num_images; Gemini pages: num_images (NOTES §3.1, §4: one item per "
-         "image)", "contracts.results:_check_count", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
+         "image)", "contracts.results:_check_count", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,),
+         only_when="the lifecycle's image example asks for no n or num_images (choose one with --models)"),
     Rule("result_format", "An image or audio file is in the output_format (speech-2.8-hd: format) asked for, when "
          "one was given.", "Model pages: output_format png/jpeg/webp, mp3/wav/ogg_opus, format (NOTES §3)",
-         "contracts.results:_check_format", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
+         "contracts.results:_check_format", Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,),
+         only_when="no lifecycle example asks for an output_format (choose one with --models)"),
     Rule("result_duration", "A video lasts the input.duration it was asked for (within 0.5 s), when one was given.",
          "Video model pages: input.duration in seconds (NOTES §3.2)", "contracts.results:_check_duration",
-         Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,)),
+         Family.RESULTS, (GET,), billable=1, needs=(Needs.TASK,),
+         only_when="the lifecycle's video example asks for no duration (choose one with --models)"),
     # -- credits ----------------------------------------------------------------------------------------------
     Rule("credits_billed", "total_usage grows by the usage.cost of each succeeded task, and by nothing else.",
          "DECISIONS 13 (Get Credits, NOTES §5)", "contracts.credits:check_billing", Family.CREDITS,
