@@ -1,12 +1,13 @@
 """Result files: download every output URL of the lifecycle's succeeded tasks and decode it (`contracts.media`).
 
 Downloads go straight to the URL (a CDN, or the mock's `/files/...`), not through the budget gate: they are
-not API calls and cost nothing. Each file is read at most `MAX_BYTES`, so a huge or endless body cannot hang
-the run.
+not API calls and cost nothing. Each file is read up to `MAX_BYTES` and for at most `deadline` seconds, so a
+huge, endless or trickling body cannot hang the run.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,8 +23,10 @@ DURATION_TOLERANCE = 0.5  # seconds: a container's length is whole frames, not t
 Fetch = Callable[[str], tuple[int, bytes]]
 
 
-def download(url: str, *, timeout: float = 30.0) -> tuple[int, bytes]:
-    """(status, first MAX_BYTES of the body); a transport error is status 0 with the reason as the body."""
+def download(url: str, *, timeout: float = 30.0, deadline: float = 120.0) -> tuple[int, bytes]:
+    """(status, first MAX_BYTES of the body); a transport error, or a body still trickling in after `deadline`
+    seconds, is status 0 with the reason as the body."""
+    started = time.monotonic()
     try:
         with httpx2.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
             content = b""
@@ -31,6 +34,8 @@ def download(url: str, *, timeout: float = 30.0) -> tuple[int, bytes]:
                 content += chunk
                 if len(content) >= MAX_BYTES:
                     break
+                if time.monotonic() - started > deadline:
+                    return 0, f"still downloading after {deadline:g} s ({len(content)} bytes)".encode()
             return response.status_code, content
     except (httpx2.TransportError, httpx2.TimeoutException, httpx2.InvalidURL) as exc:
         return 0, f"{type(exc).__name__}: {exc}".encode()

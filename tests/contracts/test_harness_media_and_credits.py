@@ -13,7 +13,8 @@ from PIL import Image
 from contracts.credits import check_billing
 from contracts.findings import Kind
 from contracts.media import container, media_error
-from contracts.results import requested_format, requested_images, requested_seconds
+from contracts.results import download, requested_format, requested_images, requested_seconds
+from contracts.serving import serve_in_thread
 from mock_server.media import audio
 
 
@@ -120,3 +121,27 @@ def test_the_requested_format_is_matched_against_what_the_decoder_finds() -> Non
     assert requested_format({"input": {"format": "wav"}}) == container(_wav()) == "WAVE"
     assert requested_format({"input": {"format": "pcm"}}) is None  # no container to recognise
     assert container(b"\x00 nothing at all") is None
+
+
+async def _trickle(scope: Any, receive: Any, send: Any) -> None:
+    """A result URL whose body never ends: a byte every 50 ms."""
+    import anyio
+
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"image/png")]})
+    for _ in range(200):
+        await send({"type": "http.response.body", "body": b".", "more_body": True})
+        await anyio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_result_that_never_finishes_downloading_is_a_failed_download_not_a_hang() -> None:
+    trickle = serve_in_thread(_trickle, lifespan="off")
+    try:
+        status, reason = download(f"{trickle.base_url}/files/x.png", deadline=0.3)
+    finally:
+        trickle.stop(force=True)  # the body would go on for 10 s
+
+    assert status == 0
+    assert reason.startswith(b"still downloading after 0.3 s")
