@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -102,3 +103,14 @@ def test_lengths_and_counts_asked_for_hold_on_the_correct_mock(mock_url: str) ->
     assert result.rule_runs[("result_duration", "getPrediction")] == 2
     assert result.rule_runs[("output_count", "getPrediction")] == 1
     assert result.rule_runs[("result_format", "getPrediction")] == 2
+
+
+def test_every_rule_name_the_harness_reports_is_in_the_table() -> None:
+    """No rule is named outside the table: each literal handed to a finding or a run count is one of its ids."""
+    source = "\n".join(path.read_text(encoding="utf-8") for path in Path(phases.__file__).parent.glob("*.py"))
+    calls = re.findall(r'(?:\.ran\(|_finding\(|Finding\(\s*Kind\.\w+,)\s*"(\w+)"', source)
+    tuples = re.findall(r"(?:rules \+=|_RULES =) \(([^)]*)\)", source)  # checks.rules_for's counted rules
+    named = set(calls) | {name for group in tuples for name in re.findall(r'"(\w+)"', group)}
+
+    assert len(named) > 30
+    assert named - set(IDS) == {"transport"}
