@@ -13,29 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.findings import Finding, FindingSink, Kind
-from contracts.spec import REQUEST_ID_HEADER, SUCCESS_STATUS, ContractSpec, SchemaError
+from contracts.rules import BY_ID
+from contracts.spec import PENDING_STATUS, REQUEST_ID_HEADER, SUCCESS_STATUS, ContractSpec, SchemaError
 from contracts.tasks import TaskBook
 
 NOT_JSON: Any = object()
 
-# Rules, by the part of the body a schema violation sits in (the first matching prefix wins).
-RULES = (
-    "envelope",
-    "task_status",
-    "task_id_format",
-    "request_id_format",
-    "request_id_header",
-    "output",
-    "output_only_on_success",
-    "output_matches_function",
-    "usage_arithmetic",
-    "terminal_sticky",
-    "error_envelope",
-    "error_type",
-    "undocumented_status",
-    "tenant_isolation",
-    "webhook",
-)
+# The rule a schema violation is reported under, by the part of the body it sits in (the first prefix wins);
+# the rules themselves are listed once, in `contracts.rules`.
 _POINTER_RULES = (
     ("/data/task_status", "task_status"),
     ("/data/task_id", "task_id_format"),
@@ -69,6 +54,7 @@ _PREDICTION_RULES = (
     "terminal_sticky",
 )
 _ERROR_RULES = ("error_envelope", "error_type", "undocumented_status")
+_FAILED_STATUS = "failed"  # the documented failure status (NOTES §1.3)
 
 
 def rules_for(exchange: Exchange) -> tuple[str, ...]:
@@ -77,16 +63,27 @@ def rules_for(exchange: Exchange) -> tuple[str, ...]:
     if exchange.status_code >= 400:
         return rules + _ERROR_RULES
     if 200 <= exchange.status_code < 300:
-        rules += _SUCCESS_RULES
+        rules += _SUCCESS_RULES if exchange.operation != "getCredits" else ("envelope", "credits_balance")
+        if exchange.operation == "createPrediction":
+            rules += ("created_processing", "task_status")
         if exchange.operation == "getPrediction":
             rules += _PREDICTION_RULES
+            status = _data(exchange.body).get("task_status")
+            rules += ("task_id_matches",) if exchange.task_id else ()
+            rules += ("usage_on_success",) if status == SUCCESS_STATUS else ()
+            rules += ("failed_task_body",) if status == _FAILED_STATUS else ()
     return rules
 
 
 def count_rules(sink: FindingSink, exchange: Exchange, findings: list[Finding]) -> None:
     failed = {finding.rule for finding in findings}
     for rule in rules_for(exchange):
-        sink.ran(rule, failed=rule in failed)
+        sink.ran(rule, failed=rule in failed, operation=exchange.operation)
+
+
+def _data(body: Any) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
 
 
 def check_exchange(spec: ContractSpec, exchange: Exchange, book: TaskBook | None = None) -> list[Finding]:
@@ -95,9 +92,39 @@ def check_exchange(spec: ContractSpec, exchange: Exchange, book: TaskBook | None
         findings.extend(_check_error(spec, exchange))
     elif 200 <= exchange.status_code < 300:
         findings.extend(_check_success_body(spec, exchange))
+        if exchange.operation == "createPrediction":
+            findings.extend(_check_created(exchange))
+        if exchange.operation == "getCredits":
+            findings.extend(_check_credits(exchange))
         if exchange.operation == "getPrediction" and isinstance(exchange.body, dict):
+            asked = _data(exchange.body).get("task_id")
+            if exchange.task_id and isinstance(asked, str) and asked != exchange.task_id:
+                findings.append(
+                    _finding("task_id_matches", f"asked for task {exchange.task_id}, answered for {asked}", exchange)
+                )
             findings.extend(check_prediction_body(spec, exchange.body, book, operation=exchange.operation))
     return findings
+
+
+def _decided(rule: str) -> str | None:
+    """The source of a rule that is one of our guesses (a DECISIONS row), to mark its findings as assumptions."""
+    return BY_ID[rule].source if BY_ID[rule].assumption else None
+
+
+def _check_created(exchange: Exchange) -> Iterator[Finding]:
+    status = _data(exchange.body).get("task_status")
+    if status is not None and status != PENDING_STATUS:
+        yield _finding("created_processing", f"a new task is {status!r}, not {PENDING_STATUS!r}", exchange)
+
+
+def _check_credits(exchange: Exchange) -> Iterator[Finding]:
+    data = _data(exchange.body)
+    try:
+        total, usage, balance = (float(data[name]) for name in ("total_credits", "total_usage", "balance"))
+    except (KeyError, TypeError, ValueError):
+        return  # the schema check reports missing or mistyped fields
+    if not math.isclose(balance, total - usage, rel_tol=1e-9, abs_tol=1e-6):
+        yield _finding("credits_balance", f"balance {balance} != total_credits {total} - total_usage {usage}", exchange)
 
 
 def _finding(rule: str, message: str, exchange: Exchange, *, assumption: str | None = None) -> Finding:
@@ -124,9 +151,14 @@ def _check_header(spec: ContractSpec, exchange: Exchange) -> Iterator[Finding]:
         )
 
 
+def rule_of_pointer(pointer: str, default_rule: str) -> str:
+    """The rule a schema violation at `pointer` (of a Get Prediction-shaped body) is reported under."""
+    return next((name for prefix, name in _POINTER_RULES if pointer.startswith(prefix)), default_rule)
+
+
 def _schema_findings(errors: list[SchemaError], exchange: Exchange, default_rule: str) -> Iterator[Finding]:
     for error in errors:
-        rule = next((name for prefix, name in _POINTER_RULES if error.pointer.startswith(prefix)), default_rule)
+        rule = rule_of_pointer(error.pointer, default_rule)
         yield _finding(rule, f"body at {error.pointer}: {error.message}", exchange, assumption=error.assumption)
 
 
@@ -183,6 +215,12 @@ def check_prediction_body(
     if status == SUCCESS_STATUS and not output:
         yield _finding("output_only_on_success", "task_status is 'success' but there is no output", exchange)
     yield from _check_usage(body.get("usage"), exchange)
+    if status == SUCCESS_STATUS and not isinstance(body.get("usage"), dict):
+        yield _finding(
+            "usage_on_success", "task succeeded but carries no usage", exchange, assumption=_decided("usage_on_success")
+        )
+    if status == _FAILED_STATUS:
+        yield from _check_failed(body, exchange)
     record = book.get(data["task_id"]) if book is not None and isinstance(data.get("task_id"), str) else None
     if record is not None and record.function and isinstance(output, list):
         kinds = sorted({str(item.get("type")) for item in output if isinstance(item, dict)} - {record.function})
@@ -199,6 +237,20 @@ def check_prediction_body(
             yield _finding(
                 "terminal_sticky", f"task went from terminal {terminal[0]!r} to {status!r} (seen: {before})", exchange
             )
+
+
+def _check_failed(body: Mapping[str, Any], exchange: Exchange) -> Iterator[Finding]:
+    mark = _decided("failed_task_body")
+    if not isinstance(_data(body).get("error"), dict):
+        yield _finding("failed_task_body", "task failed but data.error is missing", exchange, assumption=mark)
+    usage = body.get("usage")
+    if isinstance(usage, dict) and usage.get("cost") not in (None, 0, 0.0):
+        yield _finding(
+            "failed_task_body",
+            f"task failed but was billed (usage.cost {usage.get('cost')})",
+            exchange,
+            assumption=mark,
+        )
 
 
 def _check_usage(usage: Any, exchange: Exchange) -> Iterator[Finding]:

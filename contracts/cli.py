@@ -20,6 +20,8 @@ ENV_API_KEY = "SHUYOU_API_KEY"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuyou-contracts", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    rules = commands.add_parser("rules", help="print the rule table (and what is not checked, and why)")
+    rules.add_argument("--format", choices=("markdown", "ids"), default="markdown", help="default markdown")
     run = commands.add_parser("run", help="run the contract checks against a base URL")
     run.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000 or https://api.shuyou.ai")
     run.add_argument("--api-key", help=f"bearer key (default: ${ENV_API_KEY})")
@@ -66,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_rules(form: str) -> int:
+    from contracts.rules import IDS, render_not_checked, render_table
+
+    if form == "ids":
+        print("\n".join(IDS))
+        return 0
+    print(f"Rules ({len(IDS)}):\n\n{render_table()}\n\nNot checked, and why:\n\n{render_not_checked()}")
+    return 0
+
+
 def _non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -100,6 +112,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     args = parser.parse_args(args_list)
     if getattr(args, "handler", None) is not None:  # record, drift: their modules own their flags
         return int(args.handler(parser, args, environ))
+    if args.command == "rules":
+        return _print_rules(args.format)
     api_key = args.api_key or environ.get(ENV_API_KEY, "")
     if not api_key and not args.dry_run:
         parser.error(f"--api-key is required (or set ${ENV_API_KEY})")

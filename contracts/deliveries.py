@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from contracts.checks import rule_of_pointer
 from contracts.findings import Finding, Kind
 from contracts.lifecycle import TaskOutcome
 from contracts.spec import ContractSpec
@@ -94,9 +95,9 @@ def _check(
                     break
         last = mine[-1]
         for error in spec.validate(pointer, last["body"]):
-            yield _finding(
-                "webhook_body", f"body at {error.pointer}: {error.message}", outcome.task_id, error.assumption
-            )
+            # A break of a body rule (task_id_format, output, ...) is that rule's, seen in the webhook.
+            rule = rule_of_pointer(error.pointer, "webhook_body")
+            yield _finding(rule, f"body at {error.pointer}: {error.message}", outcome.task_id, error.assumption)
         yield from _compare(spec, last["body"], outcome)
 
 

@@ -77,12 +77,16 @@ class FindingSink:
         self._findings: list[Finding] = []
         self.checks_run: Counter[str] = Counter()
         self.checks_failed: Counter[str] = Counter()
+        self.runs: Counter[tuple[str, str]] = Counter()  # (check, operation)
+        self.fails: Counter[tuple[str, str]] = Counter()
 
-    def ran(self, check: str, *, failed: bool = False) -> None:
+    def ran(self, check: str, *, failed: bool = False, operation: str = "") -> None:
         with self._lock:
             self.checks_run[check] += 1
+            self.runs[(check, operation)] += 1
             if failed:
                 self.checks_failed[check] += 1
+                self.fails[(check, operation)] += 1
 
     def add(self, findings: Iterable[Finding]) -> None:
         with self._lock:

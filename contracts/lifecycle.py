@@ -7,6 +7,7 @@ the poller backs off (1, 2, 4, 8, 15 s ...) up to `timeout`.
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class TaskOutcome:
     statuses: list[str] = field(default_factory=list)
     final: dict[str, Any] | None = None
     note: str = ""
+    request: dict[str, Any] | None = None  # the create body sent
 
 
 def sample_models(spec: ContractSpec, wanted: list[str] | None, seed: int) -> list[str]:
@@ -75,6 +77,9 @@ class Lifecycle:
     sleep: Callable[[float], None] = time.sleep
 
     def run(self, models: list[str]) -> list[TaskOutcome]:
+        self._unknown_task()
+        self._without_key()
+        credits_before = self._credits()
         outcomes = [self._create(model) for model in models]
         if self.is_mock and models:
             # Our mock can be asked for a failed task, so the failed-task shape, stickiness and webhook are checked too.
@@ -87,8 +92,11 @@ class Lifecycle:
             waited += step
             step = min(step * 2, 15.0) if not self.is_mock else step * 2
             pending = [outcome for outcome in pending if not self._poll(outcome)]
+        for outcome in outcomes:
+            if outcome.task_id:
+                self.sink.ran("lifecycle_timeout", failed=outcome in pending, operation="getPrediction")
         for outcome in pending:
-            outcome.note = f"not terminal after {self.timeout:g} s (last: {outcome.statuses[-1:]})"
+            outcome.note = f"not terminal within the poll timeout of {self.timeout:g} s (last: {outcome.statuses[-1:]})"
             self.sink.add(
                 [Finding(Kind.ASSUMPTION, "lifecycle_timeout", outcome.note, "getPrediction", outcome.task_id)]
             )
@@ -98,7 +106,58 @@ class Lifecycle:
             for outcome in done:
                 self._poll(outcome)
                 self._cross_key(outcome)
+        self._billing(credits_before, outcomes)
         return outcomes
+
+    def _credits(self) -> Any:
+        response = self.client.get(self.spec.operations["getCredits"].path)
+        if response.headers.get(GATE_HEADER):
+            return None
+        return self._check("getCredits", response, None, None)
+
+    def _billing(self, before: Any, outcomes: list[TaskOutcome]) -> None:
+        from contracts.credits import check_billing
+
+        finals = [outcome.final for outcome in outcomes if outcome.task_id]
+        findings = check_billing(before, self._credits(), finals)
+        if findings is not None:
+            self.sink.ran("credits_billed", failed=bool(findings), operation="getCredits")
+            self.sink.add(findings)
+
+    def _unknown_task(self) -> None:
+        """GET a task id nobody created (random, in the documented format): 404, in the error envelope."""
+        task_id = secrets.token_hex(16)
+        path = self.spec.operations["getPrediction"].path.replace("{prediction_id}", task_id)
+        response = self.client.get(path)
+        if response.headers.get(GATE_HEADER):
+            return
+        self._check("getPrediction", response, None, task_id)
+        ok = response.status_code == 404
+        self.sink.ran("unknown_task", failed=not ok, operation="getPrediction")
+        if not ok:
+            message = f"GET of a task nobody created ({task_id}) answered {response.status_code}, not 404"
+            self.sink.add(
+                [Finding(Kind.CONTRACT, "unknown_task", message, "getPrediction", task_id, response.status_code)]
+            )
+
+    def _without_key(self) -> None:
+        """The free operations without an Authorization header: refused with 401 or 403 (NOTES §6, DECISIONS 9)."""
+        paths = {
+            "getCredits": self.spec.operations["getCredits"].path,
+            "getPrediction": self.spec.operations["getPrediction"].path.replace("{prediction_id}", "0" * 32),
+        }
+        for operation, path in paths.items():
+            request = self.client.build_request("GET", path)
+            del request.headers["authorization"]
+            response = self.client.send(request)
+            if response.headers.get(GATE_HEADER):
+                continue
+            self._check(operation, response, None, None)
+            ok = response.status_code in (401, 403)
+            self.sink.ran("auth_required", failed=not ok, operation=operation)
+            if not ok:
+                message = f"GET {path} without a key answered {response.status_code}, not 401 or 403"
+                self.sink.add([Finding(Kind.CONTRACT, "auth_required", message, operation, None, response.status_code)])
 
     def _wait(self, seconds: float) -> None:
         if not (self.is_mock and advance_clock(self.client, seconds)):
@@ -123,6 +182,7 @@ class Lifecycle:
         body.pop("webhook", None)
         if self.webhook_url:
             body["webhook"] = self.webhook_url
+        outcome.request = body
         response = self.client.post(self.spec.operations["createPrediction"].path, json=body, headers=headers)
         if response.headers.get(GATE_HEADER):
             outcome.note = f"not created: {response.headers[GATE_HEADER]} ({response.text})"
@@ -130,10 +190,14 @@ class Lifecycle:
             return outcome
         answer = self._check("createPrediction", response, body, None)
         data = answer.get("data") if isinstance(answer, dict) else None
-        if response.status_code == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str):
+        created = response.status_code == 200 and isinstance(data, dict) and isinstance(data.get("task_id"), str)
+        self.sink.ran("lifecycle_create", failed=response.status_code != 200, operation="createPrediction")
+        if created and isinstance(data, dict):
             outcome.task_id = data["task_id"]
             self.book.created(outcome.task_id, model=model, function=outcome.function)
             self.progress(f"  lifecycle {model} ({outcome.function}): created {outcome.task_id}")
+        elif response.status_code == 200:
+            outcome.note = "create answered 200 without a task id"  # the envelope rule's finding
         else:
             outcome.note = f"create answered {response.status_code}"
             self.sink.add(
@@ -173,7 +237,12 @@ class Lifecycle:
             return
         path = self.spec.operations["getPrediction"].path.replace("{prediction_id}", outcome.task_id)
         response = self.other_client.get(path)
-        self.sink.ran("tenant_isolation", failed=response.status_code < 300)
+        body = parse_json(response.content)
+        exchange = Exchange("getPrediction", response.status_code, lower_headers(response.headers), body, None, None)
+        findings = check_exchange(self.spec, exchange)  # no TaskBook: another key's view is not the task's history
+        count_rules(self.sink, exchange, findings)
+        self.sink.add(findings)
+        self.sink.ran("tenant_isolation", failed=response.status_code < 300, operation="getPrediction")
         if response.status_code < 300:
             self.sink.add(
                 [

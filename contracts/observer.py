@@ -73,8 +73,8 @@ class RunObserver:
         self.book.created(task_id, model=model, function=self.spec.models.get(model or ""))
 
     def keep_failure(self, failure: Any, case: Any, response: Any) -> bool:
-        # Checks such as ignored_auth send their own request; when the gate refused that one (budget spent),
-        # the failure quotes the gate's status and says nothing about the target.
+        # A check that sends its own request: when the gate refused that one (budget spent), the failure
+        # quotes the gate's status and says nothing about the target.
         return f"`{GATE_REFUSED_STATUS} " not in str(getattr(failure, "message", ""))
 
     def classify_failure(self, check: str, case: Any) -> Kind:

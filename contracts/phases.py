@@ -16,19 +16,13 @@ import openapi
 from contracts import st_checks
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.observer import RunObserver
+from contracts.rules import SCHEMATHESIS_CHECKS, SCHEMATHESIS_PHASES
 
-ALL_PHASES = ("examples", "coverage", "fuzzing", "stateful")
-# Built-in checks that make sense here. Response schemas and headers are checked by `shuyou_contract`
-# (which tells documented elements from assumed ones), so their built-in twins stay off.
-BUILTIN_CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "negative_data_rejection",
-    "positive_data_acceptance",
-    "use_after_free",
-    "ignored_auth",
-)
+# Built-in checks: the rule table's schemathesis rules. Response schemas, headers and statuses are checked by
+# `shuyou_contract` (which tells documented elements from assumed ones), so their built-in twins stay off
+# (status_code_conformance is `undocumented_status`; ignored_auth is `auth_required`; use_after_free needs a
+# delete operation, which the API has not).
+BUILTIN_CHECKS = SCHEMATHESIS_CHECKS
 
 Progress = Callable[[str], None]
 
@@ -37,7 +31,7 @@ Progress = Callable[[str], None]
 class PhaseSettings:
     gate_url: str
     api_key: str
-    phases: tuple[str, ...] = ALL_PHASES
+    phases: tuple[str, ...] = SCHEMATHESIS_PHASES
     max_examples: int = 10
     seed: int = 0
     request_timeout: float = 30.0
@@ -90,7 +84,7 @@ def run_phases(settings: PhaseSettings, observer: RunObserver, sink: FindingSink
         for event in from_schema(schema).execute():
             if isinstance(event, events.PhaseStarted):
                 started[event.phase.name.value] = time.monotonic()
-                if event.phase.name.value in ALL_PHASES:
+                if event.phase.name.value in SCHEMATHESIS_PHASES:
                     progress(f"phase {event.phase.name.value} ...")
             elif isinstance(event, events.PhaseFinished):
                 name = event.phase.name.value
@@ -116,12 +110,12 @@ def _collect(event: events.ScenarioFinished, observer: RunObserver, sink: Findin
             if node.name == "shuyou_contract":
                 continue  # counted by the observer itself
             failed = node.failure_info is not None
-            sink.ran(node.name, failed=failed)
+            case_node = recorder.cases.get(case_id)
+            case = case_node.value if case_node is not None else None
+            sink.ran(node.name, failed=failed, operation=observer.operation_of(case) if case is not None else "")
             if node.failure_info is None:
                 continue
             failure = node.failure_info.failure
-            case_node = recorder.cases.get(case_id)
-            case = case_node.value if case_node is not None else None
             interaction = recorder.interactions.get(case_id)
             status = interaction.response.status_code if interaction and interaction.response else None
             operation = observer.operation_of(case) if case is not None else recorder.label

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.findings import KIND_TITLES, Finding, Kind, is_failing
+from contracts.rules import BY_ID, RULES
 
 
 @dataclass(slots=True)
@@ -29,6 +30,34 @@ class RunResult:
     lifecycle: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     command: str = ""
+    rule_runs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, operation) -> checks run
+    rule_fails: Counter[tuple[str, str]] = field(default_factory=Counter)
+    skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it could not run
+
+    def rule_status(self, rule: str) -> tuple[str, str]:
+        """("ran" | "skipped" | "not exercised", reason) for a rule of the table."""
+        if any(name == rule for name, _ in self.rule_runs):
+            return "ran", ""
+        if rule in self.skipped:
+            return "skipped", self.skipped[rule]
+        if any(finding.rule == rule for finding in self.findings):
+            return "ran", ""
+        when = BY_ID[rule].only_when if rule in BY_ID else ""
+        return "not exercised", when or "no exchange of this run reached it (more examples, or another seed)"
+
+    def rules_report(self) -> list[dict[str, Any]]:
+        out = []
+        for rule in RULES:
+            status, reason = self.rule_status(rule.id)
+            operations = {
+                op: {"run": n, "failed": self.rule_fails.get((name, op), 0)}
+                for (name, op), n in sorted(self.rule_runs.items())
+                if name == rule.id
+            }
+            idle = [op for op in rule.operations if op not in operations] if status == "ran" else []
+            row = {"rule": rule.id, "status": status, "reason": reason, "operations": operations}
+            out.append(row | {"not_exercised_on": idle})
+        return out
 
     @property
     def failing(self) -> list[Finding]:
@@ -51,6 +80,7 @@ class RunResult:
                 name: {"run": n, "failed": self.checks_failed.get(name, 0)} for name, n in self.checks_run.items()
             },
             "timings": {name: round(seconds, 3) for name, seconds in self.timings.items()},
+            "rules": self.rules_report(),
             "lifecycle": self.lifecycle,
             "findings": [finding.as_dict() for finding in self.findings],
             "notes": self.notes,
@@ -65,9 +95,14 @@ def render_summary(result: RunResult) -> str:
     for op in operations:
         cells = ", ".join(f"{st}x{n}" for (o, st), n in sorted(result.statuses.items()) if o == op)
         lines.append(f"  {op:<32} {cells}")
-    lines.append("Checks run (failed/run):")
-    for name, count in sorted(result.checks_run.items()):
-        lines.append(f"  {name:<32} {result.checks_failed.get(name, 0)}/{count}")
+    lines.append("Rules (failed/run per operation):")
+    for row in result.rules_report():
+        if row["status"] == "ran":
+            cells = ", ".join(f"{op or '-'} {c['failed']}/{c['run']}" for op, c in row["operations"].items())
+            idle = f" (not exercised on {', '.join(row['not_exercised_on'])})" if row["not_exercised_on"] else ""
+            lines.append(f"  {row['rule']:<26} {cells or 'ran'}{idle}")
+        else:
+            lines.append(f"  {row['rule']:<26} {row['status']}: {row['reason']}")
     if result.lifecycle:
         lines.append("Lifecycle:")
         for task in result.lifecycle:
@@ -109,11 +144,22 @@ def write_json(result: RunResult, path: Path) -> None:
 
 def write_junit(result: RunResult, path: Path) -> None:
     """One test case per check that ran (and per rule that produced a finding), failures for failing findings."""
-    names = sorted(set(result.checks_run) | {finding.rule for finding in result.findings})
+    table = [rule.id for rule in RULES]
+    names = table + sorted((set(result.checks_run) | {finding.rule for finding in result.findings}) - set(table))
     suite = ET.Element("testsuite", name="shuyou-contracts", tests=str(len(names)))
-    failures = 0
+    failures = skips = 0
     for name in names:
         case = ET.SubElement(suite, "testcase", classname="contracts", name=name)
+        status, reason = result.rule_status(name) if name in table else ("ran", "")
+        if status != "ran":
+            skips += 1
+            ET.SubElement(case, "skipped", message=f"{status}: {reason}")
+            continue
+        properties = ET.SubElement(case, "properties")
+        for (rule, operation), count in sorted(result.rule_runs.items()):
+            if rule == name:
+                failed = result.rule_fails.get((rule, operation), 0)
+                ET.SubElement(properties, "property", name=operation or "-", value=f"{failed}/{count} failed/run")
         mine = [finding for finding in result.findings if finding.rule == name]
         failing = [finding for finding in mine if is_failing(finding, strict=result.strict)]
         if failing:
@@ -123,4 +169,5 @@ def write_junit(result: RunResult, path: Path) -> None:
         elif mine:
             ET.SubElement(case, "system-out").text = "\n".join(f"{f.kind.value}: {f.message}" for f in mine)
     suite.set("failures", str(failures))
+    suite.set("skipped", str(skips))
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

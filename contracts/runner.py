@@ -16,13 +16,13 @@ from contracts.budget import Budget
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.gate import HINT_HEADER, HINT_LIFECYCLE, Gate, Route
 from contracts.report import RunResult
+from contracts.rules import PHASES, SCHEMATHESIS_PHASES, Plan, partial_reason, skipped
 from contracts.serving import serve_in_thread
 from contracts.spec import ContractSpec, load
 from contracts.target import TargetInfo, probe
 from contracts.tasks import TaskBook
 
-SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
-ALL_PHASES = (*SCHEMATHESIS_PHASES, "lifecycle")
+ALL_PHASES = PHASES  # the name the CLI and the pytest plugin use; the list is in contracts.rules
 DEFAULT_REMOTE_BUDGET = 5
 
 
@@ -99,7 +99,27 @@ def plan_text(options: Options, spec: ContractSpec, models: list[str], seed: int
     lines.append(f"  {budget_line}")
     at_most = "unbounded" if limit is None else str(limit)
     lines.append(f"  billable calls at most: {at_most} (every createPrediction the target accepts counts)")
+    lines.extend(_rules_plan(options, limit))
     return "\n".join(lines)
+
+
+def _rules_plan(options: Options, limit: int | None) -> list[str]:
+    from contracts.rules import RULES
+
+    loopback = TargetInfo(options.base_url, is_mock=False).is_loopback
+    plan = Plan(
+        options.phases,
+        limit,
+        receiver=bool(options.webhook_url) or loopback,
+        secret=bool(options.webhook_secret),
+        other_key=bool(options.other_api_key) or loopback,
+    )
+    reasons = skipped(plan)
+    lines = [f"  rules: {len(RULES) - len(reasons)} of {len(RULES)} will run (`shuyou-contracts rules` lists them)"]
+    lines.extend(f"    skipped {rule}: {reason}" for rule, reason in reasons.items())
+    partly = {rule.id: why for rule in RULES if (why := partial_reason(rule, plan)) is not None}
+    lines.extend(f"    partly {rule}: {reason}" for rule, reason in partly.items())
+    return lines
 
 
 def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
@@ -124,8 +144,6 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
         stack.callback(served.stop)
         receiver, webhook_url = _receiver(options, target, stack, notes)
         st_phases = tuple(p for p in options.phases if p in SCHEMATHESIS_PHASES)
-        if target.is_mock and st_phases:
-            notes.append("ignored_auth is off against our mock: it accepts any non-empty key as its own tenant")
         # schemathesis waits longer than the gate, so a slow target is answered by the gate (a transport finding)
         settings = PhaseSettings(
             served.base_url,
@@ -135,7 +153,6 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
             seed,
             options.request_timeout + 5.0,
             webhook_url,
-            exclude_checks=("ignored_auth",) if target.is_mock else (),
             rate_limit=options.rate_limit,
             workers=options.workers,
         )
@@ -155,6 +172,13 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
     for operation, message in gate.log.transport:
         sink.add([Finding(Kind.TRANSPORT, "transport", message, operation, source="gate")])
     state = budget.state()
+    plan = Plan(
+        options.phases,
+        limit,
+        receiver=bool(webhook_url) and receiver is not None,
+        secret=bool(options.webhook_secret),
+        other_key=bool(options.other_api_key) or target.is_mock,
+    )
     return RunResult(
         options.base_url,
         target.is_mock,
@@ -171,6 +195,9 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
         lifecycle,
         notes,
         options.command or f"python -m contracts run --base-url {options.base_url} --seed {seed}",
+        rule_runs=sink.runs,
+        rule_fails=sink.fails,
+        skipped=skipped(plan),
     )
 
 
@@ -247,6 +274,9 @@ def _lifecycle(
             )
         runner = Lifecycle(client, spec, book, sink, target.is_mock, options.timeout, webhook_url, other, progress)
         outcomes = runner.run(models)
+    from contracts.results import check_results
+
+    check_results(spec, outcomes, sink)
     if receiver is not None and webhook_url:
         done = {outcome.task_id for outcome in outcomes if outcome.task_id and outcome.final is not None}
         fetch = receiver.deliveries
@@ -257,7 +287,7 @@ def _lifecycle(
         for task_id in done:
             failed = {finding.rule for finding in findings if finding.task_id == task_id}
             for rule in rules:
-                sink.ran(rule, failed=rule in failed)
+                sink.ran(rule, failed=rule in failed, operation="webhook:predictionFinished")
         sink.add(findings)
     return [
         {"model": o.model, "function": o.function, "task_id": o.task_id, "statuses": o.statuses, "note": o.note}

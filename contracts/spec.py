@@ -61,6 +61,12 @@ class ContractSpec:
         for model, ref in mapping.items():
             request = self.resolve({"$ref": ref})
             self.models[model] = request["properties"]["function"]["enum"][0]
+        # The URL field of each output item type: the item schema's required field besides `type`.
+        self.output_url_fields: dict[str, str] = {}
+        for kind, ref in schemas["OutputItem"]["discriminator"]["mapping"].items():
+            required = [name for name in self.resolve({"$ref": ref}).get("required", []) if name != "type"]
+            if required:
+                self.output_url_fields[kind] = required[0]
 
     # -- references -----------------------------------------------------------------------------------------
     def resolve(self, node: Any) -> Any:

@@ -75,6 +75,8 @@ class Rewrite:
             self.on_request(exchange)
             scope = dict(scope)
             scope["headers"] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in exchange.headers.items()]
+            if exchange.path != scope["path"]:
+                scope["path"], scope["raw_path"] = exchange.path, exchange.path.encode("latin-1")
         sent = False
 
         async def replay() -> Message:

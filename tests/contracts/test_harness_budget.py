@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
-from contract_mocks import Exchange, Rewrite, build_mock, harness, serve
+from contract_mocks import SECRET, Exchange, Rewrite, build_mock, harness, serve
 
 from contracts.budget import Budget
 from contracts.serving import Served
+from mock_server import Settings, create_app
 
 
 class AcceptedCreates:
@@ -99,3 +101,37 @@ def test_negative_cases_still_reach_the_target_when_the_budget_for_valid_creates
     assert result.budget_refused > 0
     assert counter.rejected > 5
     assert result.findings == []
+
+
+class NotTheMock:
+    """The mock with its control surface hidden (`/_mock/*` answers 404), so the harness treats it as the real API."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/_mock"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self.app(scope, receive, send)
+
+
+def test_against_a_real_looking_target_the_same_rules_run_within_the_exact_budget(served: list[Served]) -> None:
+    counter = AcceptedCreates()
+    # Instant tasks on the real clock: the harness cannot advance it, so it polls as against the real API (~3 s).
+    app = create_app(Settings(seed=7, time_scale=0.0, webhook_secret=SECRET))
+    served.append(serve(NotTheMock(Rewrite(app, on_response=counter))))
+
+    result = harness(served[0].base_url, budget=3, phases=("lifecycle",))
+
+    assert not result.is_mock
+    assert counter.count == result.budget_spent == 3  # one create per function, and not one more
+    assert result.findings == []
+    ran = {row["rule"]: row for row in result.rules_report()}
+    # Downloads and credit reads are free: every result file and the billing were checked on the 3 creates.
+    assert ran["result_media"]["operations"]["getPrediction"]["run"] >= 3
+    assert ran["credits_billed"]["status"] == ran["unknown_task"]["status"] == ran["webhook_signature"]["status"]
+    assert ran["credits_billed"]["status"] == "ran"
+    assert ran["tenant_isolation"]["status"] == "skipped"
+    assert "--other-api-key" in ran["tenant_isolation"]["reason"]

@@ -136,3 +136,31 @@ def test_a_body_valid_only_by_an_assumption_is_recognised(spec: ContractSpec) ->
     assert spec.validate(pointer, documented) == spec.validate(pointer, assumed) == []
     assert spec.assumption_used(pointer, documented) is None
     assert "DECISIONS 15" in (spec.assumption_used(pointer, assumed) or "")
+
+
+def failed_billed() -> dict[str, Any]:
+    body = success(data={"task_status": "failed"})
+    del body["data"]["output"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "task_id", "expected"),
+    [
+        pytest.param("createPrediction", {"data": {"task_id": TASK, "task_status": "success"}}, None,
+                     ("created_processing", Kind.CONTRACT), id="created-as-success"),
+        pytest.param("getPrediction", success(), "f" * 32, ("task_id_matches", Kind.CONTRACT), id="another-task"),
+        pytest.param("getPrediction", {k: v for k, v in success().items() if k != "usage"}, None,
+                     ("usage_on_success", Kind.ASSUMPTION), id="success-without-usage"),
+        pytest.param("getPrediction", failed_billed(), None, ("failed_task_body", Kind.ASSUMPTION),
+                     id="failed-billed-without-error"),
+        pytest.param("getCredits", {"data": {"total_credits": 10, "total_usage": 4, "balance": 5}}, None,
+                     ("credits_balance", Kind.CONTRACT), id="balance-off"),
+    ],
+)  # fmt: skip
+def test_rules_beyond_the_schema(
+    spec: ContractSpec, operation: str, body: Any, task_id: str | None, expected: tuple[str, Kind]
+) -> None:
+    found = {(f.rule, f.kind) for f in check_exchange(spec, Exchange(operation, 200, HEADERS, body, task_id=task_id))}
+
+    assert found == {expected}
