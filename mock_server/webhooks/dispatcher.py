@@ -32,11 +32,12 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
-from mock_server.webhooks.backoff import Backoff, parse_retry_after
+from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
 from mock_server.webhooks.policy import Allowlist
+from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
 from mock_server.webhooks.transport import KeepAliveTransport
@@ -387,16 +388,17 @@ class WebhookDispatcher:
         if duplicate:
             self.journal.put(delivery.with_attempt(attempt))
             return
-        if attempt.ok:
-            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.DELIVERED, next_attempt_at=None))
-            if "duplicate" in delivery.chaos and not any(a.duplicate for a in delivery.attempts):
-                await self._attempt(delivery_id, duplicate=True)
-            return
-        used = number - delivery.round_start
-        if used >= self.settings.max_attempts:
-            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.EXHAUSTED, next_attempt_at=None))
-            return
-        wait = self._backoff.delay(used, self._rng, retry_after=parse_retry_after(retry_after, self._stamp_clock.now()))
-        when = self._clock.now() + wait
-        self._save(delivery.with_attempt(attempt, next_attempt_at=when))
-        self._submit((delivery_id,), when)
+        step = next_step(
+            delivery,
+            Outcome(attempt, retry_after),
+            settings=self.settings,
+            backoff=self._backoff,
+            rng=self._rng,
+            now=self._clock.now(),
+            stamp_now=self._stamp_clock.now(),
+        )
+        self._save(step.delivery)
+        if isinstance(step, RetryAt):
+            self._submit((delivery_id,), step.when)
+        elif isinstance(step, Delivered) and step.duplicate:
+            await self._attempt(delivery_id, duplicate=True)

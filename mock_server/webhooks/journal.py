@@ -25,6 +25,8 @@ class DeliveryStatus(StrEnum):
     """A 2xx acknowledged it."""
     EXHAUSTED = "exhausted"
     """Every allowed attempt failed."""
+    GONE = "gone"
+    """The receiver answered 410 Gone; not retried (`webhooks.stop_on_gone`)."""
     BLOCKED = "blocked"
     """The host is not on the allowlist (DECISIONS 7); nothing was sent."""
 

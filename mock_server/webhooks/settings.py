@@ -102,6 +102,8 @@ class WebhookSettings:
     """Each wait is multiplied by a seeded uniform factor in [1 - jitter, 1 + jitter]."""
     retry_after_max: float = 3600.0
     """A receiver's `Retry-After` is honoured up to this many seconds."""
+    stop_on_gone: bool = True
+    """A `410 Gone` answer ends the delivery as `gone` (no retry); off, 410 is retried like any failure."""
     timeout: float = 5.0
     """Per-attempt timeout, real seconds (connect + send + answer)."""
     concurrency: int = 32

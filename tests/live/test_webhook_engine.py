@@ -126,6 +126,21 @@ async def test_retry_after_is_honoured(receiver: WebhookReceiver) -> None:
     assert len(receiver.deliveries()) == 2
 
 
+async def test_410_gone_stops_retrying_and_is_journaled_gone(receiver: WebhookReceiver) -> None:
+    receiver.set_behaviour(script=[410])
+    async with engine() as (dispatcher, clock):
+        delivery_id = dispatcher.on_event(Task("b1" * 16, receiver.url), "success", body("b1" * 16))
+        assert delivery_id is not None
+        await until(lambda: dispatcher.get(delivery_id).status == "gone")
+        clock.advance(3600)
+        await anyio.wait_all_tasks_blocked()  # a retry would be under way by now
+        record = dispatcher.get(delivery_id)
+        assert [d.delivery_id for d in dispatcher.list(status="gone")] == [delivery_id]
+    assert [a.status_code for a in record.attempts] == [410]
+    assert record.next_attempt_at is None
+    assert len(receiver.deliveries()) == 1
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
