@@ -113,7 +113,7 @@ class WebhookSettings:
     excerpt_limit: int = 512
     """Bytes of the receiver's answer kept in the journal."""
     journal_limit: int = 10_000
-    """Deliveries kept in the journal; the oldest finished ones are dropped first."""
+    """Finished deliveries kept in the journal, the oldest dropped first; pending ones are always kept."""
     timestamp: str = "wall"
     """`webhook-timestamp` source: `wall` (receivers' 5-minute tolerance holds under a fake clock) or `clock`."""
     chaos: WebhookChaos = field(default_factory=WebhookChaos)
