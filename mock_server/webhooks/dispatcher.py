@@ -1,8 +1,14 @@
 """The webhook engine: turns task events into signed deliveries, retries them, and journals every attempt.
 
 Rules:
-- `on_event()` never waits: it journals the delivery, persists it while pending and queues it; a pool
-  of `concurrency` workers sends. API responses are never slowed by a receiver.
+- `on_event()` never waits: it journals the delivery, persists it while pending and queues it. API
+  responses are never slowed by a receiver.
+- A delivery waits in exactly one place: the scheduler's heap (not due yet) or its receiver's lane
+  (`lanes.Lanes`: due, waiting for a sender). At most `concurrency` are in flight, at most
+  `receiver_concurrency` per receiver, and receivers take turns, so a slow, hanging or dead receiver
+  never delays another's deliveries.
+- What an attempt's outcome means (delivered, retry at T, exhausted, gone) is decided by the pure
+  `retry.next_step()`; this module does the I/O around it.
 - Retries run on the mock's clock through the scheduler (`call_at`), so a FakeClock advances through
   backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
@@ -14,10 +20,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import random
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -28,7 +32,6 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 import httpx2
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
@@ -36,7 +39,8 @@ from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
-from mock_server.webhooks.policy import Allowlist
+from mock_server.webhooks.lanes import Lanes
+from mock_server.webhooks.policy import Allowlist, receiver_of
 from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
@@ -105,8 +109,9 @@ class WebhookDispatcher:
         self._timers: dict[str, Any] = {}
         self._epoch = 0
         self._held: tuple[str, Any] | None = None
-        self._backlog: deque[Batch] = deque()  # batches queued before start()
-        self._send: MemoryObjectSendStream[Batch] | None = None
+        self._lanes = Lanes[Batch](total=settings.concurrency, per_receiver=settings.receiver_concurrency)
+        self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
+        self._tg: anyio.abc.TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._active_sender: WebhookSender | None = None
         self._token: Any = None
@@ -129,37 +134,33 @@ class WebhookDispatcher:
             )
         else:
             self._active_sender = self._sender
-        send, receive = anyio.create_memory_object_stream[Batch](math.inf)
-        stack.push_async_callback(receive.aclose)
-        stack.push_async_callback(send.aclose)
         tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         self._stack = stack
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
-        for _ in range(self.settings.concurrency):
-            tg.start_soon(self._worker, receive)
-        self._send = send
-        while self._backlog:
-            send.send_nowait(self._backlog.popleft())
+        self._tg = tg
+        self._pump()  # what was queued before start()
         self._resume()
 
     async def aclose(self) -> None:
         """Stop sending; pending deliveries stay in the store for the next start."""
         stack, self._stack = self._stack, None
         self._thread = None
-        self._send = None
+        self._tg = None
         for handle in self._timers.values():
             self._scheduler.cancel(handle)
         self._timers.clear()
         if stack is not None:
             await stack.aclose()
+        self._lanes.clear()  # with a store they are pending there, for the next start
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
         for handle in self._timers.values():
             self._scheduler.cancel(handle)
         self._timers.clear()
+        self._lanes.clear()
         if self._held is not None:
             self._scheduler.cancel(self._held[1])
             self._held = None
@@ -303,10 +304,17 @@ class WebhookDispatcher:
     def _enqueue(self, batch: Batch) -> None:
         for delivery_id in batch:
             self._timers.pop(delivery_id, None)
-        if self._send is None:
-            self._backlog.append(batch)
-        else:
-            self._send.send_nowait(batch)
+        try:
+            url = self.journal.get(batch[0]).url
+        except KeyError:
+            return  # reset meanwhile
+        self._lanes.push(self._receiver_of(url), batch)
+        self._pump()
+
+    def _pump(self) -> None:
+        if self._tg is not None:
+            while (work := self._lanes.take()) is not None:
+                self._tg.start_soon(self._run, *work)
 
     def _cancel_timer(self, delivery_id: str) -> None:
         handle = self._timers.pop(delivery_id, None)
@@ -340,13 +348,20 @@ class WebhookDispatcher:
             self.journal.put(delivery)
             self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[Batch]) -> None:
-        async for batch in receive:
-            for delivery_id in batch:
-                try:
-                    await self._attempt(delivery_id)
-                except Exception as exc:
-                    self._on_error(exc)
+    async def _run(self, receiver: str, batch: Batch) -> None:
+        """Send `batch`, then whatever the lanes hand out next, until nothing is ready."""
+        work: tuple[str, Batch] | None = (receiver, batch)
+        while work is not None:
+            receiver, batch = work
+            try:
+                for delivery_id in batch:
+                    try:
+                        await self._attempt(delivery_id)
+                    except Exception as exc:
+                        self._on_error(exc)
+            finally:
+                self._lanes.done(receiver)
+            work = self._lanes.take()
 
     async def _attempt(self, delivery_id: str, *, duplicate: bool = False) -> None:
         try:

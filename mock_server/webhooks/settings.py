@@ -108,6 +108,8 @@ class WebhookSettings:
     """Per-attempt timeout, real seconds (connect + send + answer)."""
     concurrency: int = 32
     """Deliveries in flight at once."""
+    receiver_concurrency: int = 8
+    """Deliveries in flight at once to one receiver (scheme, host, port), so a slow one cannot hold them all."""
     allowlist: tuple[str, ...] = ("loopback",)
     """Hosts that may receive webhooks: `loopback`, a host name, `*.suffix`, an IP or a CIDR."""
     excerpt_limit: int = 512
@@ -125,6 +127,7 @@ class WebhookSettings:
             check_secret(secret, key=f"webhooks.secrets[{i}]")
         _check(self.max_attempts >= 1, "max_attempts", self.max_attempts, "an int >= 1")
         _check(self.concurrency >= 1, "concurrency", self.concurrency, "an int >= 1")
+        _check(self.receiver_concurrency >= 1, "receiver_concurrency", self.receiver_concurrency, "an int >= 1")
         _check(self.excerpt_limit >= 0, "excerpt_limit", self.excerpt_limit, "an int >= 0")
         _check(self.journal_limit >= 1, "journal_limit", self.journal_limit, "an int >= 1")
         for name in ("backoff_base", "backoff_max", "retry_after_max"):

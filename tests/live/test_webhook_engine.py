@@ -405,3 +405,52 @@ async def test_a_dispatcher_can_be_started_again_after_aclose(receiver: WebhookR
         scheduler.stop()
         tg.cancel_scope.cancel()
     assert len(receiver.deliveries()) == 2
+
+
+# -- receiver isolation: a slow or hanging receiver holds only its share of the senders ----------------
+
+ISOLATED = WebhookSettings(timeout=30.0, concurrency=32, receiver_concurrency=8)
+
+
+@asynccontextmanager
+async def hanging_receiver() -> AsyncIterator[tuple[str, list[int]]]:
+    """A real loopback server that accepts every connection and never answers; yields (url, [accepted])."""
+    accepted = [0]
+
+    async def hold(stream: anyio.abc.SocketStream) -> None:
+        accepted[0] += 1
+        async with stream:
+            await anyio.sleep_forever()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, hold)
+        yield f"http://127.0.0.1:{port}/webhook", accepted
+        tg.cancel_scope.cancel()
+
+
+async def test_a_healthy_receiver_is_not_delayed_by_200_slow_deliveries_to_another(receiver: WebhookReceiver) -> None:
+    with WebhookReceiver([DEV_SECRET]) as slow:
+        slow.set_behaviour(delay=2.0)
+        async with engine(ISOLATED) as (dispatcher, _):
+            slow_ids = [
+                dispatcher.on_event(Task(f"{n:032x}", slow.url), "success", body(f"{n:032x}")) for n in range(200)
+            ]
+            await until(lambda: len(slow.deliveries()) == ISOLATED.receiver_concurrency)  # its share is busy
+            healthy = dispatcher.on_event(Task("f0" * 16, receiver.url), "success", body("f0" * 16))
+            assert healthy is not None
+            await until(lambda: dispatcher.get(healthy).status == "delivered")
+            assert all(dispatcher.get(i).attempts == () for i in slow_ids if i)  # no slow answer is back yet
+            assert len(slow.deliveries()) == ISOLATED.receiver_concurrency
+
+
+async def test_a_healthy_receiver_is_not_delayed_by_64_hanging_deliveries_to_another(receiver: WebhookReceiver) -> None:
+    async with hanging_receiver() as (url, accepted), engine(ISOLATED) as (dispatcher, _):
+        hung = [dispatcher.on_event(Task(f"{n:032x}", url), "success", body(f"{n:032x}")) for n in range(64)]
+        await until(lambda: accepted[0] == ISOLATED.receiver_concurrency)
+        healthy = dispatcher.on_event(Task("f1" * 16, receiver.url), "success", body("f1" * 16))
+        assert healthy is not None
+        await until(lambda: dispatcher.get(healthy).status == "delivered")
+        assert all(dispatcher.get(i).attempts == () for i in hung if i)
+        assert accepted[0] == ISOLATED.receiver_concurrency  # the hanging one never got more than its share
