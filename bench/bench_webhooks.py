@@ -181,14 +181,22 @@ def end_to_end(app: Any, base_url: str, receiver: str, n: int, clients: int, rat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32, help="webhook deliveries in flight")
+    parser.add_argument("--concurrency", type=int, default=WebhookSettings().concurrency, help="deliveries in flight")
+    parser.add_argument(
+        "--receiver-concurrency", type=int, default=WebhookSettings().receiver_concurrency, help="... to one receiver"
+    )
     parser.add_argument("--clients", type=int, default=16, help="concurrent API clients creating tasks")
     parser.add_argument("--rate", type=float, default=400.0, help="creates/s of the paced end-to-end phase")
     parser.add_argument("--paced-tasks", type=int, default=2000, help="tasks of the paced end-to-end phase")
     args = parser.parse_args()
     print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     proc, receiver = start_receiver()
-    settings = Settings(time_scale=0.0, webhooks=WebhookSettings(concurrency=args.concurrency, journal_limit=100_000))
+    settings = Settings(
+        time_scale=0.0,
+        webhooks=WebhookSettings(
+            concurrency=args.concurrency, receiver_concurrency=args.receiver_concurrency, journal_limit=100_000
+        ),
+    )
     app = create_app(settings)
     server = serve_in_thread(app)
     try:

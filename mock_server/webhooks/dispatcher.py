@@ -127,7 +127,7 @@ class WebhookDispatcher:
         if self._sender is None:
             client = self._client
             if client is None:  # our own client, closed by aclose(); a later start() makes a new one
-                transport = KeepAliveTransport(max_idle_per_host=self.settings.concurrency)
+                transport = KeepAliveTransport(max_idle_per_host=self.settings.receiver_concurrency)
                 client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
             self._active_sender = HttpSender(
                 client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit

@@ -106,10 +106,10 @@ class WebhookSettings:
     """A `410 Gone` answer ends the delivery as `gone` (no retry); off, 410 is retried like any failure."""
     timeout: float = 5.0
     """Per-attempt timeout, real seconds (connect + send + answer)."""
-    concurrency: int = 32
-    """Deliveries in flight at once."""
-    receiver_concurrency: int = 8
-    """Deliveries in flight at once to one receiver (scheme, host, port), so a slow one cannot hold them all."""
+    concurrency: int = 64
+    """Deliveries in flight at once, to all receivers together."""
+    receiver_concurrency: int = 32
+    """Deliveries in flight at once to one receiver (scheme, host, port): a slow one cannot hold every sender."""
     allowlist: tuple[str, ...] = ("loopback",)
     """Hosts that may receive webhooks: `loopback`, a host name, `*.suffix`, an IP or a CIDR."""
     excerpt_limit: int = 512
