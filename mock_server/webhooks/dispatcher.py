@@ -12,7 +12,8 @@ Rules:
 - Retries run on the mock's clock through the scheduler (`call_at`), so a FakeClock advances through
   backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
-- Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed.
+- Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed
+  (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window this module times.
 - With a persistent store, pending deliveries are reloaded by `start()` and resume where they were.
 """
 
@@ -36,6 +37,7 @@ import httpx2
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
 from mock_server.webhooks.backoff import Backoff
+from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
@@ -47,8 +49,6 @@ from mock_server.webhooks.signing import Signer
 from mock_server.webhooks.transport import KeepAliveTransport
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
-
-Batch = tuple[str, ...]
 
 
 class DeliveryStore(Protocol):
@@ -108,7 +108,8 @@ class WebhookDispatcher:
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
         self._epoch = 0
-        self._held: tuple[str, Any] | None = None
+        self._pairing = Pairing()
+        self._held_timer: Any = None
         self._lanes = Lanes[Batch](total=settings.concurrency, per_receiver=settings.receiver_concurrency)
         self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
         self._tg: anyio.abc.TaskGroup | None = None
@@ -161,9 +162,8 @@ class WebhookDispatcher:
             self._scheduler.cancel(handle)
         self._timers.clear()
         self._lanes.clear()
-        if self._held is not None:
-            self._scheduler.cancel(self._held[1])
-            self._held = None
+        self._cancel_held_timer()
+        self._pairing.release()
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
             self._forget(delivery.delivery_id)
         self.journal.clear()
@@ -185,13 +185,8 @@ class WebhookDispatcher:
         return self._on_event(*args)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
-        override = getattr(prediction, "webhook_chaos", None)
-        if not override:
-            return self.settings.chaos
-        if isinstance(override, WebhookChaos):
-            return override
         try:
-            return WebhookChaos.from_mapping(override, prefix="webhook_chaos")
+            return chaos_for(getattr(prediction, "webhook_chaos", None), self.settings.chaos)
         except SettingsError as exc:  # a rule is validated when it is set; never fail a delivery on it
             self._on_error(exc)
             return self.settings.chaos
@@ -266,32 +261,26 @@ class WebhookDispatcher:
             n += 1
 
     def _plan_chaos(self, chaos: WebhookChaos) -> frozenset[str]:
-        planned: set[str] = set()
-        if chaos.duplicate and self._rng.random() < chaos.duplicate:
-            planned.add("duplicate")
-        if chaos.bad_signature and self._rng.random() < chaos.bad_signature:
-            planned.add("bad_signature")
-        return frozenset(planned)
+        return plan(chaos, self._rng)
 
     def _hold_or_swap(self, delivery: Delivery, at: float, window: float) -> None:
-        if self._held is None:
-            handle = self._scheduler.call_at(at + window, self._release_held)
-            self._held = (delivery.delivery_id, handle)
-            return
-        held_id, handle = self._held
-        self._held = None
-        self._scheduler.cancel(handle)
-        if self.journal.get(held_id).task_id == delivery.task_id:  # only across tasks: one task's events stay in order
-            self._submit((held_id,), at)
-            self._hold_or_swap(delivery, at, window)
-            return
-        self._submit((delivery.delivery_id, held_id), at)  # the newer one first, then the older
+        self._cancel_held_timer()
+        batches, held = self._pairing.offer(delivery.delivery_id, delivery.task_id)
+        for batch in batches:
+            self._submit(batch, at)
+        if held:
+            self._held_timer = self._scheduler.call_at(at + window, self._release_held)
 
     def _release_held(self) -> None:
-        if self._held is not None:
-            held_id, _ = self._held
-            self._held = None
+        self._held_timer = None
+        held_id = self._pairing.release()
+        if held_id is not None:
             self._enqueue((held_id,))
+
+    def _cancel_held_timer(self) -> None:
+        if self._held_timer is not None:
+            self._scheduler.cancel(self._held_timer)
+            self._held_timer = None
 
     def _submit(self, batch: Batch, at: float) -> None:
         if at <= self._clock.now():
