@@ -365,36 +365,26 @@ class WebhookDispatcher:
         at = self._clock.now()
         sender = self._active_sender
         assert sender is not None, "workers only run between start() and aclose()"
-        retry_after: str | None = None
         signature = "bad" if forged else "valid"
         try:
             answer = await sender.send(delivery.url, headers, delivery.payload)
         except DeliveryFailed as exc:
-            attempt = Attempt(
-                number, at, None, str(exc), round(exc.latency_ms, 3), "", signature=signature, duplicate=duplicate
-            )
+            failed = Attempt(number, at, None, str(exc), round(exc.latency_ms, 3), "", signature, duplicate)
+            outcome = Outcome(failed)
         else:
-            retry_after = answer.retry_after
-            attempt = Attempt(
-                number,
-                at,
-                answer.status_code,
-                None,
-                round(answer.latency_ms, 3),
-                answer.excerpt,
-                signature=signature,
-                duplicate=duplicate,
-            )
+            latency = round(answer.latency_ms, 3)
+            answered = Attempt(number, at, answer.status_code, None, latency, answer.excerpt, signature, duplicate)
+            outcome = Outcome(answered, answer.retry_after)
         try:
             delivery = self.journal.get(delivery_id)  # re-read: a redeliver or reset may have happened
         except KeyError:
             return
         if duplicate:
-            self.journal.put(delivery.with_attempt(attempt))
+            self.journal.put(delivery.with_attempt(outcome.attempt))
             return
         step = next_step(
             delivery,
-            Outcome(attempt, retry_after),
+            outcome,
             settings=self.settings,
             backoff=self._backoff,
             rng=self._rng,
