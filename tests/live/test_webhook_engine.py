@@ -441,8 +441,10 @@ async def test_a_healthy_receiver_is_not_delayed_by_200_slow_deliveries_to_anoth
             healthy = dispatcher.on_event(Task("f0" * 16, receiver.url), "success", body("f0" * 16))
             assert healthy is not None
             await until(lambda: dispatcher.get(healthy).status == "delivered")
-            assert all(dispatcher.get(i).attempts == () for i in slow_ids if i)  # no slow answer is back yet
-            assert len(slow.deliveries()) == ISOLATED.receiver_concurrency
+            answered = sum(1 for i in slow_ids if i and dispatcher.get(i).attempts)
+            cap = ISOLATED.receiver_concurrency
+            assert answered <= cap  # at most the first wave of 2 s answers is back: the rest are still blocked
+            assert len(slow.deliveries()) <= 2 * cap  # one FIFO would have sent all 200 before the healthy one
 
 
 async def test_a_healthy_receiver_is_not_delayed_by_64_hanging_deliveries_to_another(receiver: WebhookReceiver) -> None:
