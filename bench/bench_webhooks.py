@@ -10,7 +10,8 @@ against the spec); the API client that creates tasks runs in another subprocess.
 3. burst: N terminal events are handed to the dispatcher at once, which measures the engine's
    throughput without the API in front of it;
 4. isolation: a burst to a healthy receiver alone, then the same burst handed over right after 200
-   deliveries to a second receiver that answers after 2 s (`--delay 2`); prints both delays and the ratio.
+   deliveries to a second receiver that answers after 2 s (`--delay 2`), then right after 64 to a third
+   that never answers in time (`--delay 600`); prints the delays and the same-run ratios.
 
 Prints deliveries/s and p50/p99 delay. Bounded (every wait has a deadline) and self-stopping.
 Target (issue 4): >= 2,000 deliveries/s and p99 < 50 ms on 2 cores.
@@ -197,30 +198,42 @@ def fire(dispatcher: Any, url: str, task_ids: list[str]) -> float:
     return started
 
 
-def isolation(dispatcher: Any, receiver: str, healthy: int, slow: int) -> None:
-    """Healthy-receiver delay alone, then right behind `slow` deliveries to a receiver that answers after 2 s."""
-    slow_proc, slow_base = start_receiver("--delay", "2")
+def isolation(dispatcher: Any, receiver: str, healthy: int, slow: int, hanging: int) -> None:
+    """Healthy-receiver delay alone, then right behind `slow` deliveries to a receiver that answers after
+    2 s, then right behind `hanging` deliveries to one that never answers within the mock's timeout."""
+    procs: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
+        procs += [start_receiver("--delay", "2"), start_receiver("--delay", "600")]
+        (_, slow_base), (_, hang_base) = procs
+        phases = [
+            ("alone", "", 0),
+            (f"behind {slow} slow (2 s) deliveries to another receiver", slow_base, slow),
+            (f"behind {hanging} hanging deliveries to another receiver", hang_base, hanging),
+        ]
         delays: dict[str, list[float]] = {}
-        for phase, behind in (("alone", 0), (f"behind {slow} slow (2 s) deliveries to another receiver", slow)):
+        for phase, other, behind in phases:
             httpx2.delete(f"{receiver}/deliveries")
             if behind:
-                fire(dispatcher, f"{slow_base}/webhook", [f"s{i:031x}" for i in range(behind)])
+                fire(dispatcher, f"{other}/webhook", [f"s{len(delays)}{i:030x}" for i in range(behind)])
             ids = [f"h{len(delays)}{i:030x}" for i in range(healthy)]
             t0 = fire(dispatcher, f"{receiver}/webhook", ids)
             receipts = wait_for_receipts(receiver, healthy, timeout=120)
             delays[phase] = [(r["received_at"] - t0) * 1000 for r in receipts]
         print(f"isolation: {healthy} deliveries to a healthy receiver, handed over at once")
+        alone = percentile(delays["alone"], 99)
         for phase, values in delays.items():
-            print(f"  {phase}: p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 99):.1f} ms")
-        alone, behind = delays.values()
-        print(f"  same-run ratio behind/alone: p99 {percentile(behind, 99) / percentile(alone, 99):.2f}x")
+            p99 = percentile(values, 99)
+            print(
+                f"  {phase}: p50 {statistics.median(values):.1f} ms, p99 {p99:.1f} ms"
+                + ("" if phase == "alone" else f", same-run p99 ratio to alone {p99 / alone:.2f}x")
+            )
     finally:
-        slow_proc.terminate()
-        try:
-            slow_proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            slow_proc.kill()
+        for proc, _ in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def main() -> int:
@@ -235,6 +248,7 @@ def main() -> int:
     parser.add_argument("--paced-tasks", type=int, default=2000, help="tasks of the paced end-to-end phase")
     parser.add_argument("--healthy", type=int, default=200, help="deliveries to the healthy receiver (isolation)")
     parser.add_argument("--slow", type=int, default=200, help="deliveries to the slow receiver (isolation)")
+    parser.add_argument("--hanging", type=int, default=64, help="deliveries to the hanging receiver (isolation)")
     args = parser.parse_args()
     print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     proc, receiver = start_receiver()
@@ -257,7 +271,7 @@ def main() -> int:
         b0 = fire(dispatcher, webhook, burst_ids)
         receipts = wait_for_receipts(receiver, args.tasks, timeout=120)
         report("burst (events handed to the dispatcher at once)", receipts, dict.fromkeys(burst_ids, b0), b0)
-        isolation(dispatcher, receiver, args.healthy, args.slow)
+        isolation(dispatcher, receiver, args.healthy, args.slow, args.hanging)
     finally:
         server.stop()
         proc.terminate()

@@ -106,7 +106,7 @@ class WebhookSettings:
     """A `410 Gone` answer ends the delivery as `gone` (no retry); off, 410 is retried like any failure."""
     timeout: float = 5.0
     """Per-attempt timeout, real seconds (connect + send + answer)."""
-    concurrency: int = 64
+    concurrency: int = 128
     """Deliveries in flight at once, to all receivers together."""
     receiver_concurrency: int = 32
     """Deliveries in flight at once to one receiver (scheme, host, port): a slow one cannot hold every sender."""

@@ -409,7 +409,7 @@ async def test_a_dispatcher_can_be_started_again_after_aclose(receiver: WebhookR
 
 # -- receiver isolation: a slow or hanging receiver holds only its share of the senders ----------------
 
-ISOLATED = WebhookSettings(timeout=30.0)  # the default caps: 64 in all, 32 per receiver
+ISOLATED = WebhookSettings(timeout=30.0)  # the default caps: 128 in all, 32 per receiver
 
 
 @asynccontextmanager
