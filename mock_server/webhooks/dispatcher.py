@@ -110,7 +110,7 @@ class WebhookDispatcher:
         self._epoch = 0
         self._pairing = Pairing()
         self._held_timer: Any = None
-        self._lanes = Lanes[Batch](total=settings.concurrency, per_receiver=settings.receiver_concurrency)
+        self._lanes = self._new_lanes()
         self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
@@ -154,7 +154,9 @@ class WebhookDispatcher:
         self._timers.clear()
         if stack is not None:
             await stack.aclose()
-        self._lanes.clear()  # with a store they are pending there, for the next start
+        # No sender is left, so the next start begins with empty lanes and no slot counted as in use;
+        # with a store, the deliveries that were waiting are pending there, for that start.
+        self._lanes = self._new_lanes()
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
@@ -299,6 +301,9 @@ class WebhookDispatcher:
             return  # reset meanwhile
         self._lanes.push(self._receiver_of(url), batch)
         self._pump()
+
+    def _new_lanes(self) -> Lanes[Batch]:
+        return Lanes[Batch](total=self.settings.concurrency, per_receiver=self.settings.receiver_concurrency)
 
     def _pump(self) -> None:
         if self._tg is not None:
