@@ -111,6 +111,7 @@ class WebhookDispatcher:
         self._pairing = Pairing()
         self._held_timer: Any = None
         self._lanes = self._new_lanes()
+        self._queued: set[str] = set()  # ids waiting in the lanes
         self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
         self._tg: anyio.abc.TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
@@ -157,6 +158,7 @@ class WebhookDispatcher:
         # No sender is left, so the next start begins with empty lanes and no slot counted as in use;
         # with a store, the deliveries that were waiting are pending there, for that start.
         self._lanes = self._new_lanes()
+        self._queued.clear()
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
@@ -164,6 +166,7 @@ class WebhookDispatcher:
             self._scheduler.cancel(handle)
         self._timers.clear()
         self._lanes.clear()
+        self._queued.clear()
         self._cancel_held_timer()
         self._pairing.release()
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
@@ -295,12 +298,15 @@ class WebhookDispatcher:
     def _enqueue(self, batch: Batch) -> None:
         for delivery_id in batch:
             self._timers.pop(delivery_id, None)
+        batch = tuple(d for d in batch if d not in self._queued)  # a redelivered one may be waiting already
         try:
-            url = self.journal.get(batch[0]).url
+            url = self.journal.get(batch[0]).url if batch else None
         except KeyError:
-            return  # reset meanwhile
-        self._lanes.push(self._receiver_of(url), batch)
-        self._pump()
+            url = None  # reset meanwhile
+        if url is not None:
+            self._queued.update(batch)
+            self._lanes.push(self._receiver_of(url), batch)
+            self._pump()
 
     def _new_lanes(self) -> Lanes[Batch]:
         return Lanes[Batch](total=self.settings.concurrency, per_receiver=self.settings.receiver_concurrency)
@@ -347,6 +353,7 @@ class WebhookDispatcher:
         work: tuple[str, Batch] | None = (receiver, batch)
         while work is not None:
             receiver, batch = work
+            self._queued.difference_update(batch)
             try:
                 for delivery_id in batch:
                     try:

@@ -288,6 +288,30 @@ async def test_bounded_concurrency() -> None:
     assert peak == 3
 
 
+async def test_redelivering_a_delivery_that_waits_for_a_sender_does_not_queue_it_twice() -> None:
+    release = anyio.Event()
+    sent: list[str] = []
+
+    class Gated:
+        async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+            sent.append(headers["webhook-id"])
+            await release.wait()
+            return Answer(500, None, "", 0.0)  # each failure waits for its backoff (the clock stands still)
+
+    async with engine(WebhookSettings(receiver_concurrency=1), sender=Gated()) as (dispatcher, _):
+        first = dispatcher.on_event(Task("a3" * 16, "http://127.0.0.1:1/h"), "success", body("a3" * 16))
+        waiting = dispatcher.on_event(Task("b3" * 16, "http://127.0.0.1:1/h"), "success", body("b3" * 16))
+        assert first is not None
+        assert waiting is not None
+        await until(lambda: sent == [first])  # the receiver's one slot is busy: `waiting` waits in its lane
+        dispatcher.redeliver(waiting)
+        dispatcher.redeliver(waiting)
+        release.set()
+        await until(lambda: attempts(dispatcher, waiting) == 1)
+        await anyio.wait_all_tasks_blocked()  # a second queued copy would be sent by now
+    assert sent == [first, waiting]
+
+
 async def test_redeliver_sends_the_same_webhook_id_again(receiver: WebhookReceiver) -> None:
     async with engine() as (dispatcher, _):
         delivery_id = dispatcher.on_event(Task("7" * 32, receiver.url), "cancelled", body("7" * 32, "cancelled"))
