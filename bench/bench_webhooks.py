@@ -8,7 +8,10 @@ against the spec); the API client that creates tasks runs in another subprocess.
    finishes at once, and the delay from its terminal state (`finished_at`) to receipt is measured;
 2. end to end, paced: the same at a fixed create rate (`--rate`), i.e. the delay when not saturated;
 3. burst: N terminal events are handed to the dispatcher at once, which measures the engine's
-   throughput without the API in front of it.
+   throughput without the API in front of it;
+4. isolation: a burst to a healthy receiver alone, then the same burst handed over right after 200
+   deliveries to a second receiver that answers after 2 s (`--delay 2`), then right after 64 to a third
+   that never answers in time (`--delay 600`); prints the delays and the same-run ratios.
 
 Prints deliveries/s and p50/p99 delay. Bounded (every wait has a deadline) and self-stopping.
 Target (issue 4): >= 2,000 deliveries/s and p99 < 50 ms on 2 cores.
@@ -80,9 +83,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_receiver() -> tuple[subprocess.Popen[bytes], str]:
+def start_receiver(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET]
+    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET, *extra]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -178,17 +181,83 @@ def end_to_end(app: Any, base_url: str, receiver: str, n: int, clients: int, rat
     report("  webhooks", receipts, finished, t0)
 
 
+def fire(dispatcher: Any, url: str, task_ids: list[str]) -> float:
+    """Hand one terminal event per task id to the dispatcher, on the server's loop; returns the wall start."""
+    import anyio.from_thread
+
+    body: dict[str, Any] = {"code": "0", "data": {"task_id": "", "task_status": "success"}, "request_id": "0" * 32}
+
+    def fire_all() -> float:
+        start = time.time()
+        for tid in task_ids:
+            data = {**body, "data": {**body["data"], "task_id": tid}}
+            dispatcher._on_event(tid, url, "success", data, dispatcher.settings.chaos)
+        return start
+
+    started: float = anyio.from_thread.run_sync(fire_all, token=dispatcher._token)
+    return started
+
+
+def isolation(dispatcher: Any, receiver: str, healthy: int, slow: int, hanging: int) -> None:
+    """Healthy-receiver delay alone, then right behind `slow` deliveries to a receiver that answers after
+    2 s, then right behind `hanging` deliveries to one that never answers within the mock's timeout."""
+    procs: list[tuple[subprocess.Popen[bytes], str]] = []
+    try:
+        procs += [start_receiver("--delay", "2"), start_receiver("--delay", "600")]
+        (_, slow_base), (_, hang_base) = procs
+        phases = [
+            ("alone", "", 0),
+            (f"behind {slow} slow (2 s) deliveries to another receiver", slow_base, slow),
+            (f"behind {hanging} hanging deliveries to another receiver", hang_base, hanging),
+        ]
+        delays: dict[str, list[float]] = {}
+        for phase, other, behind in phases:
+            httpx2.delete(f"{receiver}/deliveries")
+            if behind:
+                fire(dispatcher, f"{other}/webhook", [f"s{len(delays)}{i:030x}" for i in range(behind)])
+            ids = [f"h{len(delays)}{i:030x}" for i in range(healthy)]
+            t0 = fire(dispatcher, f"{receiver}/webhook", ids)
+            receipts = wait_for_receipts(receiver, healthy, timeout=120)
+            delays[phase] = [(r["received_at"] - t0) * 1000 for r in receipts]
+        print(f"isolation: {healthy} deliveries to a healthy receiver, handed over at once")
+        alone = percentile(delays["alone"], 99)
+        for phase, values in delays.items():
+            p99 = percentile(values, 99)
+            print(
+                f"  {phase}: p50 {statistics.median(values):.1f} ms, p99 {p99:.1f} ms"
+                + ("" if phase == "alone" else f", same-run p99 ratio to alone {p99 / alone:.2f}x")
+            )
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32, help="webhook deliveries in flight")
+    parser.add_argument("--concurrency", type=int, default=WebhookSettings().concurrency, help="deliveries in flight")
+    parser.add_argument(
+        "--receiver-concurrency", type=int, default=WebhookSettings().receiver_concurrency, help="... to one receiver"
+    )
     parser.add_argument("--clients", type=int, default=16, help="concurrent API clients creating tasks")
     parser.add_argument("--rate", type=float, default=400.0, help="creates/s of the paced end-to-end phase")
     parser.add_argument("--paced-tasks", type=int, default=2000, help="tasks of the paced end-to-end phase")
+    parser.add_argument("--healthy", type=int, default=200, help="deliveries to the healthy receiver (isolation)")
+    parser.add_argument("--slow", type=int, default=200, help="deliveries to the slow receiver (isolation)")
+    parser.add_argument("--hanging", type=int, default=64, help="deliveries to the hanging receiver (isolation)")
     args = parser.parse_args()
     print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
     proc, receiver = start_receiver()
-    settings = Settings(time_scale=0.0, webhooks=WebhookSettings(concurrency=args.concurrency, journal_limit=100_000))
+    settings = Settings(
+        time_scale=0.0,
+        webhooks=WebhookSettings(
+            concurrency=args.concurrency, receiver_concurrency=args.receiver_concurrency, journal_limit=100_000
+        ),
+    )
     app = create_app(settings)
     server = serve_in_thread(app)
     try:
@@ -196,24 +265,13 @@ def main() -> int:
         end_to_end(app, server.base_url, receiver, args.tasks, args.clients, 0.0)
         end_to_end(app, server.base_url, receiver, args.paced_tasks, args.clients, args.rate)
 
-        httpx2.delete(f"{receiver}/deliveries")
         dispatcher = app.state.webhooks
-        token = dispatcher._token  # the server loop's token, to hand events to it from this thread
-        body: dict[str, Any] = {"code": "0", "data": {"task_id": "", "task_status": "success"}, "request_id": "0" * 32}
-        burst_ids = [f"{i:032x}" for i in range(args.tasks)]
-
-        def fire_all() -> float:
-            start = time.time()
-            for tid in burst_ids:
-                data = {**body, "data": {**body["data"], "task_id": tid}}
-                dispatcher._on_event(tid, webhook, "success", data, dispatcher.settings.chaos)
-            return start
-
-        import anyio.from_thread
-
-        b0 = anyio.from_thread.run_sync(fire_all, token=token)
+        httpx2.delete(f"{receiver}/deliveries")
+        burst_ids = [f"b{i:031x}" for i in range(args.tasks)]
+        b0 = fire(dispatcher, webhook, burst_ids)
         receipts = wait_for_receipts(receiver, args.tasks, timeout=120)
         report("burst (events handed to the dispatcher at once)", receipts, dict.fromkeys(burst_ids, b0), b0)
+        isolation(dispatcher, receiver, args.healthy, args.slow, args.hanging)
     finally:
         server.stop()
         proc.terminate()

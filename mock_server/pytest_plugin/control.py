@@ -59,7 +59,7 @@ class MockDelivery:
     task_id: str
     event: str
     url: str
-    status: str  # pending | delivered | exhausted | blocked
+    status: str  # pending | delivered | exhausted | gone | blocked
     attempts: tuple[MockAttempt, ...]
     chaos: tuple[str, ...] = ()
 
@@ -156,7 +156,7 @@ class MockControl:
         return [MockRequest.from_json(e) for e in self._call("GET", "/_mock/requests", params=params)["data"]]
 
     def webhooks(self, *, task_id: str | None = None, status: str | None = None) -> list[MockDelivery]:
-        """Webhook deliveries in creation order (`status`: pending, delivered, exhausted, blocked)."""
+        """Webhook deliveries in creation order (`status`: pending, delivered, exhausted, gone, blocked)."""
         params = {k: v for k, v in {"task_id": task_id, "status": status}.items() if v is not None}
         return [MockDelivery.from_json(d) for d in self._call("GET", "/_mock/webhooks", params=params)["deliveries"]]
 

@@ -1,12 +1,19 @@
 """The webhook engine: turns task events into signed deliveries, retries them, and journals every attempt.
 
 Rules:
-- `on_event()` never waits: it journals the delivery, persists it while pending and queues it; a pool
-  of `concurrency` workers sends. API responses are never slowed by a receiver.
+- `on_event()` never waits: it journals the delivery, persists it while pending and queues it. API
+  responses are never slowed by a receiver.
+- A delivery waits in exactly one place: the scheduler's heap (not due yet) or its receiver's lane
+  (`lanes.Lanes`: due, waiting for a sender). At most `concurrency` are in flight, at most
+  `receiver_concurrency` per receiver, and receivers take turns, so a slow, hanging or dead receiver
+  never delays another's deliveries.
+- What an attempt's outcome means (delivered, retry at T, exhausted, gone) is decided by the pure
+  `retry.next_step()`; this module does the I/O around it.
 - Retries run on the mock's clock through the scheduler (`call_at`), so a FakeClock advances through
   backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
-- Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed.
+- Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed
+  (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window this module times.
 - With a persistent store, pending deliveries are reloaded by `start()` and resume where they were.
 """
 
@@ -14,10 +21,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import random
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -28,22 +33,22 @@ import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 import httpx2
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
-from mock_server.webhooks.backoff import Backoff, parse_retry_after
+from mock_server.webhooks.backoff import Backoff
+from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
-from mock_server.webhooks.policy import Allowlist
+from mock_server.webhooks.lanes import Lanes
+from mock_server.webhooks.policy import Allowlist, receiver_of
+from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
 from mock_server.webhooks.transport import KeepAliveTransport
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
-
-Batch = tuple[str, ...]
 
 
 class DeliveryStore(Protocol):
@@ -103,9 +108,12 @@ class WebhookDispatcher:
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
         self._epoch = 0
-        self._held: tuple[str, Any] | None = None
-        self._backlog: deque[Batch] = deque()  # batches queued before start()
-        self._send: MemoryObjectSendStream[Batch] | None = None
+        self._pairing = Pairing()
+        self._held_timer: Any = None
+        self._lanes = self._new_lanes()
+        self._queued: set[str] = set()  # ids waiting in the lanes
+        self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
+        self._tg: anyio.abc.TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._active_sender: WebhookSender | None = None
         self._token: Any = None
@@ -121,47 +129,46 @@ class WebhookDispatcher:
         if self._sender is None:
             client = self._client
             if client is None:  # our own client, closed by aclose(); a later start() makes a new one
-                transport = KeepAliveTransport(max_idle_per_host=self.settings.concurrency)
+                transport = KeepAliveTransport(max_idle_per_host=self.settings.receiver_concurrency)
                 client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
             self._active_sender = HttpSender(
                 client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
             )
         else:
             self._active_sender = self._sender
-        send, receive = anyio.create_memory_object_stream[Batch](math.inf)
-        stack.push_async_callback(receive.aclose)
-        stack.push_async_callback(send.aclose)
         tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         self._stack = stack
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
-        for _ in range(self.settings.concurrency):
-            tg.start_soon(self._worker, receive)
-        self._send = send
-        while self._backlog:
-            send.send_nowait(self._backlog.popleft())
+        self._tg = tg
+        self._pump()  # what was queued before start()
         self._resume()
 
     async def aclose(self) -> None:
         """Stop sending; pending deliveries stay in the store for the next start."""
         stack, self._stack = self._stack, None
         self._thread = None
-        self._send = None
+        self._tg = None
         for handle in self._timers.values():
             self._scheduler.cancel(handle)
         self._timers.clear()
         if stack is not None:
             await stack.aclose()
+        # No sender is left, so the next start begins with empty lanes and no slot counted as in use;
+        # with a store, the deliveries that were waiting are pending there, for that start.
+        self._lanes = self._new_lanes()
+        self._queued.clear()
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
         for handle in self._timers.values():
             self._scheduler.cancel(handle)
         self._timers.clear()
-        if self._held is not None:
-            self._scheduler.cancel(self._held[1])
-            self._held = None
+        self._lanes.clear()
+        self._queued.clear()
+        self._cancel_held_timer()
+        self._pairing.release()
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
             self._forget(delivery.delivery_id)
         self.journal.clear()
@@ -183,13 +190,8 @@ class WebhookDispatcher:
         return self._on_event(*args)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
-        override = getattr(prediction, "webhook_chaos", None)
-        if not override:
-            return self.settings.chaos
-        if isinstance(override, WebhookChaos):
-            return override
         try:
-            return WebhookChaos.from_mapping(override, prefix="webhook_chaos")
+            return chaos_for(getattr(prediction, "webhook_chaos", None), self.settings.chaos)
         except SettingsError as exc:  # a rule is validated when it is set; never fail a delivery on it
             self._on_error(exc)
             return self.settings.chaos
@@ -264,32 +266,26 @@ class WebhookDispatcher:
             n += 1
 
     def _plan_chaos(self, chaos: WebhookChaos) -> frozenset[str]:
-        planned: set[str] = set()
-        if chaos.duplicate and self._rng.random() < chaos.duplicate:
-            planned.add("duplicate")
-        if chaos.bad_signature and self._rng.random() < chaos.bad_signature:
-            planned.add("bad_signature")
-        return frozenset(planned)
+        return plan(chaos, self._rng)
 
     def _hold_or_swap(self, delivery: Delivery, at: float, window: float) -> None:
-        if self._held is None:
-            handle = self._scheduler.call_at(at + window, self._release_held)
-            self._held = (delivery.delivery_id, handle)
-            return
-        held_id, handle = self._held
-        self._held = None
-        self._scheduler.cancel(handle)
-        if self.journal.get(held_id).task_id == delivery.task_id:  # only across tasks: one task's events stay in order
-            self._submit((held_id,), at)
-            self._hold_or_swap(delivery, at, window)
-            return
-        self._submit((delivery.delivery_id, held_id), at)  # the newer one first, then the older
+        self._cancel_held_timer()
+        batches, held = self._pairing.offer(delivery.delivery_id, delivery.task_id)
+        for batch in batches:
+            self._submit(batch, at)
+        if held:
+            self._held_timer = self._scheduler.call_at(at + window, self._release_held)
 
     def _release_held(self) -> None:
-        if self._held is not None:
-            held_id, _ = self._held
-            self._held = None
+        self._held_timer = None
+        held_id = self._pairing.release()
+        if held_id is not None:
             self._enqueue((held_id,))
+
+    def _cancel_held_timer(self) -> None:
+        if self._held_timer is not None:
+            self._scheduler.cancel(self._held_timer)
+            self._held_timer = None
 
     def _submit(self, batch: Batch, at: float) -> None:
         if at <= self._clock.now():
@@ -302,10 +298,23 @@ class WebhookDispatcher:
     def _enqueue(self, batch: Batch) -> None:
         for delivery_id in batch:
             self._timers.pop(delivery_id, None)
-        if self._send is None:
-            self._backlog.append(batch)
-        else:
-            self._send.send_nowait(batch)
+        batch = tuple(d for d in batch if d not in self._queued)  # a redelivered one may be waiting already
+        try:
+            url = self.journal.get(batch[0]).url if batch else None
+        except KeyError:
+            url = None  # reset meanwhile
+        if url is not None:
+            self._queued.update(batch)
+            self._lanes.push(self._receiver_of(url), batch)
+            self._pump()
+
+    def _new_lanes(self) -> Lanes[Batch]:
+        return Lanes[Batch](total=self.settings.concurrency, per_receiver=self.settings.receiver_concurrency)
+
+    def _pump(self) -> None:
+        if self._tg is not None:
+            while (work := self._lanes.take()) is not None:
+                self._tg.start_soon(self._run, *work)
 
     def _cancel_timer(self, delivery_id: str) -> None:
         handle = self._timers.pop(delivery_id, None)
@@ -339,13 +348,21 @@ class WebhookDispatcher:
             self.journal.put(delivery)
             self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[Batch]) -> None:
-        async for batch in receive:
-            for delivery_id in batch:
-                try:
-                    await self._attempt(delivery_id)
-                except Exception as exc:
-                    self._on_error(exc)
+    async def _run(self, receiver: str, batch: Batch) -> None:
+        """Send `batch`, then whatever the lanes hand out next, until nothing is ready."""
+        work: tuple[str, Batch] | None = (receiver, batch)
+        while work is not None:
+            receiver, batch = work
+            self._queued.difference_update(batch)
+            try:
+                for delivery_id in batch:
+                    try:
+                        await self._attempt(delivery_id)
+                    except Exception as exc:
+                        self._on_error(exc)
+            finally:
+                self._lanes.done(receiver)
+            work = self._lanes.take()
 
     async def _attempt(self, delivery_id: str, *, duplicate: bool = False) -> None:
         try:
@@ -360,43 +377,34 @@ class WebhookDispatcher:
         at = self._clock.now()
         sender = self._active_sender
         assert sender is not None, "workers only run between start() and aclose()"
-        retry_after: str | None = None
         signature = "bad" if forged else "valid"
         try:
             answer = await sender.send(delivery.url, headers, delivery.payload)
         except DeliveryFailed as exc:
-            attempt = Attempt(
-                number, at, None, str(exc), round(exc.latency_ms, 3), "", signature=signature, duplicate=duplicate
-            )
+            failed = Attempt(number, at, None, str(exc), round(exc.latency_ms, 3), "", signature, duplicate)
+            outcome = Outcome(failed)
         else:
-            retry_after = answer.retry_after
-            attempt = Attempt(
-                number,
-                at,
-                answer.status_code,
-                None,
-                round(answer.latency_ms, 3),
-                answer.excerpt,
-                signature=signature,
-                duplicate=duplicate,
-            )
+            latency = round(answer.latency_ms, 3)
+            answered = Attempt(number, at, answer.status_code, None, latency, answer.excerpt, signature, duplicate)
+            outcome = Outcome(answered, answer.retry_after)
         try:
             delivery = self.journal.get(delivery_id)  # re-read: a redeliver or reset may have happened
         except KeyError:
             return
         if duplicate:
-            self.journal.put(delivery.with_attempt(attempt))
+            self.journal.put(delivery.with_attempt(outcome.attempt))
             return
-        if attempt.ok:
-            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.DELIVERED, next_attempt_at=None))
-            if "duplicate" in delivery.chaos and not any(a.duplicate for a in delivery.attempts):
-                await self._attempt(delivery_id, duplicate=True)
-            return
-        used = number - delivery.round_start
-        if used >= self.settings.max_attempts:
-            self._save(delivery.with_attempt(attempt, status=DeliveryStatus.EXHAUSTED, next_attempt_at=None))
-            return
-        wait = self._backoff.delay(used, self._rng, retry_after=parse_retry_after(retry_after, self._stamp_clock.now()))
-        when = self._clock.now() + wait
-        self._save(delivery.with_attempt(attempt, next_attempt_at=when))
-        self._submit((delivery_id,), when)
+        step = next_step(
+            delivery,
+            outcome,
+            settings=self.settings,
+            backoff=self._backoff,
+            rng=self._rng,
+            now=self._clock.now(),
+            stamp_now=self._stamp_clock.now(),
+        )
+        self._save(step.delivery)
+        if isinstance(step, RetryAt):
+            self._submit((delivery_id,), step.when)
+        elif isinstance(step, Delivered) and step.duplicate:
+            await self._attempt(delivery_id, duplicate=True)

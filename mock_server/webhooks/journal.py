@@ -1,15 +1,16 @@
 """The delivery journal: every webhook delivery and every attempt, queryable and bounded.
 
 Rules: pure (no I/O, no locks: it lives on the event loop). Records are frozen; an update replaces the
-record. When the journal is full the oldest *finished* delivery is dropped; pending ones are never
-dropped (nothing is lost). `to_record()`/`from_record()` give the JSON form used by the store and
-the control surface.
+record. At most `limit` finished deliveries are kept: beyond it the one that finished first is dropped;
+pending ones are never dropped (nothing is lost). Every update is O(1). `to_record()`/`from_record()`
+give the JSON form used by the store and the control surface.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -25,6 +26,8 @@ class DeliveryStatus(StrEnum):
     """A 2xx acknowledged it."""
     EXHAUSTED = "exhausted"
     """Every allowed attempt failed."""
+    GONE = "gone"
+    """The receiver answered 410 Gone; not retried (`webhooks.stop_on_gone`)."""
     BLOCKED = "blocked"
     """The host is not on the allowlist (DECISIONS 7); nothing was sent."""
 
@@ -138,12 +141,19 @@ class Delivery:
 
 
 class DeliveryJournal:
-    """Deliveries by id in creation order, bounded to `limit` (finished ones are evicted first)."""
+    """Deliveries by id in creation order; at most `limit` finished ones are kept, the oldest dropped first.
 
-    __slots__ = ("_by_id", "_limit")
+    Pending deliveries are never dropped and do not count against `limit`. Every update is O(1) at any
+    number of pending deliveries: finished ids sit in an `OrderedDict` in the order they finished, so
+    eviction pops its head instead of scanning the journal (the scan cost 2.3-5.9 ms per update with
+    10,000 pending, issue 9).
+    """
+
+    __slots__ = ("_by_id", "_finished", "_limit")
 
     def __init__(self, limit: int = 10_000) -> None:
         self._by_id: dict[str, Delivery] = {}
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._limit = limit
 
     def __len__(self) -> int:
@@ -153,9 +163,16 @@ class DeliveryJournal:
         return iter(list(self._by_id.values()))
 
     def put(self, delivery: Delivery) -> None:
-        self._by_id[delivery.delivery_id] = delivery
-        if len(self._by_id) > self._limit:
-            self._evict()
+        key = delivery.delivery_id
+        self._by_id[key] = delivery
+        if not delivery.finished:
+            self._finished.pop(key, None)  # a redelivered one is pending again
+            return
+        if key not in self._finished:
+            self._finished[key] = None
+            if len(self._finished) > self._limit:
+                oldest, _ = self._finished.popitem(last=False)
+                del self._by_id[oldest]
 
     def get(self, delivery_id: str) -> Delivery:
         """The delivery, or KeyError naming the id."""
@@ -173,14 +190,4 @@ class DeliveryJournal:
 
     def clear(self) -> None:
         self._by_id.clear()
-
-    def _evict(self) -> None:
-        excess = len(self._by_id) - self._limit
-        victims: list[str] = []
-        for key, delivery in self._by_id.items():
-            if len(victims) >= excess:
-                break
-            if delivery.finished:
-                victims.append(key)
-        for key in victims:
-            del self._by_id[key]
+        self._finished.clear()

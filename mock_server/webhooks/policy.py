@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["Allowlist", "WebhookUrlRejected", "check_create_url", "host_of", "is_loopback"]
+__all__ = ["Allowlist", "WebhookUrlRejected", "check_create_url", "host_of", "is_loopback", "receiver_of"]
 
 _LOOPBACK_NAMES = frozenset({"localhost"})  # names other than this one depend on the resolver; not trusted
 
@@ -32,6 +32,18 @@ def host_of(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
+
+
+def receiver_of(url: str) -> str:
+    """The receiver a delivery goes to, `scheme://host:port` (default port filled in): the unit of isolation."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    return f"{scheme}://{host}:{port or {'https': 443, 'http': 80}.get(scheme, 0)}"
 
 
 def is_loopback(host: str) -> bool:

@@ -102,16 +102,20 @@ class WebhookSettings:
     """Each wait is multiplied by a seeded uniform factor in [1 - jitter, 1 + jitter]."""
     retry_after_max: float = 3600.0
     """A receiver's `Retry-After` is honoured up to this many seconds."""
+    stop_on_gone: bool = True
+    """A `410 Gone` answer ends the delivery as `gone` (no retry); off, 410 is retried like any failure."""
     timeout: float = 5.0
     """Per-attempt timeout, real seconds (connect + send + answer)."""
-    concurrency: int = 32
-    """Deliveries in flight at once."""
+    concurrency: int = 128
+    """Deliveries in flight at once, to all receivers together."""
+    receiver_concurrency: int = 32
+    """Deliveries in flight at once to one receiver (scheme, host, port): a slow one cannot hold every sender."""
     allowlist: tuple[str, ...] = ("loopback",)
     """Hosts that may receive webhooks: `loopback`, a host name, `*.suffix`, an IP or a CIDR."""
     excerpt_limit: int = 512
     """Bytes of the receiver's answer kept in the journal."""
     journal_limit: int = 10_000
-    """Deliveries kept in the journal; the oldest finished ones are dropped first."""
+    """Finished deliveries kept in the journal, the oldest dropped first; pending ones are always kept."""
     timestamp: str = "wall"
     """`webhook-timestamp` source: `wall` (receivers' 5-minute tolerance holds under a fake clock) or `clock`."""
     chaos: WebhookChaos = field(default_factory=WebhookChaos)
@@ -123,6 +127,7 @@ class WebhookSettings:
             check_secret(secret, key=f"webhooks.secrets[{i}]")
         _check(self.max_attempts >= 1, "max_attempts", self.max_attempts, "an int >= 1")
         _check(self.concurrency >= 1, "concurrency", self.concurrency, "an int >= 1")
+        _check(self.receiver_concurrency >= 1, "receiver_concurrency", self.receiver_concurrency, "an int >= 1")
         _check(self.excerpt_limit >= 0, "excerpt_limit", self.excerpt_limit, "an int >= 0")
         _check(self.journal_limit >= 1, "journal_limit", self.journal_limit, "an int >= 1")
         for name in ("backoff_base", "backoff_max", "retry_after_max"):

@@ -256,3 +256,15 @@ def test_sqlite_restart_in_the_middle_of_retries(receiver: WebhookReceiver, tmp_
         second.stop()
     assert [a["status_code"] for a in done["attempts"]] == [500, 200]
     assert len({d["webhook_id"] for d in receiver.deliveries()}) == 1
+
+
+def test_a_receiver_answering_410_gone_is_journaled_gone_and_not_retried(mock: Mock, receiver: WebhookReceiver) -> None:
+    receiver.set_behaviour(script=[410])
+    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+    mock.clock.advance(1)
+    eventually(lambda: [d["status"] for d in mock.deliveries(task_id=task_id)] == ["gone"])
+    mock.clock.advance(3600)  # the whole retry schedule
+    (gone,) = mock.deliveries(status="gone")
+    assert [a["status_code"] for a in gone["attempts"]] == [410]
+    assert gone["next_attempt_at"] is None
+    assert [d["answered"] for d in receiver.deliveries()] == [410]

@@ -126,6 +126,21 @@ async def test_retry_after_is_honoured(receiver: WebhookReceiver) -> None:
     assert len(receiver.deliveries()) == 2
 
 
+async def test_410_gone_stops_retrying_and_is_journaled_gone(receiver: WebhookReceiver) -> None:
+    receiver.set_behaviour(script=[410])
+    async with engine() as (dispatcher, clock):
+        delivery_id = dispatcher.on_event(Task("b1" * 16, receiver.url), "success", body("b1" * 16))
+        assert delivery_id is not None
+        await until(lambda: dispatcher.get(delivery_id).status == "gone")
+        clock.advance(3600)
+        await anyio.wait_all_tasks_blocked()  # a retry would be under way by now
+        record = dispatcher.get(delivery_id)
+        assert [d.delivery_id for d in dispatcher.list(status="gone")] == [delivery_id]
+    assert [a.status_code for a in record.attempts] == [410]
+    assert record.next_attempt_at is None
+    assert len(receiver.deliveries()) == 1
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -273,6 +288,30 @@ async def test_bounded_concurrency() -> None:
     assert peak == 3
 
 
+async def test_redelivering_a_delivery_that_waits_for_a_sender_does_not_queue_it_twice() -> None:
+    release = anyio.Event()
+    sent: list[str] = []
+
+    class Gated:
+        async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+            sent.append(headers["webhook-id"])
+            await release.wait()
+            return Answer(500, None, "", 0.0)  # each failure waits for its backoff (the clock stands still)
+
+    async with engine(WebhookSettings(receiver_concurrency=1), sender=Gated()) as (dispatcher, _):
+        first = dispatcher.on_event(Task("a3" * 16, "http://127.0.0.1:1/h"), "success", body("a3" * 16))
+        waiting = dispatcher.on_event(Task("b3" * 16, "http://127.0.0.1:1/h"), "success", body("b3" * 16))
+        assert first is not None
+        assert waiting is not None
+        await until(lambda: sent == [first])  # the receiver's one slot is busy: `waiting` waits in its lane
+        dispatcher.redeliver(waiting)
+        dispatcher.redeliver(waiting)
+        release.set()
+        await until(lambda: attempts(dispatcher, waiting) == 1)
+        await anyio.wait_all_tasks_blocked()  # a second queued copy would be sent by now
+    assert sent == [first, waiting]
+
+
 async def test_redeliver_sends_the_same_webhook_id_again(receiver: WebhookReceiver) -> None:
     async with engine() as (dispatcher, _):
         delivery_id = dispatcher.on_event(Task("7" * 32, receiver.url), "cancelled", body("7" * 32, "cancelled"))
@@ -390,3 +429,54 @@ async def test_a_dispatcher_can_be_started_again_after_aclose(receiver: WebhookR
         scheduler.stop()
         tg.cancel_scope.cancel()
     assert len(receiver.deliveries()) == 2
+
+
+# -- receiver isolation: a slow or hanging receiver holds only its share of the senders ----------------
+
+ISOLATED = WebhookSettings(timeout=30.0)  # the default caps: 128 in all, 32 per receiver
+
+
+@asynccontextmanager
+async def hanging_receiver() -> AsyncIterator[tuple[str, list[int]]]:
+    """A real loopback server that accepts every connection and never answers; yields (url, [accepted])."""
+    accepted = [0]
+
+    async def hold(stream: anyio.abc.SocketStream) -> None:
+        accepted[0] += 1
+        async with stream:
+            await anyio.sleep_forever()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, hold)
+        yield f"http://127.0.0.1:{port}/webhook", accepted
+        tg.cancel_scope.cancel()
+
+
+async def test_a_healthy_receiver_is_not_delayed_by_200_slow_deliveries_to_another(receiver: WebhookReceiver) -> None:
+    with WebhookReceiver([DEV_SECRET]) as slow:
+        slow.set_behaviour(delay=2.0)
+        async with engine(ISOLATED) as (dispatcher, _):
+            slow_ids = [
+                dispatcher.on_event(Task(f"{n:032x}", slow.url), "success", body(f"{n:032x}")) for n in range(200)
+            ]
+            await until(lambda: len(slow.deliveries()) == ISOLATED.receiver_concurrency)  # its share is busy
+            healthy = dispatcher.on_event(Task("f0" * 16, receiver.url), "success", body("f0" * 16))
+            assert healthy is not None
+            await until(lambda: dispatcher.get(healthy).status == "delivered")
+            answered = sum(1 for i in slow_ids if i and dispatcher.get(i).attempts)
+            cap = ISOLATED.receiver_concurrency
+            assert answered <= cap  # at most the first wave of 2 s answers is back: the rest are still blocked
+            assert len(slow.deliveries()) <= 2 * cap  # one FIFO would have sent all 200 before the healthy one
+
+
+async def test_a_healthy_receiver_is_not_delayed_by_64_hanging_deliveries_to_another(receiver: WebhookReceiver) -> None:
+    async with hanging_receiver() as (url, accepted), engine(ISOLATED) as (dispatcher, _):
+        hung = [dispatcher.on_event(Task(f"{n:032x}", url), "success", body(f"{n:032x}")) for n in range(64)]
+        await until(lambda: accepted[0] == ISOLATED.receiver_concurrency)
+        healthy = dispatcher.on_event(Task("f1" * 16, receiver.url), "success", body("f1" * 16))
+        assert healthy is not None
+        await until(lambda: dispatcher.get(healthy).status == "delivered")
+        assert all(dispatcher.get(i).attempts == () for i in hung if i)
+        assert accepted[0] == ISOLATED.receiver_concurrency  # the hanging one never got more than its share
