@@ -18,6 +18,8 @@ from mock_server.control import control_routes
 from mock_server.errors import ApiError
 from mock_server.files import FileStore
 from mock_server.fileurls import FileSigner
+from mock_server.inspector.capture import BodyLog, CaptureMiddleware
+from mock_server.inspector.routes import inspector_routes
 from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
 from mock_server.responses import api_error_handler, http_exception_handler
@@ -91,6 +93,8 @@ def create_app(
         webhooks=dispatcher,
     )
 
+    bodies = BodyLog()  # request and response bodies behind the journal, for the inspector
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
@@ -107,12 +111,13 @@ def create_app(
         store.close()
 
     app = Starlette(
-        routes=[*public_routes(catalog.spec), *control_routes()],
-        middleware=[Middleware(MockMiddleware, context=context)],
+        routes=[*public_routes(catalog.spec), *control_routes(), *inspector_routes()],
+        middleware=[Middleware(MockMiddleware, context=context), Middleware(CaptureMiddleware, log=bodies)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # an API answers 404 in the envelope, not a 307 to another path
     app.state.mock = context
     app.state.webhooks = dispatcher
+    app.state.inspector_bodies = bodies
     return app
