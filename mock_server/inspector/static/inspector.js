@@ -137,8 +137,13 @@
     if (!LIVE_VIEWS.includes(state.view)) { live.textContent = ""; return; }
     const source = new EventSource(`/_mock/inspector/stream?${query(state.view)}`, { withCredentials: false });
     state.source = source;
-    source.onopen = () => { live.textContent = "● live"; live.className = "on"; };
-    source.onerror = () => { live.textContent = "○ reconnecting"; live.className = ""; };
+    // Each stream ends after 10 s and reconnects at once: say "reconnecting" only when that takes a while.
+    let lost = 0;
+    source.onopen = () => { clearTimeout(lost); live.textContent = "● live"; live.className = "on"; };
+    source.onerror = () => {
+      clearTimeout(lost);
+      lost = setTimeout(() => { live.textContent = "○ reconnecting"; live.className = ""; }, 2000);
+    };
     source.onmessage = (ev) => {
       const data = JSON.parse(ev.data);
       if (data.error) { notice(data.error, true); return; }
