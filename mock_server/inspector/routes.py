@@ -28,7 +28,7 @@ from mock_server.errors import InvalidParams, NotFound
 from mock_server.incoming import read_body
 from mock_server.inspector import views
 from mock_server.inspector.capture import BodyLog
-from mock_server.lifecycle import Status
+from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
@@ -54,6 +54,17 @@ def _clock(ctx: MockContext) -> dict[str, Any]:
     return {"now": ctx.clock.now(), "clock": type(ctx.clock).__name__, "time_scale": ctx.settings.time_scale}
 
 
+def _scan(ctx: MockContext, page: views.Page, keep: Callable[[Prediction], bool], **filters: Any) -> list[Prediction]:
+    """Newest-first tasks that pass `keep` (a filter the store cannot apply), in growing batches up to _SCAN."""
+    limit = min(page.end * 4, _SCAN)
+    while True:
+        found = ctx.store.find(limit=limit, **filters)
+        kept = [p for p in found if keep(p)]
+        if len(kept) >= page.end or len(found) < limit or limit >= _SCAN:
+            return kept
+        limit = min(limit * 4, _SCAN)
+
+
 def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     q = request.query_params
     page = views.page_params(q)
@@ -64,12 +75,18 @@ def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     function = q.get("function") or None
     suffix = key.lstrip("….") if key is not None and (key.startswith(("…", "...")) or len(key) <= 4) else None
     exact = key if suffix is None else None
-    wanted = _SCAN if function or suffix else page.end
-    found = ctx.store.find(key=exact, status=status, model=q.get("model") or None, limit=wanted)
+    model = q.get("model") or None
     if function or suffix:
-        found = [
-            p for p in found if (not function or p.function == function) and (not suffix or p.key.endswith(suffix))
-        ]
+        found = _scan(
+            ctx,
+            page,
+            lambda p: (not function or p.function == function) and (not suffix or p.key.endswith(suffix)),
+            key=exact,
+            status=status,
+            model=model,
+        )
+    else:
+        found = ctx.store.find(key=exact, status=status, model=model, limit=page.end)
     rows, more = views.paginate(found, page)
     return {"data": [views.task_row(p) for p in rows], "offset": page.offset, "more": more, "clock": _clock(ctx)}
 
