@@ -38,8 +38,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # not session: Playwright's sync API keeps an event loop running until it stops,
+def browser() -> Iterator[Any]:  # and the anyio tests collected after this folder need the thread's loop free
     problem = missing()
     if problem:
         if os.environ.get("CI") == "true":
