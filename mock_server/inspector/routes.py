@@ -99,12 +99,11 @@ def _url(item: Any) -> str:
     return str(item)
 
 
-def task_detail_view(request: Request, ctx: MockContext) -> dict[str, Any]:
-    task_id = request.path_params["task_id"]
+def _detail(request: Request, ctx: MockContext, task_id: str, request_id: str | None = None) -> dict[str, Any] | None:
     p = ctx.store.get(task_id)
     if p is None:
-        raise NotFound(f"task_id: no task {task_id!r} in the mock (reset forgets every task)")
-    body = ctx.service.body(p, base_url=str(request.base_url).rstrip("/"))
+        return None
+    body = ctx.service.body(p, request_id, base_url=str(request.base_url).rstrip("/"))
     data: Mapping[str, Any] = body.get("data") or {}
     urls = [_url(item) for item in data.get("output") or ()] if isinstance(data.get("output"), list) else []
     outputs = [
@@ -120,6 +119,14 @@ def task_detail_view(request: Request, ctx: MockContext) -> dict[str, Any]:
         "deliveries": [views.delivery_row(d) for d in deliveries],
         "clock": _clock(ctx),
     }
+
+
+def task_detail_view(request: Request, ctx: MockContext) -> dict[str, Any]:
+    task_id = request.path_params["task_id"]
+    detail = _detail(request, ctx, task_id)
+    if detail is None:
+        raise NotFound(f"task_id: no task {task_id!r} in the mock (reset forgets every task)")
+    return detail
 
 
 def webhooks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
@@ -248,6 +255,14 @@ async def stream(request: Request) -> Response:
     if view is None:
         raise InvalidParams(f"view: {name!r} is not one of {sorted(VIEWS)}")
     view(request, ctx)  # a bad filter answers 400 now, not inside the stream
+    detail = request.query_params.get("detail") or None  # a task shown open beside the list
+    request_id = request.scope.get("state", {}).get("request_id")  # one Get Prediction request_id per stream
+
+    def snapshot() -> dict[str, Any]:
+        data = {"view": name, **view(request, ctx)}
+        if detail is not None:
+            data["detail"] = _detail(request, ctx, detail, request_id)
+        return data
 
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 250\n\n"
@@ -256,7 +271,7 @@ async def stream(request: Request) -> Response:
         while anyio.current_time() < deadline:
             await ctx.scheduler.run_due()
             try:
-                payload = wire.dumps({"view": name, **view(request, ctx)})
+                payload = wire.dumps(snapshot())
             except Exception as exc:  # shown on the page, and journaled like a handler error
                 ctx.journal.error(exc)
                 payload = json.dumps({"view": name, "error": f"{type(exc).__name__}: {exc}"}).encode()

@@ -6,7 +6,7 @@ page (`offset`, `limit`, `more`), never the whole store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -90,7 +90,3 @@ def delivery_row(record: Mapping[str, Any]) -> dict[str, Any]:
 def request_row(entry: Mapping[str, Any], has_bodies: bool) -> dict[str, Any]:
     return {**entry, "key": mask_key(entry.get("key")), "has_bodies": has_bodies}
 
-
-def matches(row: Mapping[str, Any], filters: Iterable[tuple[str, str | None]]) -> bool:
-    """True when every given (field, wanted) pair with a wanted value matches the row's field exactly."""
-    return all(wanted is None or wanted == "" or str(row.get(name)) == wanted for name, wanted in filters)

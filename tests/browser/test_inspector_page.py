@@ -47,11 +47,13 @@ def test_new_tasks_appear_live_and_finish_when_the_clock_button_is_pressed(page:
     assert "sk-browser-9876" not in page.content()
 
 
-def test_a_task_shows_its_image_and_plays_its_audio(page: Any, api: httpx2.Client) -> None:
-    image = create(api, **{"X-Mock-Duration": "1"})
-    audio = create(api, AUDIO, **{"X-Mock-Duration": "1"})
-    api.post("/_mock/clock/advance", json={"seconds": 1})
+def test_an_open_task_turns_success_live_and_shows_its_image_then_audio_plays(page: Any, api: httpx2.Client) -> None:
+    image = create(api, **{"X-Mock-Duration": "60"})
+    audio = create(api, AUDIO, **{"X-Mock-Duration": "60"})
     page.get_by_role("button", name=f"Open task {image}").click()
+    expect(page.locator("#task-detail-title")).to_have_text(f"Task {image}: processing")
+    expect(page.locator("#task-outputs img")).to_have_count(0)
+    page.get_by_role("button", name="+1 min").click()
     expect(page.locator("#task-detail-title")).to_have_text(f"Task {image}: success")
     picture = page.locator("#task-outputs img")
     expect(picture).to_be_visible()

@@ -98,10 +98,10 @@
         h("td", {}, t.model),
         h("td", {}, t.function),
         h("td", {}, badge(t.task_status),
-          h("ol", { class: "events" }, t.events.map((e) => h("li", {}, `${e.task_status} ${rel(e.time, t.created_at)}`)))),
+          h("ol", { class: "events" }, t.events.map((e) => h("li", { title: clockText(e.time) }, `${e.task_status} ${rel(e.time, t.created_at)}`)))),
         h("td", {}, t.planned_outcome, t.task_status === "processing" ? ` at ${rel(t.due_at, t.created_at)}` : ""),
         h("td", {}, fmtCost(t.cost)))));
-      if (state.detail) refreshTask();
+      if (data.detail !== undefined) renderTask(data.detail);
     },
     webhooks(data) { $("#webhooks-rows").replaceChildren(...data.data.map(deliveryRow)); },
     requests(data) {
@@ -128,6 +128,7 @@
     const form = document.querySelector(`.filters[data-view="${view}"]`);
     if (form) for (const [k, v] of new FormData(form)) if (v) params.set(k, v);
     params.set("offset", String(state.offsets[view] || 0));
+    if (view === "tasks" && state.detail) params.set("detail", state.detail);
     return params;
   }
   function connect() {
@@ -177,25 +178,29 @@
       : h("audio", { src: o.url, controls: true, preload: "metadata", "aria-label": label });
     return h("figure", {}, media, h("figcaption", {}, label, " ", h("a", { href: o.url }, "open")));
   }
-  async function refreshTask() {
-    const id = state.detail;
-    try {
-      const t = await call("GET", `/_mock/inspector/tasks/${encodeURIComponent(id)}`);
-      if (state.detail !== id) return;
-      $("#task-detail-title").textContent = `Task ${t.task_id}: ${t.task_status}`;
-      const shown = [...document.querySelectorAll("#task-outputs [src]")].map((el) => el.getAttribute("src")).join(" ");
-      if (shown !== t.outputs.map((o) => o.url).join(" ")) $("#task-outputs").replaceChildren(...t.outputs.map(output));
-      $("#task-deliveries").replaceChildren(t.deliveries.length
-        ? h("table", { "aria-label": "This task's deliveries" }, h("tbody", {}, t.deliveries.map(deliveryRow)))
-        : h("p", {}, t.webhook ? "no delivery yet" : "no webhook URL on this task"));
-      $("#task-body").textContent = JSON.stringify(t.body, null, 2);
-    } catch (e) { notice(e.message, true); }
+  function renderTask(t) {
+    if (!t) { notice(`Task ${state.detail} is gone (reset?)`, true); closeTask(); return; }
+    if (state.detail !== t.task_id) return;
+    $("#task-detail-title").textContent = `Task ${t.task_id}: ${t.task_status}`;
+    const shown = [...document.querySelectorAll("#task-outputs [src]")].map((el) => el.getAttribute("src")).join(" ");
+    if (shown !== t.outputs.map((o) => o.url).join(" ")) $("#task-outputs").replaceChildren(...t.outputs.map(output));
+    $("#task-deliveries").replaceChildren(t.deliveries.length
+      ? h("table", { "aria-label": "This task's deliveries" }, h("tbody", {}, t.deliveries.map(deliveryRow)))
+      : h("p", {}, t.webhook ? "no delivery yet" : "no webhook URL on this task"));
+    $("#task-body").textContent = JSON.stringify(t.body, null, 2);
   }
   function openTask(id) {
     state.detail = id;
     $("#task-detail").hidden = false;
+    $("#task-detail-title").textContent = `Task ${id}`;
     $("#task-outputs").replaceChildren();
-    refreshTask().then(() => $("#task-detail-title").focus?.());
+    $("#task-detail-title").focus();
+    connect();  // the stream carries the open task too, so its status, files and deliveries stay live
+  }
+  function closeTask() {
+    state.detail = null;
+    $("#task-detail").hidden = true;
+    connect();
   }
   async function openRequest(r) {
     try {
@@ -205,6 +210,7 @@
       $("#request-body").textContent = b.request_body ? pretty(b.request_body) + (b.request_truncated ? "\n… (cut)" : "") : "(empty)";
       $("#response-body").textContent = b.response_body ? pretty(b.response_body) + (b.response_truncated ? "\n… (cut)" : "") : "(empty)";
       $("#request-detail").hidden = false;
+      $("#request-detail-title").focus();
     } catch (e) { notice(e.message, true); }
   }
 
@@ -257,7 +263,7 @@
         connect();
       });
     }
-    $("#task-detail-close").addEventListener("click", () => { state.detail = null; $("#task-detail").hidden = true; });
+    $("#task-detail-close").addEventListener("click", closeTask);
     $("#rules-form").addEventListener("submit", saveRules);
     $("#rules-reload").addEventListener("click", loadRules);
     $("#reset-ask").addEventListener("click", () => { $("#reset-confirm").hidden = false; $("#reset-yes").focus(); });
