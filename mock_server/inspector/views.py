@@ -89,4 +89,3 @@ def delivery_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def request_row(entry: Mapping[str, Any], has_bodies: bool) -> dict[str, Any]:
     return {**entry, "key": mask_key(entry.get("key")), "has_bodies": has_bodies}
-
