@@ -7,9 +7,10 @@
 2. Create and get throughput of the API (bench_mock's load generator) in alternating rounds with no page
    open and with a real headless chromium on `/_mock/ui` (Tasks tab, live, watching the tasks being
    created), same run (target: >= 0.9x). The server's CPU per request is printed too: the browser shares
-   the machine's cores, so the CPU ratio isolates what the page costs the server.
+   the machine's cores, so the CPU ratio isolates what the page costs the server; `--page stream` replaces
+   the browser by a reader of the same SSE stream (what the page asks of the server, without its CPU).
 
-    python bench/bench_inspector.py [--tasks 10000] [--rounds 5] [--seconds 1.5] [--connections 16]
+    python bench/bench_inspector.py [--page chromium|stream] [--tasks 10000] [--rounds 5] [--seconds 1.5]
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,8 +35,6 @@ from bench_mock import BODY, _one, cpu_seconds, load, request_bytes  # noqa: E40
 
 
 def serve() -> None:
-    import socket
-
     import uvicorn
 
     from mock_server.app import create_app
@@ -120,6 +121,23 @@ async def populate(port: int, tasks: int, connections: int = 16) -> None:
     server.close()
 
 
+def watch(port: int, path: str, watching: threading.Event, stopping: threading.Event) -> None:
+    """While `watching` is set, hold the page's SSE stream open and read it, reconnecting when a stream ends."""
+    while not stopping.is_set():
+        if not watching.wait(0.05):
+            continue
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.settimeout(0.05)
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            while watching.is_set() and not stopping.is_set():
+                try:
+                    chunk = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk or chunk.endswith(b"0\r\n\r\n"):  # the stream ended (after 10 s): reconnect
+                    break
+
+
 ENDPOINTS = [
     "/_mock/inspector/tasks",
     "/_mock/inspector/tasks?offset=5000",
@@ -145,6 +163,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--samples", type=int, default=30, help="timed calls per data endpoint")
+    parser.add_argument(
+        "--page",
+        choices=["chromium", "stream"],
+        default="chromium",
+        help="the open page: a real headless chromium, or a reader of the SSE stream the page opens (server cost only)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--browse", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,6 +181,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     mock = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, env=env, cwd=ROOT)
     browser = None
+    watching, stopping = threading.Event(), threading.Event()
     try:
         port = int(mock.stdout.readline())  # type: ignore[union-attr]
         started = time.perf_counter()
@@ -181,16 +206,24 @@ def main() -> int:
             print(f"{path:<48}{statistics.median(times):>10.1f}{p95:>9.1f}{times[-1]:>9.1f}{rows:>6}")
         print(f"worst p95: {worst:.1f} ms (target < 50 ms)")
 
-        browser = subprocess.Popen(
-            [sys.executable, __file__, "--browse", f"http://127.0.0.1:{port}/_mock/ui"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
-            text=True,
-        )
+        stream = f"/_mock/inspector/stream?view=tasks&detail={first}"
+        if args.page == "chromium":
+            browser = subprocess.Popen(
+                [sys.executable, __file__, "--browse", f"http://127.0.0.1:{port}/_mock/ui"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                cwd=ROOT,
+                text=True,
+            )
+        else:
+            watcher = threading.Thread(target=watch, args=(port, stream, watching, stopping), daemon=True)
+            watcher.start()
 
         def page(state: str) -> None:
+            if browser is None:
+                (watching.set if state == "open" else watching.clear)()
+                return
             browser.stdin.write(state + "\n")  # type: ignore[union-attr]
             browser.stdin.flush()  # type: ignore[union-attr]
             assert browser.stdout.readline().strip() == "ok"  # type: ignore[union-attr]
@@ -205,7 +238,7 @@ def main() -> int:
             asyncio.run(load(port, payload, 300, 2.0, args.connections))  # warm-up
             for _ in range(args.rounds):
                 for state in ("closed", "open"):
-                    page("open" if state == "open" else "blank")
+                    page(state if state == "open" else "blank")
                     before = cpu_seconds(mock.pid)
                     done, elapsed = asyncio.run(load(port, payload, args.requests, args.seconds, args.connections))
                     rates.setdefault((state, route), []).append(done / elapsed)
@@ -222,10 +255,16 @@ def main() -> int:
                 f"{c_cpu / o_cpu:>11.2f}"
             )
         print(
-            f"req/s medians of {args.rounds} alternating rounds (target ratio >= 0.9); the page is a headless chromium "
-            "on /_mock/ui (Tasks, live); 'CPU ratio' = server CPU per request without / with the page"
+            f"req/s medians of {args.rounds} alternating rounds (target ratio >= 0.9); the page: "
+            + (
+                "a headless chromium on /_mock/ui (Tasks, live)"
+                if browser
+                else f"a reader of {stream} (what the page asks)"
+            )
+            + "; 'CPU ratio' = server CPU per request without / with the page"
         )
     finally:
+        stopping.set()
         if browser is not None:
             browser.stdin.close()  # type: ignore[union-attr]
             browser.wait(30)
