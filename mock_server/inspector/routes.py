@@ -259,7 +259,7 @@ async def stream(request: Request) -> Response:
     request_id = request.scope.get("state", {}).get("request_id")  # one Get Prediction request_id per stream
 
     def snapshot() -> dict[str, Any]:
-        data = {"view": name, **view(request, ctx)}
+        data = {"view": name, **view(request, ctx), "errors": len(ctx.journal.errors)}
         if detail is not None:
             data["detail"] = _detail(request, ctx, detail, request_id)
         return data

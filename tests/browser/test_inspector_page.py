@@ -9,6 +9,7 @@ import httpx2
 import pytest
 
 from contracts.receiver import WebhookReceiver
+from mock_server.testing import LiveServer
 from tests.browser._browser import INSTALL
 
 try:
@@ -115,11 +116,14 @@ def test_requests_filter_and_show_their_bodies(page: Any, api: httpx2.Client) ->
     expect(page.locator("#response-body")).to_contain_text('"task_status": "processing"')
 
 
-def test_reset_empties_the_page(page: Any, api: httpx2.Client) -> None:
+def test_reset_empties_the_page_and_forgets_server_errors(page: Any, api: httpx2.Client, live: LiveServer) -> None:
     create(api)
     expect(page.locator("#tasks-rows tr")).to_have_count(1)
+    live.app.state.mock.journal.error(RuntimeError("a background callback failed"))
+    expect(page.get_by_role("link", name="⚠ 1 server-side error (tracebacks in /_mock/requests)")).to_be_visible()
     page.get_by_role("button", name="Reset…").click()
     page.get_by_role("button", name="Confirm reset").click()
     expect(page.locator("#tasks-rows tr")).to_have_count(0)
     expect(page.locator("#notice")).to_contain_text("Reset")
+    expect(page.locator("#server-errors")).to_be_hidden()
     assert api.get("/_mock/tasks").json()["data"] == []

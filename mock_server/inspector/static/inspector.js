@@ -149,6 +149,9 @@
       const data = JSON.parse(ev.data);
       if (data.error) { notice(data.error, true); return; }
       setClock(data.clock);
+      const errors = $("#server-errors");
+      errors.hidden = !data.errors;
+      errors.textContent = `⚠ ${data.errors} server-side error${data.errors === 1 ? "" : "s"} (tracebacks in /_mock/requests)`;
       const render = RENDER[data.view];
       if (render && data.view === state.view) render(data);
       for (const pager of document.querySelectorAll(`.pager[data-view="${data.view}"]`)) {
