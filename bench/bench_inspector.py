@@ -191,20 +191,25 @@ def main() -> int:
             raise RuntimeError(f"expected exactly {args.tasks} webhook deliveries in the journal")
         print(f"{args.tasks} tasks and {args.tasks} delivered webhooks in {time.perf_counter() - started:.1f} s")
         first = asyncio.run(get_json(port, "/_mock/inspector/tasks?limit=1"))[0]["data"][0]["task_id"]
-        print(f"{'data endpoint':<48}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'rows':>6}")
-        worst = 0.0
+        print(f"{'data endpoint':<48}{'median ms':>10}{'p95 ms':>9}{'max ms':>9}{'CPU ms':>8}{'rows':>6}")
+        worst = worst_cpu = 0.0
         for path in ENDPOINTS:
             url = path.replace("{task_id}", first).replace("…", "%E2%80%A6")
             times, rows = [], 0
+            before = cpu_seconds(mock.pid)
             for _ in range(args.samples):
                 data, ms = asyncio.run(get_json(port, url))
                 times.append(ms)
                 rows = len(data.get("data", data.get("outputs", [])))
+            cpu_ms = (cpu_seconds(mock.pid) - before) / args.samples * 1000
             times.sort()
             p95 = times[int(len(times) * 0.95) - 1]
-            worst = max(worst, p95)
-            print(f"{path:<48}{statistics.median(times):>10.1f}{p95:>9.1f}{times[-1]:>9.1f}{rows:>6}")
-        print(f"worst p95: {worst:.1f} ms (target < 50 ms)")
+            worst, worst_cpu = max(worst, p95), max(worst_cpu, cpu_ms)
+            print(f"{path:<48}{statistics.median(times):>10.1f}{p95:>9.1f}{times[-1]:>9.1f}{cpu_ms:>8.1f}{rows:>6}")
+        print(
+            f"worst p95: {worst:.1f} ms wall (target < 50 ms); worst server CPU per call: {worst_cpu:.1f} ms "
+            "(what an endpoint costs, without the wait for a core on a shared machine)"
+        )
 
         stream = f"/_mock/inspector/stream?view=tasks&detail={first}"
         if args.page == "chromium":
