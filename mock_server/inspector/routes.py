@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mock_server import wire
+from mock_server.clock import FakeClock
 from mock_server.context import MockContext
 from mock_server.errors import InvalidParams
 from mock_server.incoming import read_body
@@ -97,6 +98,16 @@ async def stream(request: Request) -> Response:
             data["detail"] = detail(request, ctx, open_task, request_id)
         return data
 
+    def mark(data: dict[str, Any]) -> bytes:
+        # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
+        # when advanced (its lead over the monotonic clock moves); the page extrapolates it in between.
+        now = ctx.clock.now()
+        clock = now if isinstance(ctx.clock, FakeClock) else round(now - anyio.current_time(), 1)
+        same = {**data, "clock": clock}
+        if isinstance(data.get("detail"), dict):
+            same["detail"] = {**data["detail"], "clock": clock}
+        return wire.dumps(same)
+
     async def events() -> AsyncIterator[bytes]:
         yield b"retry: 250\n\n"
         last = b""
@@ -104,13 +115,15 @@ async def stream(request: Request) -> Response:
         while anyio.current_time() < deadline:
             await ctx.scheduler.run_due()
             try:
-                payload = wire.dumps(snapshot())
+                data = snapshot()
+                seen = mark(data)
+                payload = wire.dumps(data) if seen != last else b""
             except Exception as exc:  # shown on the page, and journaled like a handler error
                 ctx.journal.error(exc)
-                payload = json.dumps({"view": name, "error": f"{type(exc).__name__}: {exc}"}).encode()
-            if payload != last:
+                seen = payload = json.dumps({"view": name, "error": f"{type(exc).__name__}: {exc}"}).encode()
+            if seen != last:
                 yield b"data: " + payload + b"\n\n"
-                last = payload
+                last = seen
             await anyio.sleep(TICK_SECONDS)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

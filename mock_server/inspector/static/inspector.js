@@ -153,7 +153,13 @@
       errors.hidden = !data.errors;
       errors.textContent = `⚠ ${data.errors} server-side error${data.errors === 1 ? "" : "s"} (tracebacks in /_mock/requests)`;
       const render = RENDER[data.view];
+      // Rows are rebuilt: keep keyboard focus on the same control (buttons are named by what they act on).
+      const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
       if (render && data.view === state.view) render(data);
+      if (focused && document.activeElement === document.body) {
+        const again = [...document.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === focused);
+        if (again) again.focus();
+      }
       for (const pager of document.querySelectorAll(`.pager[data-view="${data.view}"]`)) {
         pager.querySelector('[data-page="-1"]').disabled = !data.offset;
         pager.querySelector('[data-page="1"]').disabled = !data.more;
