@@ -55,9 +55,11 @@
     const left = next - mockNow();
     return left > 0 ? `in ${left < 100 ? left.toFixed(1) : Math.round(left)} s` : "due now";
   }
+  const setText = (el, text) => { if (el.textContent !== text) el.textContent = text; };  // no relayout when equal
   setInterval(() => {
-    for (const el of document.querySelectorAll("[data-next]")) el.textContent = countdown(Number(el.dataset.next));
-    if (state.clock && state.clock.clock === "SystemClock") $("#clock-now").textContent = clockText(mockNow());
+    if (document.hidden) return;
+    for (const el of document.querySelectorAll("[data-next]")) setText(el, countdown(Number(el.dataset.next)));
+    if (state.clock && state.clock.clock === "SystemClock") setText($("#clock-now"), clockText(mockNow()));
   }, 250);
 
   // -- rendering ------------------------------------------------------------------------------------
@@ -135,6 +137,7 @@
     if (state.source) state.source.close();
     state.source = null;
     const live = $("#live");
+    if (document.hidden) { live.textContent = "○ paused while hidden"; live.className = ""; return; }
     if (!LIVE_VIEWS.includes(state.view)) { live.textContent = ""; return; }
     const source = new EventSource(`/_mock/inspector/stream?${query(state.view)}`, { withCredentials: false });
     state.source = source;
@@ -281,6 +284,10 @@
       $("#reset-confirm").hidden = true;
       try { await call("POST", "/_mock/reset"); state.detail = null; $("#task-detail").hidden = true; $("#request-detail").hidden = true; notice("Reset: every task, delivery and journal entry is gone"); connect(); }
       catch (e) { notice(e.message, true); }
+    });
+    // A tab in the background asks nothing of the mock; it catches up when shown again.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden || !state.source) connect();
     });
     show("tasks");
   });
