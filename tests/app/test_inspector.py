@@ -9,7 +9,7 @@ import pytest
 
 from mock_server.clock import FakeClock
 from mock_server.inspector.routes import inspector_routes
-from tests.app._support import AUDIO, OTHER, create
+from tests.app._support import AUDIO, IMAGE, KEY, OTHER, create
 from tests.app.test_control_doc import DOC, check
 
 pytestmark = pytest.mark.anyio
@@ -97,3 +97,20 @@ async def test_page_and_static_files_are_served(client: httpx2.AsyncClient) -> N
     assert "text/html" in page.headers["content-type"]
     for asset in ("inspector.js", "inspector.css"):
         assert (await client.get(f"/_mock/ui/static/{asset}")).status_code == 200
+
+
+async def test_bodies_are_cut_at_16_kib_and_result_files_are_not_kept(
+    client: httpx2.AsyncClient, clock: FakeClock
+) -> None:
+    task_id = await create(client)
+    clock.advance(3600)
+    url = (await client.get(f"/_mock/inspector/tasks/{task_id}")).json()["outputs"][0]["url"]
+    assert (await client.get(url)).headers["content-type"] == "image/png"
+    long = {**IMAGE, "input": {"prompt": "a cat " * 5000}}  # 30 kB, refused: the prompt is too long
+    refused = await client.post("/v1/predictions", json=long, headers=KEY)
+    rows = (await client.get("/_mock/inspector/requests")).json()["data"]
+    file_path = "/" + url.split("/", 3)[3].split("?")[0]
+    assert next(r for r in rows if r["path"] == file_path)["has_bodies"] is False
+    bodies = (await client.get(f"/_mock/inspector/requests/{rows[0]['request_id']}")).json()
+    assert (bodies["request_truncated"], len(bodies["request_body"])) == (True, 16_384)
+    assert (bodies["response_truncated"], json.loads(bodies["response_body"])) == (False, refused.json())

@@ -127,3 +127,19 @@ def test_reset_empties_the_page_and_forgets_server_errors(page: Any, api: httpx2
     expect(page.locator("#notice")).to_contain_text("Reset")
     expect(page.locator("#server-errors")).to_be_hidden()
     assert api.get("/_mock/tasks").json()["data"] == []
+
+
+def test_the_keyboard_alone_moves_between_sections_and_advances_the_clock(page: Any, api: httpx2.Client) -> None:
+    task_id = create(api, **{"X-Mock-Duration": "10"})
+    page.get_by_role("tab", name="Tasks").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Webhooks")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#view-webhooks")).to_be_visible()
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#view-tasks")).to_be_visible()
+    page.get_by_role("button", name="+10 s").focus()
+    page.keyboard.press("Enter")
+    expect(row(page, task_id).locator(".status")).to_have_text("success")
+    page.get_by_role("button", name=f"Open task {task_id}").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-detail-title")).to_be_focused()
