@@ -143,3 +143,35 @@ def test_the_keyboard_alone_moves_between_sections_and_advances_the_clock(page: 
     page.get_by_role("button", name=f"Open task {task_id}").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#task-detail-title")).to_be_focused()
+
+
+def test_credits_show_what_each_key_used(page: Any, api: httpx2.Client) -> None:
+    create(api, **{"X-Mock-Duration": "1"})
+    api.post("/_mock/clock/advance", json={"seconds": 1})
+    page.get_by_role("tab", name="Credits").click()
+    credits = page.locator("#credits-rows tr")
+    expect(credits).to_have_count(1)
+    expect(credits.first.locator("td").nth(0)).to_have_text("…9876")
+    used = api.get("/v1/credits").json()["data"]["total_usage"]
+    assert used > 0
+    expect(credits.first.locator("td").nth(2)).to_have_text(f"{used:.4f}")
+
+
+def test_on_a_running_clock_tasks_finish_on_the_page_by_themselves(browser: Any) -> None:
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+    from mock_server.testing import serve_in_thread
+
+    with serve_in_thread(create_app(Settings())) as server, httpx2.Client(base_url=server.base_url) as client:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{server.base_url}/_mock/ui")
+            shown = page.locator("#clock-now").inner_text()
+            headers = {"Authorization": "Bearer k", "X-Mock-Duration": "2"}
+            task_id = client.post("/v1/predictions", json=IMAGE, headers=headers).json()["data"]["task_id"]
+            expect(row(page, task_id).locator(".status")).to_have_text("processing")
+            expect(row(page, task_id).locator(".status")).to_have_text("success")  # the mock's own timer, 2 s later
+            expect(page.locator("#clock-now")).not_to_have_text(shown)  # the page counts the clock forward
+        finally:
+            context.close()
