@@ -45,6 +45,14 @@ typecheck: $(STAMP) ## mypy --strict on the packages
 
 check: lint typecheck ## lint, mypy --strict, import contracts (pure core; the harness never imports the mock)
 	$(BIN)/lint-imports
+	@$(MAKE) --no-print-directory lint-spec
+
+.PHONY: lint-spec
+REDOCLY := npx --yes @redocly/cli@2.77.0
+lint-spec: ## Redocly lint of openapi/predictions.yaml (redocly.yaml; skipped where npx is absent)
+	@if command -v npx >/dev/null 2>&1; then echo "+ $(REDOCLY) lint"; \
+	  REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint; \
+	else echo "skip: the Redocly lint needs npx (apt-get install npm)"; fi
 
 bench: $(STAMP) ## Run the benchmarks under bench/ (prints same-run ratios)
 	@for f in bench/bench_*.py; do echo "+ $(BIN)/python $$f"; $(BIN)/python $$f || exit 1; done

@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate-limit", help="cap schemathesis' request rate, e.g. 10/s or 100/m (kind to real targets)")
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
+    from contracts.drift_cli import add_drift_command
+    from contracts.record_cli import add_record_command
+
+    add_record_command(commands)
+    add_drift_command(commands)
     return parser
 
 
@@ -93,6 +98,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     parser = _parser()
     args = parser.parse_args(args_list)
+    if getattr(args, "handler", None) is not None:  # record, drift: their modules own their flags
+        return int(args.handler(parser, args, environ))
     api_key = args.api_key or environ.get(ENV_API_KEY, "")
     if not api_key and not args.dry_run:
         parser.error(f"--api-key is required (or set ${ENV_API_KEY})")

@@ -89,6 +89,9 @@ def env_names() -> set[str]:
     return found
 
 
+CLI_FLAGS = CLI_FLAGS | {"replay", "replay_strict"}  # `serve --replay FILE [--replay-strict]`, see docs/drift.md
+
+
 def _cell(value: Any) -> str:
     text = json.dumps(plain(value), separators=(", ", ": "))
     return f"`{text}`"

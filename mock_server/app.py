@@ -110,9 +110,16 @@ def create_app(
                 tg.cancel_scope.cancel()
         store.close()
 
+    # CaptureMiddleware keeps the bodies the inspector shows (replayed answers too)
+    middleware = [Middleware(MockMiddleware, context=context), Middleware(CaptureMiddleware, log=bodies)]
+    if settings.replay:  # inside MockMiddleware: replayed answers are journaled and carry a request id
+        from mock_server.replay import ReplayMiddleware, load_replay
+
+        book = load_replay(settings.replay, settings.seed)
+        middleware.append(Middleware(ReplayMiddleware, context=context, book=book, strict=settings.replay_strict))
     app = Starlette(
         routes=[*public_routes(catalog.spec), *control_routes(), *inspector_routes()],
-        middleware=[Middleware(MockMiddleware, context=context), Middleware(CaptureMiddleware, log=bodies)],
+        middleware=middleware,
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,
     )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_server.errors import SettingsError
+
+if TYPE_CHECKING:
+    from mock_server.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -28,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
+    serve.add_argument("--replay", default=None, help="answer matching requests from this cassette (docs/drift.md)")
+    serve.add_argument("--replay-strict", action="store_true", default=None, help="with --replay: refuse the rest")
+    proxy = sub.add_parser("proxy", help="a recording, validating reverse proxy to --target (docs/drift.md)")
+    proxy.add_argument("--target", required=True, help="the API to forward to, e.g. https://api.shuyou.ai")
+    proxy.add_argument("--record", required=True, help="cassette to write (JSON Lines, secrets redacted)")
+    proxy.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     return parser
 
 
@@ -47,22 +59,38 @@ def _example_body() -> dict[str, Any]:
     return {}
 
 
-def banner(base_url: str, secret: str | None) -> str:
+def banner(base_url: str, secret: str | None, key: str = "sk-test") -> str:
     body = json.dumps(_example_body(), separators=(",", ":"))
-    curl = (
-        f"curl -s {base_url}/v1/predictions -H 'Authorization: Bearer sk-test' "
-        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
-    )
+    auth = shlex.quote(f"Authorization: Bearer {key}")  # a key the mock accepts: the first of `keys` when set
+    curl = f"curl -s {base_url}/v1/predictions -H {auth} -H 'Content-Type: application/json' -d {shlex.quote(body)}"
     lines = [
         f"ShuYou mock listening on {base_url}",
         f"  try:      {curl}",
-        f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H 'Authorization: Bearer sk-test'",
+        f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H {auth}",
         f"  control:  {base_url}/_mock/health  (docs: {base_url}/_mock/openapi.json; spec: {base_url}/openapi.json)",
         f"  inspect:  {base_url}/_mock/ui  (tasks, webhooks, requests, clock, rules and credits, live in a browser)",
     ]
     if secret:
         lines.append(f"  webhooks: signed with {secret}")
     return "\n".join(lines)
+
+
+def _with_token(settings: Settings) -> Settings:
+    """On a non-loopback bind, other machines need a token for /_mock: the configured one or a fresh one."""
+    from mock_server.access import host_name, is_loopback_name
+
+    if settings.admin_token or is_loopback_name(host_name(settings.host)):
+        return settings
+    import secrets
+
+    return settings.replace(admin_token=secrets.token_urlsafe(24))
+
+
+def token_line(base_url: str, settings: Settings) -> str:
+    return (
+        f"  token:    /_mock and /metrics from other machines need 'X-Mock-Token: {settings.admin_token}'"
+        f" (inspector: {base_url}/_mock/ui?token={settings.admin_token})"
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -80,8 +108,24 @@ def serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         store=args.store,
         webhook_secret=args.webhook_secret,
+        replay=args.replay,
+        replay_strict=args.replay_strict,
     )
+    loaded, settings = settings, _with_token(settings)
+    if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
+        from mock_server.metrics import prepare_multiprocess
+
+        prepare_multiprocess(os.environ)
     app = create_app(settings)
+    served: Any = app
+    if args.watch:
+        from mock_server.watch import ConfigWatcher, cli_flags, watching
+
+        path = args.config or os.environ.get("MOCK_CONFIG")
+        if not path:
+            raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
+        load = functools.partial(load_settings, os.environ, args.config, **cli_flags(vars(args)))  # as at startup
+        served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -96,8 +140,11 @@ def serve(args: argparse.Namespace) -> int:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     dispatcher = app.state.webhooks
     secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
-    print(banner(f"http://{host}:{port}", secret), flush=True)
-    config = uvicorn.Config(app, log_level="info", access_log=args.access_log, lifespan="on")
+    print(banner(f"http://{host}:{port}", secret, settings.keys[0] if settings.keys else "sk-test"), flush=True)
+    if settings.admin_token:
+        reachable = socket.gethostname() if settings.host in ("0.0.0.0", "::") else host  # a name others can use
+        print(token_line(f"http://{reachable}:{port}", settings), flush=True)
+    config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -107,7 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args)
+        if args.command == "proxy":
+            from mock_server import proxy
+
+            return proxy.run(args.target, args.record, host=args.host, port=args.port)
     except SettingsError as exc:
         print(f"shuyou-mock: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down cleanly and re-raised SIGINT; that is a normal stop
+        return 0
     return 1  # pragma: no cover - argparse requires a command

@@ -1,14 +1,11 @@
 """The control surface `/_mock/...`: inspect and steer the mock (documented in openapi/control.yaml).
 
-Reachable from loopback clients only, unless `admin_token` is set: then any client that sends
-`Authorization: Bearer <admin_token>` is let in as well.
+Who may call it (loopback, Host, Origin, the token) is decided in `access`, applied by `middleware`.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
-import ipaddress
 import json
 from typing import Any
 
@@ -22,11 +19,12 @@ from mock_server import wire
 from mock_server.context import MockContext
 from mock_server.errors import Conflict, InvalidParams, SettingsError
 from mock_server.incoming import read_body, request_headers
+from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
 from mock_server.rules import parse_rules
 
-__all__ = ["CONTROL_SPEC_PATH", "control_problem", "control_routes"]
+__all__ = ["CONTROL_SPEC_PATH", "control_routes"]
 
 CONTROL_SPEC_PATH = openapi.SPEC_PATH.with_name("control.yaml")
 
@@ -34,23 +32,6 @@ CONTROL_SPEC_PATH = openapi.SPEC_PATH.with_name("control.yaml")
 def _ctx(request: Request) -> MockContext:
     ctx: MockContext = request.app.state.mock
     return ctx
-
-
-def control_problem(ctx: MockContext, client_host: str, authorization: str) -> str | None:
-    """None when this client may use /_mock, else why not."""
-    try:
-        loopback = ipaddress.ip_address(client_host).is_loopback
-    except ValueError:
-        loopback = client_host in ("localhost", "testclient")
-    if loopback:
-        return None
-    token = ctx.settings.admin_token
-    if token and hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
-        return None
-    return (
-        f"/_mock: the control surface answers loopback clients only (you are {client_host!r}); "
-        "set admin_token and send 'Authorization: Bearer <admin_token>' to reach it from elsewhere"
-    )
 
 
 async def _json(request: Request, ctx: MockContext) -> Any:
@@ -71,7 +52,7 @@ def _limit(text: str | None) -> int:
 def task_summary(p: Prediction) -> dict[str, Any]:
     return {
         "task_id": p.task_id,
-        "key": p.key,
+        "key": mask_key(p.key),
         "model": p.model,
         "function": p.function,
         "task_status": str(p.status),
@@ -194,6 +175,12 @@ async def list_requests(request: Request) -> Response:
     return json_response({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors})
 
 
+async def get_config(request: Request) -> Response:
+    _ctx(request)
+    watcher = getattr(request.app.state, "config_watcher", None)  # set by `serve --watch` (mock_server.watch)
+    return json_response(watcher.status.as_dict() if watcher is not None else {"watching": False})
+
+
 @functools.cache
 def _control_spec() -> bytes:
     with CONTROL_SPEC_PATH.open("rb") as f:
@@ -217,6 +204,7 @@ def control_routes() -> list[Route]:
         Route("/_mock/rules", get_rules, methods=["GET"]),
         Route("/_mock/rules", put_rules, methods=["PUT"]),
         Route("/_mock/requests", list_requests, methods=["GET"]),
+        Route("/_mock/config", get_config, methods=["GET"]),
         Route("/_mock/openapi.json", control_openapi, methods=["GET"]),
     ]
     try:

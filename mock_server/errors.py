@@ -13,6 +13,7 @@ MockServerError
     ├── MethodNotAllowed     405 method_not_allowed
     ├── Conflict             409 conflict
     ├── PayloadTooLarge      413 invalid_params (body or prompt too long, DECISIONS 11)
+    ├── MisdirectedRequest   421 access_denied (a Host the mock does not answer to: DNS rebinding)
     ├── RateLimited          429 rate_limit, with Retry-After
     ├── InjectedError        any status and type a rule or X-Mock-Error asked for
     └── InternalError        500 internal_server_error
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidParams",
     "InvalidTransition",
     "MethodNotAllowed",
+    "MisdirectedRequest",
     "MockServerError",
     "NotFound",
     "PayloadTooLarge",
@@ -130,6 +132,13 @@ class PayloadTooLarge(ApiError):
 
     status_code = 413
     error_type = "invalid_params"
+
+
+class MisdirectedRequest(ApiError):
+    """The Host header names neither loopback nor a configured host (421)."""
+
+    status_code = 421
+    error_type = "access_denied"
 
 
 class UnsupportedMediaType(InvalidParams):

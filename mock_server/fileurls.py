@@ -1,6 +1,8 @@
 """Signed result URLs like the upstream CDN's: `/files/<task>/<name>?e=<unix expiry>&token=<hmac>`.
 
-A URL is valid until `e` on the mock clock; changing any part of it breaks the token (403).
+A URL is valid until `e` on the mock clock; changing any part of it breaks the token (403). An `e` later than
+now + `url_ttl` is refused too: the mock never issues one, and the default secret is public, so such a URL can
+only be forged (a far-future `e=` would otherwise be a key that never expires).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class FileSigner:
         when = decimal(expiry)
         if when is None:
             return f"e={expiry[:40]!r} is not a unix timestamp"
+        if when > now + self.ttl:
+            return f"e={expiry[:40]} is later than any URL the mock issues (now + url_ttl = {int(now + self.ttl)})"
         if not hmac.compare_digest(self.token(task_id, name, when).encode(), token.encode()):
             return "token does not match this URL (tampered or signed with another secret)"
         if when < now:

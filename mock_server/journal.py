@@ -12,7 +12,13 @@ import traceback
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-__all__ = ["Journal", "JournalEntry"]
+__all__ = ["Journal", "JournalEntry", "mask_key"]
+
+
+def mask_key(key: str) -> str:
+    """An API key as served (journal, tasks, inspector): its last 4 characters, never more than half of it."""
+    shown = min(4, len(key) // 2)
+    return "…" + key[len(key) - shown :]
 
 
 class JournalEntry(NamedTuple):
@@ -32,7 +38,11 @@ class JournalEntry(NamedTuple):
     error_message: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return self._asdict()
+        """The served form: the key masked (`mask_key`); the entry itself keeps it whole for filters."""
+        out = self._asdict()
+        if self.key is not None:
+            out["key"] = mask_key(self.key)
+        return out
 
 
 class Journal:
@@ -64,14 +74,14 @@ class Journal:
         key: str | None = None,
         limit: int = 100,
     ) -> list[JournalEntry]:
-        """Newest first, filtered."""
+        """Newest first, filtered; `key` matches the whole key or its masked form (what the inspector shows)."""
         out: list[JournalEntry] = []
         for e in reversed(self._entries):
             if (
                 (method is None or e.method == method)
                 and (path is None or e.path.startswith(path))
                 and (status is None or e.status == status)
-                and (key is None or e.key == key)
+                and (key is None or (e.key is not None and key in (e.key, mask_key(e.key))))
             ):
                 out.append(e)
                 if len(out) >= limit:

@@ -1,4 +1,6 @@
-"""One pure-ASGI middleware: request id header, journal entry, and a 500 envelope for anything unexpected.
+"""One pure-ASGI middleware: request id header, access rules (`access`), journal entry and metrics, a 500
+envelope for anything unexpected, and `GET /metrics` (`metrics.Metrics`, outside the router so that it
+counts what the router answers, 404s included).
 
 It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is journaled (for
 `journal.check()`) and answered in the envelope instead of a plain-text 500.
@@ -9,25 +11,102 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, cookie_parser
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import wire
+from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
-from mock_server.control import control_problem
-from mock_server.errors import Forbidden, InternalError
+from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
+from mock_server.metrics import CONTENT_TYPE, Metrics
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
+
+_GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and frame rules
+_INSPECTOR = "/_mock/ui"
+_METRICS = "/metrics"
+_ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
+_UNSEEN = InternalError("not looked up yet")  # a sentinel for the Host cache (None means: let it through)
+_ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
+
+
+def _operation(path: str) -> str:
+    """The label of a request no route took: /metrics itself, or one word (the label set stays bounded)."""
+    return "metrics" if path == _METRICS else "unmatched"
+
+
+def _error(refusal: Refusal) -> ApiError:
+    return _ERRORS[refusal.status](refusal.message, status=refusal.status)
 
 
 class MockMiddleware:
     def __init__(self, app: ASGIApp, context: MockContext) -> None:
         self.app = app
         self.context = context
+        s = context.settings
+        self.policy = AccessPolicy.from_settings(s.allowed_hosts, s.admin_token)
+        self._host_answers: dict[tuple[bytes | None, str], ApiError | None] = {}
+        self.metrics = Metrics(context)  # Starlette builds its middleware when the app first runs: a lazy import
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.metrics.close()
+            return message
+
+        await self.app(scope, receive_wrapper, send)
+
+    async def _serve_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise MethodNotAllowed(
+                f"method: {scope['method']} is not allowed on /metrics; allowed: GET, HEAD",
+                headers={"Allow": "GET, HEAD"},
+            )
+        await self.context.scheduler.run_due()  # tasks due by now are counted as ended, as /_mock/tasks shows them
+        await Response(self.metrics.render(), media_type=CONTENT_TYPE)(scope, receive, send)
+
+    def _guard(self, scope: Scope) -> tuple[ApiError | None, bytes | None]:
+        """The refusal for this request, if any, and a Set-Cookie value when `?token=` opened the inspector."""
+        path: str = scope["path"]
+        guarded = path.startswith(_GUARDED)
+        server = scope.get("server")
+        local = str(server[0]) if server else ""
+        if not guarded:  # the API's hot path: the Host rule only, its answer cached per Host and local address
+            raw = next((v for k, v in scope["headers"] if k == b"host"), None)
+            answer = self._host_answers.get((raw, local), _UNSEEN)
+            if answer is _UNSEEN:
+                if len(self._host_answers) > 256:
+                    self._host_answers.clear()
+                refusal = self.policy.host_refusal(raw.decode("latin-1") if raw is not None else None, local)
+                answer = self._host_answers[(raw, local)] = _error(refusal) if refusal else None
+            return answer, None
+        h = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _ACCESS_HEADERS}
+        host = h.get("host")
+        refusal = self.policy.host_refusal(host, local)
+        if refusal is None:
+            auth_scheme, _, bearer = h.get("authorization", "").partition(" ")
+            inspector = path == _INSPECTOR or path.startswith(_INSPECTOR + "/")
+            from_query = query_token(scope.get("query_string", b"").decode("latin-1")) if inspector else None
+            cookie = cookie_parser(h["cookie"]).get(TOKEN_COOKIE) if "cookie" in h else None
+            client = scope.get("client")
+            presented = (h.get(TOKEN_HEADER), bearer if auth_scheme.lower() == "bearer" else None, cookie, from_query)
+            refusal = self.policy.token_refusal(client[0] if client else "", host, presented)
+            refusal = refusal or self.policy.origin_refusal(
+                scope["method"], scope.get("scheme", "http"), host, h.get("origin"), h.get("sec-fetch-site")
+            )
+            if refusal is None and from_query and self.policy.is_token(from_query):
+                secure = "; Secure" if scope.get("scheme") == "https" else ""
+                return None, f"{TOKEN_COOKIE}={from_query}; Path=/_mock; HttpOnly; SameSite=Strict{secure}".encode()
+        return (_error(refusal) if refusal else None), None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         ctx = self.context
@@ -38,26 +117,34 @@ class MockMiddleware:
         started = time.perf_counter()
         status = 500
         responded = False
+        refused, cookie = self._guard(scope)
+        extra = [header]
+        if cookie is not None:
+            extra.append((b"set-cookie", cookie))
+        if scope["path"].startswith(_GUARDED):
+            extra.append((b"x-frame-options", b"DENY"))  # no other site frames the inspector's buttons
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
-                message["headers"] = [*message.get("headers", ()), header]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
-            if scope["path"].startswith("/_mock"):
-                client = scope.get("client")
-                auth = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
-                problem = control_problem(ctx, client[0] if client else "", auth)
-                if problem:
-                    state["error_type"], state["error_message"] = "access_denied", problem
-                    await error_response(Forbidden(problem))(scope, receive, send_wrapper)
-                    return
+            if refused is not None:
+                state["error_type"], state["error_message"] = refused.type, refused.message
+                await error_response(refused)(scope, receive, send_wrapper)
+                return
+            if scope["path"] == _METRICS:
+                await self._serve_metrics(scope, receive, send_wrapper)
+                return
             await self.app(scope, receive, send_wrapper)
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             status = 499
+        except ApiError as exc:  # raised here, outside the router's exception handlers (/metrics)
+            state["error_type"], state["error_message"] = exc.type, exc.message
+            await error_response(exc)(scope, receive, send_wrapper)
         except Exception as exc:
             ctx.journal.error(exc)
             state["error_type"], state["error_message"] = "internal_server_error", f"{type(exc).__name__}: {exc}"
@@ -76,6 +163,9 @@ class MockMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            self.metrics.observe(route.name if route is not None else _operation(scope["path"]), status, elapsed)
             ctx.journal.record(
                 time=ctx.clock.now(),
                 method=scope["method"],
@@ -84,7 +174,7 @@ class MockMiddleware:
                 status=status,
                 key=state.get("key"),
                 request_id=request_id,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                duration_ms=round(elapsed * 1000, 3),
                 task_id=state.get("task_id"),
                 error_type=state.get("error_type"),
                 error_message=state.get("error_message"),

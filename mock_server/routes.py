@@ -31,11 +31,12 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-async def _enter(request: Request, ctx: MockContext, *, create: bool = False) -> str:
+async def _enter(request: Request, ctx: MockContext, operation_id: str, *, create: bool = False) -> str:
     """Auth, rate limit, then (except on create, where behaviour.plan decides) injected error and latency."""
     service = ctx.service
     headers = request_headers(request)
-    key = service.authenticate(headers.get("authorization"), headers.get("x-api-key"))
+    credentials = ctx.catalog.credentials[operation_id]  # the headers the spec's `security` names
+    key = service.authenticate(credentials.key(headers), credentials.hint())
     request.scope["state"]["key"] = key
     service.check_rate(key)
     if create:
@@ -68,7 +69,7 @@ def _base_url(request: Request) -> str:
 
 async def create_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx, create=True)
+    key = await _enter(request, ctx, "createPrediction", create=True)
     settings = ctx.settings
     raw = await read_body(request, settings.max_body_bytes)
     body = wire.parse_json_body(
@@ -89,7 +90,7 @@ async def create_prediction(request: Request) -> Response:
 
 async def get_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx)
+    key = await _enter(request, ctx, "getPrediction")
     task_id = request.path_params["prediction_id"]
     request.scope["state"]["task_id"] = task_id
     prediction = ctx.service.get(key, task_id)
@@ -98,7 +99,7 @@ async def get_prediction(request: Request) -> Response:
 
 async def get_credits(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx)
+    key = await _enter(request, ctx, "getCredits")
     await ctx.scheduler.run_due()
     return json_response(ctx.service.credits(key))
 
@@ -126,15 +127,37 @@ async def get_file(request: Request) -> Response:
     return Response(rendered.data, media_type=rendered.content_type, headers=headers)
 
 
-@functools.lru_cache(maxsize=8)
-def _served_spec(base_url: str, fmt: str) -> bytes:
+_SERVER_URL = "__shuyou_mock_server_url__"  # stands in for this mock's URL in the one rendering of the document
+
+
+@functools.cache
+def _rendered_spec(fmt: str) -> tuple[bytes, bytes]:
+    """The served document in `fmt`, rendered once, as the bytes before and after this mock's server URL.
+
+    Rendering costs about 150 ms of CPU (the YAML emitter; 2026-12-02, on this shared 2-core machine), so it
+    is not done per `Host`: each request puts its own URL between the two halves, a JSON string (which is a
+    YAML double-quoted scalar too), so a hostile Host header cannot break out of it.
+    """
     # The served copy lists this mock first in `servers`, so a client or tool generated from it talks to the
     # mock; the real API stays listed second. openapi/predictions.yaml itself is unchanged.
     spec = openapi.load_spec()
-    spec["servers"] = [{"url": base_url, "description": "this mock"}, *spec.get("servers", [])]
+    spec["servers"] = [{"url": _SERVER_URL, "description": "this mock"}, *spec.get("servers", [])]
     if fmt == "yaml":
-        return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).encode()
-    return json.dumps(spec, ensure_ascii=False).encode()
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        text = yaml.dump(spec, Dumper=dumper, sort_keys=False, allow_unicode=True).encode()
+        placeholder = _SERVER_URL.encode()
+    else:
+        text = json.dumps(spec, ensure_ascii=False).encode()
+        placeholder = json.dumps(_SERVER_URL).encode()
+    head, found, tail = text.partition(placeholder)
+    if not found or placeholder in tail:
+        raise SettingsError(f"spec: the served copy must hold {_SERVER_URL!r} exactly once")
+    return head, tail
+
+
+def _served_spec(base_url: str, fmt: str) -> bytes:
+    head, tail = _rendered_spec(fmt)
+    return b"".join((head, json.dumps(base_url).encode(), tail))
 
 
 async def spec_json(request: Request) -> Response:

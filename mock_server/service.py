@@ -88,16 +88,11 @@ class PredictionService:
         return wire.render_prediction(p, urls, request_id or self.request_id())
 
     # -- auth and limits ---------------------------------------------------------------------------
-    def authenticate(self, authorization: str | None, api_key: str | None = None) -> str:
-        key = ""
-        if authorization:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() == "bearer":
-                key = token.strip()
-        key = key or (api_key or "").strip()
+    def authenticate(self, key: str, accepted: str = "'Authorization: Bearer <key>'") -> str:
+        """The key itself (read by `credentials`), or AccessDenied; `accepted` lists the headers it may come in."""
         if not key:
             raise AccessDenied(
-                "Authorization: missing or empty bearer key; send 'Authorization: Bearer <key>' "
+                f"Authorization: missing or empty API key; send {accepted} "
                 "(You have no permission to access this resource)",
                 status=self.settings.auth_error_status,
             )
@@ -267,6 +262,16 @@ class PredictionService:
         self._rng = random.Random(self.settings.seed)
         self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
         self._ids = IdFactory(self.settings.seed)
+
+    def reconfigure(self, settings: Settings, *, rules: bool) -> None:
+        """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""
+        if (settings.rate_limit, settings.rate_limits) != (self.settings.rate_limit, self.settings.rate_limits):
+            self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
+        self.settings = settings
+        if rules:  # the file's rules changed: they replace the runtime ones (PUT /_mock/rules)
+            self.rules = settings.rules
+        self._keys = frozenset(settings.keys) if settings.keys is not None else None
+        self._plans.clear()
 
     # -- internals ---------------------------------------------------------------------------------
     def _settle_by_id(self, task_id: str) -> None:

@@ -118,9 +118,15 @@ class Settings:
     url_secret: str = "shuyou-mock-file-url-secret"
     """HMAC key for result URLs."""
     admin_token: str | None = None
-    """When set, /_mock/ answers any client that sends `Authorization: Bearer <token>`; else loopback only."""
+    """Token (`X-Mock-Token`) for /_mock and /metrics from elsewhere; `serve` generates one on a non-loopback bind."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names answered besides loopback (`name`, `.example.com` with subdomains, `*`): DNS-rebinding guard."""
     journal_size: int = 1000
     """Requests kept in the journal."""
+    replay: str | None = None
+    """Cassette to replay: requests that match a recorded one get its answer (docs/drift.md); None: simulate all."""
+    replay_strict: bool = False
+    """With `replay`: refuse (404 in the error envelope) what matches no recorded exchange."""
     media_cache_items: int = 64
     """Rendered files kept in memory."""
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
@@ -149,6 +155,12 @@ class Settings:
             raise SettingsError("max_body_bytes, max_json_depth and journal_size must be >= 1")
         for secret in self.webhook_secrets:
             check_secret(secret, key="webhook_secret")
+        for host in self.allowed_hosts:
+            if not host or "/" in host or host.count(":") == 1 or any(c.isspace() for c in host):
+                raise SettingsError(
+                    f"allowed_hosts: {host!r} is not a host name; give the name alone (no scheme, port or path), "
+                    "e.g. 'mock.internal', '.example.com' (with subdomains) or '*'"
+                )
         for function, seconds in self.durations.items():
             if not math.isfinite(seconds) or seconds < 0:
                 raise SettingsError(f"durations.{function}={seconds!r} must be a finite number >= 0")
@@ -217,16 +229,19 @@ class Settings:
         keys = environ.get("MOCK_KEYS")
         if keys:
             changes["keys"] = tuple(k.strip() for k in keys.split(",") if k.strip())
+        hosts = environ.get("MOCK_ALLOWED_HOSTS")
+        if hosts:
+            changes["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
         return dataclasses.replace(base, **changes)
 
 
 _INTS = {"port", "seed", "auth_error_status", "max_body_bytes", "max_json_depth", "journal_size", "media_cache_items"}
 _FLOATS = {"time_scale", "discount_percent", "default_balance", "failure_probability", "latency", "url_ttl"}
-_STRS = {"host", "store", "webhook_secret", "url_secret", "admin_token"}
+_STRS = {"host", "store", "webhook_secret", "url_secret", "admin_token", "replay"}
 
 
 def _scalar(name: str, raw: Any, where: str) -> Any:
-    if raw is None and name in {"seed", "default_balance", "webhook_secret", "admin_token"}:
+    if raw is None and name in {"seed", "default_balance", "webhook_secret", "admin_token", "replay"}:
         return None
     try:
         if name in _INTS:
@@ -267,6 +282,10 @@ def _convert(name: str, value: Any, base: Settings) -> Any:
         if not isinstance(value, list) or not all(isinstance(k, str) and k for k in value):
             raise SettingsError(f"keys: expected a list of non-empty strings, got {value!r}")
         return tuple(value)
+    if name == "allowed_hosts":
+        if not isinstance(value, list) or not all(isinstance(h, str) and h and " " not in h for h in value):
+            raise SettingsError(f"allowed_hosts: expected a list of host names (or '.domain', '*'), got {value!r}")
+        return tuple(value)
     if name == "balances":
         if not isinstance(value, Mapping):
             raise SettingsError(f"balances: expected a mapping key -> credits, got {value!r}")
@@ -281,6 +300,10 @@ def _convert(name: str, value: Any, base: Settings) -> Any:
         return None if value is None else ErrorSpec.from_mapping(value, "error")
     if name == "rules":
         return parse_rules(value)
+    if name == "replay_strict":
+        if not isinstance(value, bool):
+            raise SettingsError(f"replay_strict={value!r} is not true or false")
+        return value
     if name == "webhooks":
         if not isinstance(value, Mapping):
             raise SettingsError(f"webhooks: expected a mapping, got {value!r}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from mock_server.catalog import Catalog, ModelInfo
 from mock_server.errors import InvalidParams, PayloadTooLarge
+from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 from mock_server.wire import json_path, short
 
 __all__ = ["json_path", "validate_create"]
@@ -56,9 +57,25 @@ def _message(error: Any) -> tuple[str, str]:
         return json_path(path), f"has fewer than {kind.limit} items"
     if name == "AdditionalProperties":
         return json_path([*path, kind.unexpected[0]]), "is not an allowed field (additionalProperties is false)"
+    if name == "Pattern" and path == ["webhook"]:  # the spec's WebhookUrl pattern is the policy; say it in words
+        try:
+            check_create_url(error.instance)
+        except WebhookUrlRejected as exc:
+            return "webhook", str(exc).removeprefix("webhook: ")
     if name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
         return json_path(path), f"{short(error.instance)} is out of range: {error.message}"
     return json_path(path), str(error.message)
+
+
+def _fold_case(info: ModelInfo, body: dict[str, Any]) -> None:
+    """Spell a case-insensitive enum value (`x-case-insensitive` in the spec) as the enum does: "4k" -> "4K"."""
+    fields = body.get("input")
+    if not info.case_folds or not isinstance(fields, dict):
+        return
+    for name, spellings in info.case_folds.items():
+        value = fields.get(name)
+        if isinstance(value, str):
+            fields[name] = spellings.get(value.casefold(), value)
 
 
 def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
@@ -71,6 +88,7 @@ def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
     info = catalog.models.get(model)
     if info is None:
         raise InvalidParams(f"model: Model {model} is not valid; expected one of {sorted(catalog.models)}")
+    _fold_case(info, body)
     if info.validator.is_valid(body):
         return info
     errors = list(info.validator.iter_errors(body))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
+import os
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,39 @@ SPEC_PATH = Path(__file__).with_name("predictions.yaml")
 
 @functools.cache
 def _parsed() -> dict[str, Any]:
-    with SPEC_PATH.open("rb") as f:
-        document: dict[str, Any] = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return parse_cached(SPEC_PATH, SPEC_PATH.parent / "__pycache__")
+
+
+def parse_cached(path: Path, cache_dir: Path) -> dict[str, Any]:
+    """The YAML document at `path`, through a JSON copy in `cache_dir` named after a hash of the YAML's bytes.
+
+    Building the Python objects from YAML costs ~70 ms of CPU at every start (PyYAML's constructor is Python even
+    over the C parser), json.loads of the same document ~2 ms (2026-12-02, this shared 2-core machine). The copy
+    is only written when the document survives a JSON round trip unchanged; an unwritable or unreadable
+    cache (like an unwritable `__pycache__` for .pyc files) just means parsing the YAML.
+    """
+    raw = path.read_bytes()
+    cached = cache_dir / f"{path.stem}.{hashlib.sha256(raw).hexdigest()[:16]}.json"
+    try:
+        document: dict[str, Any] = json.loads(cached.read_bytes())
+        return document
+    except (OSError, ValueError):
+        pass
+    document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+    except (TypeError, ValueError):  # a date, a set...: not JSON
+        return document
+    if json.loads(text) == document:  # int keys would come back as strings
+        try:
+            cache_dir.mkdir(exist_ok=True)
+            for stale in cache_dir.glob(f"{path.stem}.*.json"):
+                stale.unlink(missing_ok=True)
+            temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(text, encoding="utf-8")
+            os.replace(temporary, cached)  # atomic: a concurrent reader sees the old name missing or the whole copy
+        except OSError:
+            pass
     return document
 
 

@@ -17,6 +17,7 @@ from mock_server.context import MockContext
 from mock_server.errors import InvalidParams, NotFound
 from mock_server.inspector import views
 from mock_server.inspector.capture import BodyLog
+from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
 
 __all__ = [
@@ -187,7 +188,7 @@ def credits_view(request: Request, ctx: MockContext) -> dict[str, Any]:
         used = ctx.store.usage(key)
         rows.append(
             {
-                "key": views.mask_key(key),
+                "key": mask_key(key),
                 "total": total,
                 "used": used,
                 "remaining": None if total is None else total - used,

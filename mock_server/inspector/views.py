@@ -1,7 +1,7 @@
 """What the inspector shows, as JSON-able rows: keys masked, pages bounded. Pure: no I/O, no web framework.
 
-Rules: an API key leaves this module only as `mask_key(key)` (its last 4 characters); every list is a
-page (`offset`, `limit`, `more`), never the whole store.
+Rules: an API key leaves this module only as `journal.mask_key(key)` (its last 4 characters at most); every
+list is a page (`offset`, `limit`, `more`), never the whole store.
 """
 
 from __future__ import annotations
@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mock_server.errors import InvalidParams
+from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction
 
-__all__ = ["MAX_PAGE", "Page", "delivery_row", "mask_key", "page_params", "paginate", "request_row", "task_row"]
+__all__ = ["MAX_PAGE", "Page", "delivery_row", "page_params", "paginate", "request_row", "task_row"]
 
 MAX_PAGE = 500
 T = TypeVar("T")
-
-
-def mask_key(key: str | None) -> str | None:
-    """`sk-live-abcd1234` -> `…1234`; keys of 4 characters or fewer show as `…` alone."""
-    if key is None:
-        return None
-    return "…" + key[-4:] if len(key) > 4 else "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +82,5 @@ def delivery_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_row(entry: Mapping[str, Any], has_bodies: bool) -> dict[str, Any]:
-    return {**entry, "key": mask_key(entry.get("key")), "has_bodies": has_bodies}
+    """A journal entry as served (`JournalEntry.as_dict()`, its key already masked) and whether bodies are kept."""
+    return {**entry, "has_bodies": has_bodies}

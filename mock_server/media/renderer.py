@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from mock_server.media import audio, image, mp4
+from mock_server.media import audio, mp4
 from mock_server.media.geometry import Kind, dimensions, produced_size
 from mock_server.media.rendered import Rendered
+
+if TYPE_CHECKING:
+    from mock_server.media import image
 
 DEFAULT_SECONDS: Final = {"video": 4.0, "audio": 2.0}
 MAX_SECONDS: Final = 60.0
@@ -36,6 +39,8 @@ def _size(width: int, height: int, kind: Kind) -> tuple[int, int]:
 
 
 def _image(fmt: str | None, width: int, height: int, seed: int, text: str) -> Rendered:
+    from mock_server.media import image  # Pillow: imported by the first file a client fetches, not at startup
+
     key = (fmt or "png").strip().lower()
     chosen = _IMAGE_FORMATS.get(key, "png")
     fallback = fmt if key not in _IMAGE_FORMATS else None
@@ -45,6 +50,8 @@ def _image(fmt: str | None, width: int, height: int, seed: int, text: str) -> Re
 
 
 def _video(fmt: str | None, width: int, height: int, seconds: float, seed: int, text: str) -> Rendered:
+    from mock_server.media import image
+
     key = (fmt or "mp4").strip().lower()
     w, h = _size(width, height, "video")
     total_ms = max(1, round(_seconds(seconds, "video") * mp4.TIMESCALE))

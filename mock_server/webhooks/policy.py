@@ -4,6 +4,11 @@ Rules: pure, no DNS. At create time a webhook must be an absolute `https://` URL
 loopback host (local development); anything else is rejected (the mock answers 400). At delivery time
 only allowlisted hosts receive anything (loopback by default); any other host is journaled as
 `blocked` and never contacted, which keeps the mock offline (the docs' examples point at real hosts).
+
+Decided (DECISIONS 7, the spec's `WebhookUrl` pattern says the same, and the harness reads that pattern):
+`user:password@` is allowed, as in any absolute URL (RFC 3986 userinfo; the delivery sends it as Basic auth);
+the loopback hosts for `http://` are `localhost`, every dotted-quad address in 127.0.0.0/8 (all of it is the
+loopback network, RFC 1122 3.2.1.3) and `[::1]`, in that canonical spelling (`127.1` or `[0::1]` are not).
 """
 
 from __future__ import annotations
@@ -40,9 +45,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _canonical_loopback(host: str) -> bool:
+    """`localhost`, a dotted quad in 127.0.0.0/8 or `::1`: the spellings the spec's WebhookUrl pattern admits."""
+    if host in ("localhost", "::1"):
+        return True
+    octets = host.split(".")
+    return len(octets) == 4 and octets[0] == "127" and is_loopback(host)
+
+
 def check_create_url(url: object, *, field: str = "webhook") -> str:
     """Return `url` if a task may carry it, else raise `WebhookUrlRejected` (→ 400 invalid_params)."""
-    rule = "must be an absolute https:// URL, or http:// to a loopback host (127.0.0.1, [::1], localhost)"
+    rule = "must be an absolute https:// URL, or http:// to a loopback host (localhost, 127.0.0.0/8, [::1])"
     if not isinstance(url, str):
         raise WebhookUrlRejected(f"{field}: {rule}; got a {type(url).__name__}")
     if not url or len(url) > 2048 or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -53,11 +66,13 @@ def check_create_url(url: object, *, field: str = "webhook") -> str:
     except ValueError as exc:
         raise WebhookUrlRejected(f"{field}: {rule}; {url[:80]!r} does not parse ({exc})") from None
     host = (parts.hostname or "").lower()
+    if parts.netloc.count("@") > 1:  # parsers disagree on which host `a@b@c` names; RFC 3986 has one `@`
+        raise WebhookUrlRejected(f"{field}: {rule}; more than one '@' before the host in {url[:80]!r}")
     if parts.scheme not in ("https", "http") or not host:
         raise WebhookUrlRejected(f"{field}: {rule}; got {url[:80]!r}")
     if port == 0:
         raise WebhookUrlRejected(f"{field}: port 0 is not a port; got {url[:80]!r}")
-    if parts.scheme == "http" and not is_loopback(host):
+    if parts.scheme == "http" and not _canonical_loopback(host):
         raise WebhookUrlRejected(f"{field}: {rule}; plain http:// to {host!r} is not allowed, use https://")
     return url
 

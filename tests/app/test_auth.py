@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx2
 import pytest
 
+import openapi
 from mock_server.clock import FakeClock
 from mock_server.settings import RateLimit, Settings
 from tests.app._support import IMAGE, KEY, OTHER, create, envelope
@@ -19,12 +22,51 @@ pytestmark = pytest.mark.anyio
     ],
 )
 async def test_missing_key_is_401_access_denied(client: httpx2.AsyncClient, headers: dict[str, str]) -> None:
-    envelope(await client.get("/v1/credits", headers=headers), 401, "access_denied", "bearer key")
+    envelope(await client.get("/v1/credits", headers=headers), 401, "access_denied", "missing or empty API key")
+
+
+SPEC = openapi.load_spec()
+SCHEMES = SPEC["components"]["securitySchemes"]
+OPERATIONS = [
+    pytest.param(method.upper(), path.replace("{prediction_id}", "0" * 32), op, id=op["operationId"])
+    for path, item in SPEC["paths"].items()
+    for method, op in item.items()
+]
+
+
+def _send(name: str, key: str) -> dict[str, str]:
+    """The header that security scheme `name` of the spec reads a key from."""
+    scheme = SCHEMES[name]
+    return {"Authorization": f"Bearer {key}"} if scheme["type"] == "http" else {scheme["name"]: key}
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS)
+async def test_every_declared_security_scheme_is_accepted(
+    make_client,  # type: ignore[no-untyped-def]
+    method: str,
+    path: str,
+    operation: dict[str, Any],
+) -> None:
+    names = [name for requirement in operation["security"] for name in requirement]
+    assert {SCHEMES[name].get("name") for name in names} >= {"x-api-key", "x-goog-api-key"}
+    async with make_client(Settings(keys=("sk-one",))) as client:
+        for name in names:
+            body = IMAGE if method == "POST" else None
+            accepted = await client.request(method, path, json=body, headers=_send(name, "sk-one"))
+            assert accepted.status_code in (200, 404), (name, accepted.text)  # 404: no such task, but let in
+            refused = await client.request(method, path, json=body, headers=_send(name, "sk-two"))
+            envelope(refused, 401, "access_denied", "not accepted")
+
+
+@pytest.mark.parametrize("header", ["api-key", "x-shuyou-key", "x-goog-key"])
+async def test_a_header_the_spec_does_not_declare_is_not_a_key(client: httpx2.AsyncClient, header: str) -> None:
+    response = await client.get("/v1/credits", headers={header: "sk-test"})
+    envelope(response, 401, "access_denied", "'Authorization: Bearer <key>', 'x-api-key: <key>' or 'x-goog-api-key")
 
 
 async def test_403_is_selectable(make_client) -> None:  # type: ignore[no-untyped-def]
     async with make_client(Settings(auth_error_status=403)) as client:
-        envelope(await client.post("/v1/predictions", json=IMAGE), 403, "access_denied", "bearer key")
+        envelope(await client.post("/v1/predictions", json=IMAGE), 403, "access_denied", "missing or empty API key")
 
 
 async def test_config_can_restrict_keys(make_client) -> None:  # type: ignore[no-untyped-def]

@@ -154,7 +154,7 @@ async def test_request_journal_is_bounded_and_filterable(make_client) -> None:  
         assert len(entries) == 3
         failed = (await client.get("/_mock/requests", params={"status": "401"})).json()["data"]
         assert [(e["path"], e["error_type"]) for e in failed] == [("/v1/credits", "access_denied")]
-        assert "bearer key" in failed[0]["error_message"]
+        assert "missing or empty API key" in failed[0]["error_message"]
 
 
 async def test_reset_forgets_tasks(client: httpx2.AsyncClient) -> None:

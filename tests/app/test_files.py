@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from mock_server.clock import FakeClock
+from mock_server.fileurls import FileSigner
+from mock_server.settings import Settings
 from tests.app._support import IMAGE, KEY, create, envelope
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +67,26 @@ async def test_expired_url_is_403(client: httpx2.AsyncClient, clock: FakeClock) 
     assert (await client.get(url)).status_code == 200
     clock.advance(86_400)
     envelope(await client.get(url), 403, "access_denied", "expired")
+
+
+@pytest.mark.parametrize("expiry", ["999999999999999999", "1900000000"])
+async def test_url_forged_with_the_public_secret_and_a_far_future_expiry_is_403(
+    client: httpx2.AsyncClient, clock: FakeClock, expiry: str
+) -> None:
+    url = (await outputs(client, clock))[0]["image"]
+    path = urlsplit(url).path
+    task_id, name = path.split("/")[-2:]
+    forged = FileSigner(Settings().url_secret, 86_400).path(task_id, name, int(expiry))  # the documented default
+    envelope(await client.get(forged), 403, "access_denied", "later than any URL the mock issues")
+    clock.advance(25 * 3600)  # and still refused a day later
+    envelope(await client.get(forged), 403, "access_denied", "file URL")
+
+
+async def test_an_expiry_at_the_edge_of_url_ttl_is_honoured(client: httpx2.AsyncClient, clock: FakeClock) -> None:
+    url = (await outputs(client, clock))[0]["image"]
+    task_id, name = urlsplit(url).path.split("/")[-2:]
+    edge = FileSigner(Settings().url_secret, 86_400).path(task_id, name, int(clock.now() + 86_400))
+    assert (await client.get(edge)).status_code == 200
 
 
 async def test_format_fallback_is_labelled(client: httpx2.AsyncClient, clock: FakeClock) -> None:

@@ -9,6 +9,8 @@ import httpx2
 import pytest
 import yaml
 
+import openapi
+from mock_server import routes
 from mock_server.clock import FakeClock
 from mock_server.settings import Price, Settings
 from tests.app._support import AUDIO, IMAGE, KEY, OTHER, VIDEO, create
@@ -195,3 +197,27 @@ async def test_injected_error_on_get(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"/v1/predictions/{task_id}", headers={**KEY, "X-Mock-Error": "500"})
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "internal_server_error"
+
+
+def _load_yaml(text: bytes) -> Any:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # the C parser: 150 kB, 20 times
+
+
+async def test_the_served_spec_is_rendered_once_however_many_hosts_ask(client: httpx2.AsyncClient) -> None:
+    routes._rendered_spec.cache_clear()
+    for n in range(20):
+        host = f"mock-{n}.test:{8000 + n}"
+        for path, parse in (("/openapi.yaml", _load_yaml), ("/openapi.json", json.loads)):
+            served = parse((await client.get(path, headers={"Host": host})).content)
+            assert served["servers"][0] == {"url": f"http://{host}", "description": "this mock"}
+            assert served["paths"].keys() == openapi.load_spec()["paths"].keys()
+    assert routes._rendered_spec.cache_info().misses == 2  # one rendering per format, not one per Host
+
+
+async def test_a_quote_in_the_host_header_stays_inside_the_server_url(client: httpx2.AsyncClient) -> None:
+    for path, parse in (("/openapi.yaml", _load_yaml), ("/openapi.json", json.loads)):
+        served = parse((await client.get(path, headers={"Host": "it's.test:8000"})).content)
+        assert served["servers"] == [
+            {"url": "http://it's.test:8000", "description": "this mock"},
+            {"url": "https://api.shuyou.ai"},
+        ]

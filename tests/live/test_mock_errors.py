@@ -50,7 +50,7 @@ def test_forced_failure_over_the_wire(http: httpx2.Client) -> None:
 
 
 def test_403_mode_for_a_missing_key(http: httpx2.Client) -> None:
-    assert "bearer key" in envelope(http.get("/v1/credits"), 403, "access_denied")
+    assert "missing or empty API key" in envelope(http.get("/v1/credits"), 403, "access_denied")
 
 
 def test_402_when_the_balance_is_spent(http: httpx2.Client) -> None:

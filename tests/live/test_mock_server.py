@@ -155,7 +155,8 @@ def _raw(server: LiveServer, request: bytes) -> bytes:
 def test_declared_oversized_body_is_413_without_reading_it(server: LiveServer) -> None:
     answer = _raw(
         server,
-        b"POST /v1/predictions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\n"
+        b"POST /v1/predictions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k\r\n"
+        b"Content-Type: application/json\r\n"
         b"Content-Length: 50000000\r\nConnection: close\r\n\r\n{",
     )
     assert answer.startswith(b"HTTP/1.1 413")
@@ -165,7 +166,8 @@ def test_declared_oversized_body_is_413_without_reading_it(server: LiveServer) -
 def test_non_utf8_body_over_the_wire_is_400(server: LiveServer) -> None:
     answer = _raw(
         server,
-        b"POST /v1/predictions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\n"
+        b"POST /v1/predictions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k\r\n"
+        b"Content-Type: application/json\r\n"
         b"Content-Length: 4\r\nConnection: close\r\n\r\n\xff\xfe\xfd\xfc",
     )
     assert answer.startswith(b"HTTP/1.1 400")

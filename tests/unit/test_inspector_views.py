@@ -1,25 +1,11 @@
-"""The inspector's pure views: keys masked to 4 characters, pages bounded with a clear error."""
+"""The inspector's pure views: pages bounded with a clear error."""
 
 from __future__ import annotations
 
 import pytest
 
 from mock_server.errors import InvalidParams
-from mock_server.inspector.views import Page, mask_key, page_params, paginate
-
-
-@pytest.mark.parametrize(
-    ("key", "shown"),
-    [
-        pytest.param("sk-live-abcd1234", "…1234", id="long"),
-        pytest.param("abcde", "…bcde", id="five"),
-        pytest.param("abcd", "…", id="four-shows-nothing"),
-        pytest.param("", "…", id="empty"),
-        pytest.param(None, None, id="none"),
-    ],
-)
-def test_keys_show_only_their_last_four_characters(key: str | None, shown: str | None) -> None:
-    assert mask_key(key) == shown
+from mock_server.inspector.views import Page, page_params, paginate
 
 
 def test_page_defaults_and_bounds() -> None:

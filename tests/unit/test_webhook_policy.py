@@ -12,6 +12,10 @@ from mock_server.webhooks.policy import Allowlist, WebhookUrlRejected, check_cre
         pytest.param("http://127.0.0.1:9000/hook", id="http-loopback-v4"),
         pytest.param("http://[::1]:9000/hook", id="http-loopback-v6"),
         pytest.param("http://localhost/hook", id="http-localhost"),
+        pytest.param("http://127.0.0.2:9000/hook", id="http-rest-of-127/8"),
+        pytest.param("http://127.255.255.254/hook", id="http-top-of-127/8"),
+        pytest.param("https://user:pw@hooks.example/hook", id="https-userinfo"),
+        pytest.param("http://user@localhost/hook", id="http-userinfo"),
     ],
 )
 def test_create_time_policy_accepts(url: str) -> None:
@@ -28,6 +32,11 @@ def test_create_time_policy_accepts(url: str) -> None:
         pytest.param("https://exa mple.com/", id="space"),
         pytest.param("http://127.0.0.1:99999/", id="bad-port"),
         pytest.param("", id="empty"),
+        pytest.param("http://127.1/hook", id="short-ipv4"),
+        pytest.param("http://[0::1]/hook", id="non-canonical-ipv6"),
+        pytest.param("http://localhost./hook", id="localhost-fqdn-at-create"),
+        pytest.param("http://a@b@127.0.0.1/hook", id="two-at-signs"),
+        pytest.param("http://128.0.0.1/hook", id="outside-127/8"),
     ],
 )
 def test_create_time_policy_rejects_with_field_and_rule(url: str) -> None:

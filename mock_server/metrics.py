@@ -1,0 +1,193 @@
+"""Prometheus metrics of one mock at `GET /metrics` (text format, prometheus-client): requests and latency
+by operation, tasks by status, webhook deliveries by outcome, pending deliveries and retries.
+
+Requests are counted by the middleware as they end (`observe`). Tasks and deliveries are read when Prometheus
+scrapes, from the store and the webhook dispatcher (a custom collector), so the service and the dispatcher
+carry no metrics code. prometheus-client is imported when the first `Metrics` is built (the middleware does
+that when the app first runs), never by `import mock_server`.
+
+Several workers: prometheus-client's multiprocess mode, which it switches on itself when
+`PROMETHEUS_MULTIPROC_DIR` is set before it is imported (`prepare_multiprocess` creates the directory and sets
+the variable; the CLI calls it for `--workers N > 1`). Request counters and histograms then live in one file
+per process and every scrape sums all of them; tasks come from the shared store (the same in every worker);
+each worker publishes its dispatcher's delivery counts as `livesum` gauges, refreshed on its scrapes and at
+most once a second while it serves requests.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mock_server.lifecycle import Status
+
+if TYPE_CHECKING:
+    from mock_server.context import MockContext
+
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics", "prepare_multiprocess"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DELIVERY_OUTCOMES = ("pending", "delivered", "exhausted", "blocked")
+# Latency buckets in seconds: the mock answers in well under a millisecond to ~50 ms; 10 s covers X-Mock-Latency.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_REFRESH_SECONDS = 1.0
+_ALL = 10**9
+
+
+class _Delivery(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempts(self) -> Sequence[object]: ...
+
+
+def prepare_multiprocess(environ: MutableMapping[str, str]) -> Path:
+    """The multiprocess directory: `PROMETHEUS_MULTIPROC_DIR` if given, else a new temp dir (set in `environ`).
+
+    Files left by an earlier run are removed (prometheus-client's rule: the directory is wiped before start).
+    """
+    given = environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="shuyou-mock-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def delivery_counts(deliveries: Sequence[_Delivery]) -> tuple[dict[str, int], int]:
+    """Deliveries per outcome, and retries (attempts after each delivery's first)."""
+    counts = dict.fromkeys(DELIVERY_OUTCOMES, 0)
+    retries = 0
+    for d in deliveries:
+        counts[str(d.status)] = counts.get(str(d.status), 0) + 1
+        retries += max(0, len(d.attempts) - 1)
+    return counts, retries
+
+
+class _StateCollector:
+    """Tasks (and, in one process, deliveries) read at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        ctx = self._metrics.context
+        tasks = GaugeMetricFamily("shuyou_mock_tasks", "Tasks in the store by status.", labels=["status"])
+        for status in Status:
+            tasks.add_metric([status.value], len(ctx.store.find(status=status.value, limit=_ALL)))
+        yield tasks
+        if self._metrics.multiprocess or ctx.webhooks is None:
+            return
+        counts, retries = delivery_counts(ctx.webhooks.list())
+        by_outcome = GaugeMetricFamily(
+            "shuyou_mock_webhook_deliveries", "Webhook deliveries in the journal by outcome.", labels=["outcome"]
+        )
+        for outcome, count in counts.items():
+            by_outcome.add_metric([outcome], count)
+        yield by_outcome
+        yield GaugeMetricFamily(
+            "shuyou_mock_webhook_deliveries_pending", "Deliveries waiting for an attempt.", value=counts["pending"]
+        )
+        yield GaugeMetricFamily(
+            "shuyou_mock_webhook_retries", "Attempts after the first, over the journal's deliveries.", value=retries
+        )
+
+
+class Metrics:
+    """The metrics of one app; `observe()` per request, `render()` per scrape."""
+
+    def __init__(self, context: MockContext) -> None:
+        import prometheus_client
+        from prometheus_client import values
+
+        self.context = context
+        self.multiprocess = values.ValueClass is not values.MutexValue
+        self._registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        target = None if self.multiprocess else self._registry  # multiprocess: the files are the registry
+        self._requests = prometheus_client.Counter(
+            "shuyou_mock_requests",
+            "Requests answered, by operation (the spec's operationId or the control route) and status.",
+            ["operation", "status"],
+            registry=target,
+        )
+        self._latency = prometheus_client.Histogram(
+            "shuyou_mock_request_duration_seconds",
+            "Time from the request's arrival to the end of its answer, by operation.",
+            ["operation"],
+            buckets=BUCKETS,
+            registry=target,
+        )
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._deliveries: Any = None
+        self._refreshed = 0.0
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            multiprocess.MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call]
+            self._deliveries = (
+                prometheus_client.Gauge(
+                    "shuyou_mock_webhook_deliveries",
+                    "Webhook deliveries in the journal by outcome.",
+                    ["outcome"],
+                    multiprocess_mode="livesum",
+                    registry=None,
+                ),
+                prometheus_client.Gauge(
+                    "shuyou_mock_webhook_deliveries_pending",
+                    "Deliveries waiting for an attempt.",
+                    multiprocess_mode="livesum",
+                    registry=None,
+                ),
+                prometheus_client.Gauge(
+                    "shuyou_mock_webhook_retries",
+                    "Attempts after the first, over the journal's deliveries.",
+                    multiprocess_mode="livesum",
+                    registry=None,
+                ),
+            )
+        self._registry.register(_StateCollector(self))
+
+    def observe(self, operation: str, status: int, seconds: float) -> None:
+        children = self._children.get((operation, status))
+        if children is None:  # labels() costs a lock and a dict lookup; the label set is small and fixed
+            children = self._children[(operation, status)] = (
+                self._requests.labels(operation, str(status)),
+                self._latency.labels(operation),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if self._deliveries is not None and time.monotonic() - self._refreshed > _REFRESH_SECONDS:
+            self._publish_deliveries()
+
+    def _publish_deliveries(self) -> None:
+        self._refreshed = time.monotonic()
+        webhooks = self.context.webhooks
+        counts, retries = delivery_counts(webhooks.list() if webhooks is not None else [])
+        by_outcome, pending, retry_gauge = self._deliveries
+        for outcome, count in counts.items():
+            by_outcome.labels(outcome).set(count)
+        pending.set(counts["pending"])
+        retry_gauge.set(retries)
+
+    def render(self) -> bytes:
+        """The text exposition of every metric (all workers' in multiprocess mode)."""
+        from prometheus_client import generate_latest
+
+        if self._deliveries is not None:
+            self._publish_deliveries()
+        return generate_latest(self._registry)
+
+    def close(self) -> None:
+        """In multiprocess mode, drop this process's live gauges (prometheus-client's `mark_process_dead`)."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

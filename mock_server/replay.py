@@ -1,0 +1,241 @@
+"""`shuyou-mock serve --replay run.cassette`: requests that match a recorded one get the recorded answer.
+
+Matching rules (first that applies; docs/drift.md):
+1. `X-Mock-Replay: <name>` picks the recorded exchange of that name (`create gpt-image-2`, `credits`, ...);
+2. a create matches a recorded create whose body is equal modulo ids (`webhook` ignored, 32-hex ids made
+   equal); equal recorded creates are used in their recorded order, the last one again when they run out;
+3. a poll of a task created by replay follows the recorded polls of its recorded task on the mock's clock: a
+   recorded answer holds from half way after the poll before it (by `elapsed`) to half way to the next one;
+4. any other request matches a recorded one with the same method, path and query (the last recorded answer).
+
+Ids are mapped: a replayed create answers a fresh task id, every recorded id in its answers becomes that id,
+and its result URLs point at this mock (`/files/<id>/<index>.<ext>`), which serves the recorded bytes when
+the cassette has them and a generated file otherwise. A request that matches nothing is simulated as usual,
+or refused with 404 in the error envelope under `--replay-strict`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.context import MockContext
+from mock_server.errors import NotFound, SettingsError
+from mock_server.ids import IdFactory
+from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
+
+__all__ = ["REPLAY_HEADER", "ReplayBook", "ReplayMiddleware", "load_replay"]
+
+REPLAY_HEADER = "x-mock-replay"
+_ID = re.compile(r"\b[0-9a-f]{32}\b")
+_MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp", "mp4": "video/mp4"}
+_MIME |= {"mp3": "audio/mpeg", "wav": "audio/wav"}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class _Replayed:
+    recorded: str  # the recorded task id
+    created: float  # mock clock
+    polls: list[Exchange]
+    files: dict[int, Exchange] = field(default_factory=dict)
+
+
+def _normal(body: Any) -> str:
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "webhook"}
+    return _ID.sub("<id>", json.dumps(body, sort_keys=True))
+
+
+def load_replay(path: str, seed: int | None = None) -> ReplayBook:
+    """Read the cassette for `--replay`; a bad file stops the mock at startup (SettingsError)."""
+    try:
+        return ReplayBook(read_cassette(Path(path)), seed)
+    except CassetteError as exc:
+        raise SettingsError(f"--replay: {exc}") from None
+
+
+class ReplayBook:
+    """The cassette indexed for answering, and the replayed tasks (new id -> recorded task)."""
+
+    def __init__(self, cassette: Cassette, seed: int | None = None) -> None:
+        self.cassette = cassette
+        self._ids = IdFactory(None if seed is None else seed + 7919)
+        self._creates: dict[str, list[Exchange]] = {}
+        self._used: dict[str, int] = {}
+        self._named: dict[str, Exchange] = {}
+        self._plain: dict[tuple[str, str, str], Exchange] = {}
+        self._tasks = cassette.tasks()
+        self.replayed: dict[str, _Replayed] = {}
+        for ex in cassette.exchanges:
+            if ex.name:
+                self._named.setdefault(ex.name, ex)
+            if ex.operation == "createPrediction" and ex.task:
+                self._creates.setdefault(_normal(ex.request_body), []).append(ex)
+            elif not ex.task and ex.operation != "file":
+                self._plain[(ex.method, ex.path, ex.query)] = ex
+
+    def answer(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: Any, now: float, base_url: str
+    ) -> Answer | None:
+        name = headers.get(REPLAY_HEADER)
+        if name:
+            ex = self._named.get(name)
+            return None if ex is None else self._play(ex, now, base_url)
+        if path.startswith("/files/"):
+            return self._file(path)
+        task = path.rstrip("/").rpartition("/")[2]
+        if method == "GET" and task in self.replayed:
+            return self._poll(task, now, base_url)
+        if method == "POST":
+            recorded = self._creates.get(_normal(body))
+            if recorded and recorded[0].path == path:
+                key = _normal(body)
+                index = min(self._used.get(key, 0), len(recorded) - 1)
+                self._used[key] = index + 1
+                return self._play(recorded[index], now, base_url)
+        ex = self._plain.get((method, path, query))
+        return None if ex is None else self._render(ex, {}, base_url)
+
+    def _play(self, ex: Exchange, now: float, base_url: str) -> Answer:
+        if ex.operation != "createPrediction" or not ex.task or ex.status != 200:
+            return self._render(ex, {}, base_url)
+        new = self._ids.new()
+        exchanges = self._tasks.get(ex.task, [])
+        polls = [e for e in exchanges if e.operation == "getPrediction" and e.elapsed is not None]
+        files = {int(e.path.rpartition("/")[2].partition(".")[0] or 0): e for e in exchanges if e.operation == "file"}
+        self.replayed[new] = _Replayed(ex.task, now, polls, files)
+        return self._render(ex, {ex.task: new}, base_url)
+
+    def _poll(self, task: str, now: float, base_url: str) -> Answer | None:
+        state = self.replayed[task]
+        if not state.polls:
+            return None
+        # Between two recorded polls the change happened somewhere; it is taken to happen half way, so a poll a
+        # few milliseconds off the recorded times (any client's) sees what the recording saw.
+        age, current = now - state.created, state.polls[0]
+        for before, after in zip(state.polls, state.polls[1:], strict=False):
+            if age >= ((before.elapsed or 0.0) + (after.elapsed or 0.0)) / 2:
+                current = after
+        return self._render(current, {state.recorded: task}, base_url)
+
+    def _render(self, ex: Exchange, ids: Mapping[str, str], base_url: str) -> Answer:
+        body = ex.response_body
+        if body is None:
+            return Answer(ex.status, b"", ex.response_headers.get("content-type", "application/json"))
+        if not isinstance(body, dict | list):
+            return Answer(ex.status, str(body).encode(), ex.response_headers.get("content-type", "text/plain"))
+        text = json.dumps(body)
+        for old, new in ids.items():
+            text = text.replace(old, new)
+        value = json.loads(text)
+        task = next(iter(ids.values()), None)
+        if task is not None:
+            _point_files_here(value, task, base_url)
+        headers = tuple((k, v) for k, v in ex.response_headers.items() if k in {"retry-after"})
+        return Answer(ex.status, json.dumps(value).encode(), headers=headers)
+
+    def _file(self, path: str) -> Answer | None:
+        _, _, task, name = path.split("/", 3) if path.count("/") == 3 else ("", "", "", "")
+        state = self.replayed.get(task)
+        if state is None:
+            return None
+        index_text, _, ext = name.partition(".")
+        index = int(index_text) if index_text.isdigit() else 0
+        recorded = state.files.get(index)
+        if recorded is not None and recorded.file is not None and recorded.file.data is not None:
+            return Answer(200, recorded.file.data, recorded.file.content_type)
+        from mock_server import media  # rendering is heavy: only when a replayed file is fetched
+
+        kind = {"image/": "image", "video/": "video", "audio/": "audio"}.get(_MIME.get(ext, "image/")[:6], "image")
+        rendered = media.render(
+            kind,  # type: ignore[arg-type]
+            ext or "png",
+            width=1024 if kind == "image" else 1280,
+            height=1024 if kind == "image" else 720,
+            seconds=5.0 if kind != "image" else 0.0,
+            seed=index,
+            text=f"replay #{index + 1}",
+        )
+        return Answer(200, rendered.data, rendered.content_type)
+
+
+def _point_files_here(body: Any, task: str, base_url: str) -> None:
+    data = body.get("data") if isinstance(body, dict) else None
+    output = data.get("output") if isinstance(data, dict) else None
+    for index, item in enumerate(output if isinstance(output, list) else []):
+        kind = item.get("type") if isinstance(item, dict) else None
+        url = item.get(kind) if isinstance(kind, str) else None
+        if isinstance(url, str):
+            ext = url.split("?")[0].rpartition(".")[2].lower() or "bin"
+            item[kind] = f"{base_url}/files/{task}/{index}.{ext}"
+
+
+class ReplayMiddleware:
+    """Answers matching requests from the cassette; the rest go on to the mock (or are refused when strict)."""
+
+    def __init__(self, app: ASGIApp, context: MockContext, book: ReplayBook, strict: bool = False) -> None:
+        self.app, self.context, self.book, self.strict = app, context, book, strict
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/_mock", "/openapi.")):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        base_url = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}"
+        query = scope.get("query_string", b"").decode("latin-1")
+        answer = self.book.answer(
+            scope["method"], scope["path"], query, headers, body, self.context.clock.now(), base_url
+        )
+        if answer is not None:
+            raw_headers = [(b"content-type", answer.content_type.encode()), (b"x-mock-replayed", b"1")]
+            raw_headers += [(k.encode(), v.encode()) for k, v in answer.headers]
+            raw_headers.append((b"content-length", str(len(answer.body)).encode()))
+            await send({"type": "http.response.start", "status": answer.status, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": answer.body})
+            return
+        if self.strict:
+            from mock_server.responses import error_response
+
+            refusal = (
+                f"replay: no recorded exchange matches {scope['method']} {scope['path']} "
+                "(--replay-strict refuses requests the cassette does not answer; see docs/drift.md for the rules)"
+            )
+            state = scope.setdefault("state", {})
+            state["error_type"], state["error_message"] = "not_found", refusal
+            await error_response(NotFound(refusal))(scope, receive, send)
+            return
+        sent = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        await self.app(scope, replay_receive, send)

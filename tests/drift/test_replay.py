@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from conftest import API_KEY
+from PIL import Image
+from standin import Differences
+
+from contracts.cli import main
+from contracts.lifecycle import example_body
+from contracts.spec import load
+from mock_server.app import create_app
+from mock_server.errors import SettingsError
+from mock_server.settings import Settings
+from mock_server.testing import serve_in_thread
+from openapi.cassette import read_cassette
+
+AUTH = {"Authorization": "Bearer sk-test"}
+
+
+@pytest.fixture
+def replaying(tmp_path: Path) -> Iterator[object]:
+    started, clients = [], []
+
+    def start(cassette: Path, *, strict: bool = False) -> httpx2.Client:
+        live = serve_in_thread(create_app(Settings(replay=str(cassette), replay_strict=strict, seed=5)))
+        started.append(live)
+        clients.append(httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=10))
+        return clients[-1]
+
+    yield start
+    for client in clients:
+        client.close()
+    for live in started:
+        live.stop()
+
+
+def _advance(client: httpx2.Client, seconds: float) -> None:
+    client.post("/_mock/clock/advance", json={"seconds": seconds}).raise_for_status()
+
+
+def test_a_replayed_task_follows_the_recorded_statuses_on_the_mock_clock_under_a_new_id(
+    record_standin,
+    replaying,  # type: ignore[no-untyped-def]
+) -> None:
+    cassette = record_standin(Differences(queued=True, integer_code=True, slower=3.0), with_files=True)
+    recorded = next(ex for ex in read_cassette(cassette).exchanges if ex.name == "create gpt-image-2")
+    client = replaying(cassette)
+    created = client.post("/v1/predictions", json=recorded.request_body)
+    task_id = created.json()["data"]["task_id"]
+    assert (created.json()["data"]["task_status"], created.headers["x-mock-replayed"]) == ("queued", "1")
+    assert task_id != recorded.task
+    seen = []
+    for step in (1, 6, 8, 15):  # ages 1, 7, 15, 30
+        _advance(client, step)
+        body = client.get(f"/v1/predictions/{task_id}").json()
+        seen.append(body["data"]["task_status"])
+    assert seen == ["queued", "processing", "processing", "success"]
+    assert (body["code"], body["data"]["task_id"]) == (0, task_id)
+    url = body["data"]["output"][0]["image"]
+    assert url.startswith(f"{client.base_url}/files/{task_id}/")
+    image = client.get(url)
+    recorded_file = next(ex.file for ex in read_cassette(cassette).exchanges if ex.file)
+    assert image.content == recorded_file.data  # the recorded bytes
+
+
+def test_without_recorded_bytes_a_replayed_file_is_generated(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    client = replaying(record_standin(Differences(), models=("gpt-image-2",)))
+    task_id = client.post("/v1/predictions", json=example_body(load(), "gpt-image-2")).json()["data"]["task_id"]
+    _advance(client, 20)
+    url = client.get(f"/v1/predictions/{task_id}").json()["data"]["output"][0]["image"]
+    image = Image.open(io.BytesIO(client.get(url).content))
+    assert image.format == "PNG"
+
+
+def test_unmatched_requests_are_simulated_or_refused_when_strict(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    cassette = record_standin(Differences(queued=True), models=("gpt-image-2",))
+    other = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "something never recorded"}}
+    simulated = replaying(cassette).post("/v1/predictions", json=other)
+    assert simulated.status_code == 200
+    assert simulated.json()["data"]["task_status"] == "processing"  # the mock's own answer
+    assert "x-mock-replayed" not in simulated.headers
+    refused = replaying(cassette, strict=True).post("/v1/predictions", json=other)
+    assert refused.status_code == 404
+    assert refused.json()["error"]["type"] == "not_found"
+    assert "replay: no recorded exchange matches POST /v1/predictions" in refused.json()["error"]["message"]
+
+
+def test_a_name_header_picks_the_recorded_exchange_whatever_the_body(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    client = replaying(record_standin(Differences(queued=True)), strict=True)
+    answer = client.post("/v1/predictions", json={"anything": 1}, headers={"X-Mock-Replay": "create sora-2"})
+    assert answer.json()["data"]["task_status"] == "queued"
+    assert client.get("/v1/credits").json() == {"data": {"total_credits": 100, "total_usage": 25, "balance": 75}}
+
+
+def test_record_replay_drift_on_the_mocks_own_traffic_is_a_round_trip_without_drift(
+    mock_url: str,
+    replaying,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    first, second = tmp_path / "first.cassette", tmp_path / "second.cassette"
+    record = ["record", "--api-key", API_KEY, "--seed", "4"]
+    assert main([*record, "--base-url", mock_url, "--out", str(first)]) == 0
+    again = replaying(first, strict=True)
+    assert main([*record, "--base-url", str(again.base_url), "--out", str(second)]) == 0
+    assert main(["drift", str(second)]) == 0
+    assert main(["drift", str(first), "--against", str(again.base_url)]) == 0
+
+
+def test_a_bad_replay_cassette_stops_the_mock_at_startup(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.cassette"
+    bad.write_text("{}\n")
+    with pytest.raises(SettingsError, match=r"--replay: cassette .* first line must be the header"):
+        create_app(Settings(replay=str(bad)))
