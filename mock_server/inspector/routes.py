@@ -94,6 +94,9 @@ async def stream(request: Request) -> Response:
 
     def snapshot() -> dict[str, Any]:
         data = {"view": name, **view(request, ctx), "errors": len(ctx.journal.errors)}
+        watcher = getattr(request.app.state, "config_watcher", None)  # `serve --watch`: as in GET /_mock/config
+        if watcher is not None:
+            data["config"] = watcher.status.as_dict()
         if open_task is not None:
             data["detail"] = detail(request, ctx, open_task, request_id)
         return data

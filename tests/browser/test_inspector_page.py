@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 from typing import Any
 
 import httpx2
@@ -175,3 +176,18 @@ def test_on_a_running_clock_tasks_finish_on_the_page_by_themselves(browser: Any)
             expect(page.locator("#clock-now")).not_to_have_text(shown)  # the page counts the clock forward
         finally:
             context.close()
+
+
+def test_a_config_file_that_does_not_load_is_reported_at_the_top(page: Any, live: LiveServer) -> None:
+    from mock_server.watch import ReloadStatus
+
+    error = "rules[0].outcome: 'maybe' is not one of success, failed"
+    live.app.state.config_watcher = SimpleNamespace(status=ReloadStatus("mock.yaml", state="invalid", error=error))
+    try:
+        expect(page.get_by_role("alert").filter(has_text="mock.yaml")).to_have_text(
+            f"Config file mock.yaml was not applied: {error} (the last good version stays in force)"
+        )
+        live.app.state.config_watcher = SimpleNamespace(status=ReloadStatus("mock.yaml", reloads=1))
+        expect(page.locator("#config-status")).to_be_hidden()
+    finally:
+        del live.app.state.config_watcher

@@ -152,6 +152,10 @@
       const data = JSON.parse(ev.data);
       if (data.error) { notice(data.error, true); return; }
       setClock(data.clock);
+      const config = $("#config-status");
+      const invalid = data.config && data.config.state === "invalid";
+      config.hidden = !invalid;
+      setText(config, invalid ? `Config file ${data.config.path} was not applied: ${data.config.error} (the last good version stays in force)` : "");
       const errors = $("#server-errors");
       errors.hidden = !data.errors;
       errors.textContent = `⚠ ${data.errors} server-side error${data.errors === 1 ? "" : "s"} (tracebacks in /_mock/requests)`;
