@@ -18,6 +18,8 @@ from mock_server.control import control_routes
 from mock_server.errors import ApiError
 from mock_server.files import FileStore
 from mock_server.fileurls import FileSigner
+from mock_server.inspector.capture import BodyLog, CaptureMiddleware
+from mock_server.inspector.routes import inspector_routes
 from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
 from mock_server.responses import api_error_handler, http_exception_handler
@@ -91,6 +93,8 @@ def create_app(
         webhooks=dispatcher,
     )
 
+    bodies = BodyLog()  # request and response bodies behind the journal, for the inspector
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
@@ -106,14 +110,15 @@ def create_app(
                 tg.cancel_scope.cancel()
         store.close()
 
-    middleware = [Middleware(MockMiddleware, context=context)]
+    # CaptureMiddleware keeps the bodies the inspector shows (replayed answers too)
+    middleware = [Middleware(MockMiddleware, context=context), Middleware(CaptureMiddleware, log=bodies)]
     if settings.replay:  # inside MockMiddleware: replayed answers are journaled and carry a request id
         from mock_server.replay import ReplayMiddleware, load_replay
 
         book = load_replay(settings.replay, settings.seed)
         middleware.append(Middleware(ReplayMiddleware, context=context, book=book, strict=settings.replay_strict))
     app = Starlette(
-        routes=[*public_routes(catalog.spec), *control_routes()],
+        routes=[*public_routes(catalog.spec), *control_routes(), *inspector_routes()],
         middleware=middleware,
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,
@@ -121,4 +126,5 @@ def create_app(
     app.router.redirect_slashes = False  # an API answers 404 in the envelope, not a 307 to another path
     app.state.mock = context
     app.state.webhooks = dispatcher
+    app.state.inspector_bodies = bodies
     return app

@@ -68,6 +68,7 @@ def banner(base_url: str, secret: str | None, key: str = "sk-test") -> str:
         f"  try:      {curl}",
         f"  poll:     curl -s {base_url}/v1/predictions/<task_id> -H {auth}",
         f"  control:  {base_url}/_mock/health  (docs: {base_url}/_mock/openapi.json; spec: {base_url}/openapi.json)",
+        f"  inspect:  {base_url}/_mock/ui  (tasks, webhooks, requests, clock, rules and credits, live in a browser)",
     ]
     if secret:
         lines.append(f"  webhooks: signed with {secret}")

@@ -1,0 +1,162 @@
+"""The inspector's routes: the page `/_mock/ui`, its static files, the paginated data endpoints under
+`/_mock/inspector/` and the live stream (documented in openapi/control.yaml and docs/inspector.md).
+
+Live updates come as Server-Sent Events: `GET /_mock/inspector/stream?view=tasks&...` recomputes the
+view every 0.5 s of wall time (a UI refresh rate, not mock time) and sends it only when it changed.
+A stream ends after 10 s and the browser's EventSource reconnects at once, so an open page adds one
+request journal entry per 10 s instead of one per poll, and a server shutting down waits at most 10 s
+for it. bench/bench_inspector.py measures what an open page costs the API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import Any
+
+import anyio
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mock_server import wire
+from mock_server.clock import FakeClock
+from mock_server.context import MockContext
+from mock_server.errors import InvalidParams
+from mock_server.incoming import read_body
+from mock_server.inspector.data import (
+    VIEWS,
+    View,
+    credits_view,
+    detail,
+    request_bodies_view,
+    requests_view,
+    rules_view,
+    task_detail_view,
+    tasks_view,
+    webhooks_view,
+)
+from mock_server.responses import json_response
+
+__all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
+
+TICK_SECONDS = 0.5
+STREAM_SECONDS = 10.0
+
+
+def _ctx(request: Request) -> MockContext:
+    ctx: MockContext = request.app.state.mock
+    return ctx
+
+
+def _endpoint(view: View, *, settle: bool = False) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        ctx = _ctx(request)
+        if settle:
+            await ctx.scheduler.run_due()
+        return json_response(view(request, ctx))
+
+    return endpoint
+
+
+async def parse_rules_yaml(request: Request) -> Response:
+    """YAML text -> `{"rules": [...]}` for `PUT /_mock/rules`; a syntax error names its line and column."""
+    ctx = _ctx(request)
+    raw = await read_body(request, ctx.settings.max_body_bytes)
+    try:
+        data = yaml.safe_load(raw.decode("utf-8", "replace")) if raw else []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidParams(f"rules: the YAML does not parse{where}: {problem}") from None
+    if isinstance(data, dict) and "rules" in data:
+        data = data["rules"]
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise InvalidParams(f"rules: expected a YAML list of rules (- name: ...), got a {type(data).__name__}")
+    return json_response({"rules": data})
+
+
+async def stream(request: Request) -> Response:
+    ctx = _ctx(request)
+    name = request.query_params.get("view", "tasks")
+    view = VIEWS.get(name)
+    if view is None:
+        raise InvalidParams(f"view: {name!r} is not one of {sorted(VIEWS)}")
+    view(request, ctx)  # a bad filter answers 400 now, not inside the stream
+    open_task = request.query_params.get("detail") or None  # a task shown open beside the list
+    request_id = request.scope.get("state", {}).get("request_id")  # one Get Prediction request_id per stream
+
+    def snapshot() -> dict[str, Any]:
+        data = {"view": name, **view(request, ctx), "errors": len(ctx.journal.errors)}
+        watcher = getattr(request.app.state, "config_watcher", None)  # `serve --watch`: as in GET /_mock/config
+        if watcher is not None:
+            data["config"] = watcher.status.as_dict()
+        if open_task is not None:
+            data["detail"] = detail(request, ctx, open_task, request_id)
+        return data
+
+    def mark(data: dict[str, Any]) -> bytes:
+        # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
+        # when advanced (its lead over the monotonic clock moves); the page extrapolates it in between.
+        now = ctx.clock.now()
+        clock = now if isinstance(ctx.clock, FakeClock) else round(now - anyio.current_time(), 1)
+        same = {**data, "clock": clock}
+        if isinstance(data.get("detail"), dict):
+            same["detail"] = {**data["detail"], "clock": clock}
+        return wire.dumps(same)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b"retry: 250\n\n"
+        last = b""
+        deadline = anyio.current_time() + STREAM_SECONDS
+        while anyio.current_time() < deadline:
+            await ctx.scheduler.run_due()
+            try:
+                data = snapshot()
+                seen = mark(data)
+                payload = wire.dumps(data) if seen != last else b""
+            except Exception as exc:  # shown on the page, and journaled like a handler error
+                ctx.journal.error(exc)
+                seen = payload = json.dumps({"view": name, "error": f"{type(exc).__name__}: {exc}"}).encode()
+            if seen != last:
+                yield b"data: " + payload + b"\n\n"
+                last = seen
+            await anyio.sleep(TICK_SECONDS)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+def _page(name: str) -> bytes:
+    return resources.files("mock_server.inspector").joinpath("static", name).read_bytes()
+
+
+async def ui(request: Request) -> Response:
+    _ctx(request)
+    return Response(
+        _page("index.html"),
+        media_type="text/html",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'self'; img-src 'self' data:"},
+    )
+
+
+def inspector_routes() -> list[BaseRoute]:
+    p = "/_mock/inspector"
+    return [
+        Route("/_mock/ui", ui, methods=["GET"]),
+        Mount("/_mock/ui/static", StaticFiles(packages=[("mock_server.inspector", "static")]), name="inspector"),
+        Route(f"{p}/tasks", _endpoint(tasks_view, settle=True), methods=["GET"]),
+        Route(f"{p}/tasks/{{task_id}}", _endpoint(task_detail_view, settle=True), methods=["GET"]),
+        Route(f"{p}/webhooks", _endpoint(webhooks_view), methods=["GET"]),
+        Route(f"{p}/requests", _endpoint(requests_view), methods=["GET"]),
+        Route(f"{p}/requests/{{request_id}}", _endpoint(request_bodies_view), methods=["GET"]),
+        Route(f"{p}/credits", _endpoint(credits_view), methods=["GET"]),
+        Route(f"{p}/rules", _endpoint(rules_view), methods=["GET"]),
+        Route(f"{p}/rules/parse", parse_rules_yaml, methods=["POST"]),
+        Route(f"{p}/stream", stream, methods=["GET"]),
+    ]
