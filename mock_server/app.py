@@ -51,6 +51,17 @@ def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> An
     )
 
 
+CLOCK_OFFSET = "clock_offset"
+
+
+def _keep_clock_offset(clock: SystemClock, store: Store) -> None:
+    """Restore the clock offset the store kept, and keep it there on every advance (survives a restart)."""
+    saved = store.get_meta(CLOCK_OFFSET)
+    if saved is not None and float(saved) > clock.offset:
+        clock.advance(float(saved) - clock.offset)
+    clock.subscribe(lambda: store.set_meta(CLOCK_OFFSET, repr(clock.offset)))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -62,7 +73,9 @@ def create_app(
     settings = settings or Settings()
     clock = clock or SystemClock()
     catalog = load_catalog()
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, journal_limit=settings.webhooks.journal_limit)
+    if isinstance(clock, SystemClock):
+        _keep_clock_offset(clock, store)
     journal = Journal(settings.journal_size)
     scheduler = Scheduler(clock, sleeps=not isinstance(clock, FakeClock), on_error=journal.error)
     subscribe = getattr(clock, "subscribe", None)
@@ -75,9 +88,7 @@ def create_app(
     parts = {"clock": clock, "scheduler": scheduler, "store": store, "journal": journal}
     dispatcher = _dispatcher(parts, settings, http_client)
     if dispatcher is not None:
-        service.subscribe(
-            dispatcher.on_event, intermediate=getattr(settings.webhooks, "intermediate", False), webhook_only=True
-        )
+        service.attach_outbox(dispatcher, intermediate=settings.webhooks.intermediate)
     service.restore()
     context = MockContext(
         settings=settings,

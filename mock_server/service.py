@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from mock_server import behaviour, lifecycle, pricing, wire
 from mock_server.behaviour import Plan
@@ -28,14 +28,29 @@ from mock_server.ratelimit import RateLimiter
 from mock_server.rules import ErrorSpec, Rule
 from mock_server.scheduler import Scheduler, TimerHandle
 from mock_server.settings import Settings
-from mock_server.store import Store
+from mock_server.store import OutboxRecord, Store
 from mock_server.validation import validate_create
 from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 
-__all__ = ["UNLIMITED_CREDITS", "EventCallback", "PredictionService"]
+__all__ = ["UNLIMITED_CREDITS", "EventCallback", "Outbox", "OutboxItem", "PredictionService"]
 
 EventCallback = Callable[[Prediction, str, dict[str, Any]], Any]
 UNLIMITED_CREDITS = 1_000_000.0
+
+
+class OutboxItem(Protocol):
+    """A record written with a transition (a webhook delivery): its id and its stored form."""
+
+    @property
+    def delivery_id(self) -> str: ...
+    def to_stored(self) -> dict[str, Any]: ...
+
+
+class Outbox(Protocol):
+    """The webhook engine's side of the transactional outbox (`WebhookDispatcher.prepare`/`accept`)."""
+
+    def prepare(self, prediction: Prediction, event: str, body: Mapping[str, Any]) -> Sequence[OutboxItem]: ...
+    def accept(self, items: Sequence[OutboxItem]) -> None: ...
 
 
 class PredictionService:
@@ -59,7 +74,7 @@ class PredictionService:
         self.files = files
         self.rules: tuple[Rule, ...] = settings.rules
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
-        self._ids = IdFactory(settings.seed)
+        self._ids = self._task_ids()
         self._request_ids = IdFactory(None if settings.seed is None else settings.seed + 1)
         self._rng = random.Random(settings.seed)
         # A separate stream for errors injected into polls, so how often a client polls never changes outcomes.
@@ -68,6 +83,8 @@ class PredictionService:
         self._subscribers: list[tuple[EventCallback, bool, bool]] = []
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
         self._plans: dict[str, Plan] = {}
+        self._outbox: Outbox | None = None
+        self._outbox_intermediate = False
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -76,6 +93,12 @@ class PredictionService:
         `webhook_only` skips tasks without a `webhook` (the dispatcher's case), so they cost nothing.
         """
         self._subscribers.append((callback, intermediate, webhook_only))
+
+    def attach_outbox(self, outbox: Outbox, *, intermediate: bool = False) -> None:
+        """Write `outbox`'s records for each terminal transition (and creation if intermediate) in the same
+        store transaction as the task, then hand them to `outbox.accept` (transactional outbox)."""
+        self._outbox = outbox
+        self._outbox_intermediate = intermediate
 
     def request_id(self) -> str:
         return self._request_ids.new()
@@ -125,7 +148,17 @@ class PredictionService:
 
     def credits(self, key: str) -> wire.CreditsResponse:
         total = self.total_credits(key)
-        return wire.render_credits(UNLIMITED_CREDITS if total is None else total, self.store.usage(key))
+        # Credits held by tasks still processing count as used until they settle (docs/assumptions.md).
+        used = self.store.usage(key) + self.store.reserved(key)
+        return wire.render_credits(UNLIMITED_CREDITS if total is None else total, used)
+
+    def _overdue(self, key: str, total: float, cost: float) -> InsufficientCredit:
+        used, held = self.store.usage(key), self.store.reserved(key)
+        return InsufficientCredit(
+            f"Account overdue: key has used {used:g} and reserved {held:g} (tasks still processing) of {total:g} "
+            f"credits; this task would cost {cost:g}. "
+            "To prevent abuse, a non-negative balance is required for all models."
+        )
 
     # -- use cases ---------------------------------------------------------------------------------
     def plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, Any]:
@@ -138,11 +171,8 @@ class PredictionService:
             except WebhookUrlRejected as exc:
                 raise InvalidParams(str(exc)) from None
         total = self.total_credits(key)
-        if total is not None and total - self.store.usage(key) <= 0:
-            raise InsufficientCredit(
-                f"Account overdue: key has used {self.store.usage(key):g} of {total:g} credits. "
-                "To prevent abuse, a non-negative balance is required for all models."
-            )
+        if total is not None and total - self.store.usage(key) - self.store.reserved(key) <= 0:
+            raise self._overdue(key, total, 0.0)
         if self._plain(headers):  # nothing can vary: reuse the one plan for this model
             plan = self._plans.get(info.name)
             if plan is None:
@@ -195,6 +225,7 @@ class PredictionService:
             prompt_chars=len(prompt) if isinstance(prompt, str) else 0,
         )
         failed = plan.outcome == "failed"
+        planned = pricing.usage_for(price, units, self.settings.discount_percent)
         p = Prediction(
             task_id=self._ids.new(),
             key=key,
@@ -207,13 +238,18 @@ class PredictionService:
             webhook=body.get("webhook"),
             base_url=base_url,
             outputs=outputs,
-            usage=None if failed else pricing.usage_for(price, units, self.settings.discount_percent),
+            usage=None if failed else planned,
             error=TaskError(plan.failure_code, plan.failure_message) if failed else None,
             seed=self._rng.getrandbits(32),
             history=((now, str(Status.PROCESSING)),),
             webhook_chaos=dict(plan.webhook_chaos) if plan.webhook_chaos else None,
         )
-        self.store.put(p)
+        # The planned cost is held whatever the outcome (the client cannot know it): released on failure or cancel.
+        items = self._prepare(p, str(Status.PROCESSING)) if self._outbox_intermediate else ()
+        total = self.total_credits(key)
+        if not self.store.admit(p, reserve=planned.cost, limit=total, outbox=_records(items)):
+            raise self._overdue(key, total or 0.0, planned.cost)
+        self._accept(items)
         if any(intermediate for _, intermediate, _ in self._subscribers):
             self._fire(p, str(Status.PROCESSING), intermediate=True)
         if p.due_at <= now:  # time_scale 0: settle now instead of a round trip through the scheduler
@@ -241,10 +277,15 @@ class PredictionService:
             usage=None,
             error=TaskError("cancelled", "The task was cancelled through the mock control surface."),
         )
-        self.store.put(p)
+        items = self._prepare(p, str(Status.CANCELLED))
+        if not self.store.commit(p, charge=0.0, outbox=_records(items)):
+            current = self.store.get(task_id)
+            status = current.status if current is not None else "gone"
+            raise Conflict(f"task {task_id}: cannot cancel, status is already {status} (another process settled it)")
         timer = self._timers.pop(task_id, None)
         if timer is not None:
             self.scheduler.cancel(timer)
+        self._accept(items)
         self._fire(p, str(Status.CANCELLED))
         return p
 
@@ -266,9 +307,25 @@ class PredictionService:
         self.rules = self.settings.rules
         self._rng = random.Random(self.settings.seed)
         self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
-        self._ids = IdFactory(self.settings.seed)
+        self._ids = self._task_ids()
 
     # -- internals ---------------------------------------------------------------------------------
+    def _task_ids(self) -> IdFactory:
+        # Seeded ids come in blocks the store hands out once, so a restart never reuses a task id.
+        return IdFactory(self.settings.seed, blocks=partial(self.store.next_block, "task_id"))
+
+    def _prepare(self, p: Prediction, event: str) -> Sequence[OutboxItem]:
+        if self._outbox is None or not p.webhook:
+            return ()
+        return self._outbox.prepare(p, event, dict(self.body(p)))
+
+    def _accept(self, items: Sequence[OutboxItem]) -> None:
+        if self._outbox is not None and items:
+            try:
+                self._outbox.accept(items)
+            except Exception as exc:  # committed: the dispatcher resumes them at its next start
+                self.journal.error(exc)
+
     def _settle_by_id(self, task_id: str) -> None:
         self._timers.pop(task_id, None)
         p = self.store.get(task_id)
@@ -282,9 +339,11 @@ class PredictionService:
         timer = self._timers.pop(p.task_id, None)
         if timer is not None:
             self.scheduler.cancel(timer)
-        self.store.put(settled)
-        if settled.status is Status.SUCCESS and settled.usage is not None:
-            self.store.add_usage(settled.key, settled.usage.cost)
+        charge = settled.usage.cost if settled.status is Status.SUCCESS and settled.usage is not None else 0.0
+        items = self._prepare(settled, str(settled.status))
+        if not self.store.commit(settled, charge=charge, outbox=_records(items)):
+            return self.store.get(p.task_id) or settled  # another process settled it first
+        self._accept(items)
         self._fire(settled, str(settled.status))
         return settled
 
@@ -303,3 +362,7 @@ class PredictionService:
                         close()
             except Exception as exc:
                 self.journal.error(exc)
+
+
+def _records(items: Sequence[OutboxItem]) -> list[OutboxRecord]:
+    return [(item.delivery_id, item.to_stored()) for item in items]

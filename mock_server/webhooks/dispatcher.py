@@ -7,7 +7,9 @@ Rules:
   backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
 - Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed.
-- With a persistent store, pending deliveries are reloaded by `start()` and resume where they were.
+- With a persistent store, pending deliveries are reloaded by `start()` and resume where they were, and
+  finished ones refill the journal. The service writes a transition's deliveries in the same store
+  transaction as the task (`prepare()` builds them without I/O, `accept()` queues them once committed).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 import random
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any, Protocol
@@ -47,11 +49,11 @@ Batch = tuple[str, ...]
 
 
 class DeliveryStore(Protocol):
-    """The slice of `mock_server.store.Store` the dispatcher persists pending deliveries through."""
+    """The slice of `mock_server.store.Store` the dispatcher persists deliveries through (pending and finished)."""
 
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None: ...
     def delete_delivery(self, delivery_id: str) -> None: ...
-    def pending_deliveries(self) -> list[dict[str, Any]]: ...
+    def deliveries(self) -> list[dict[str, Any]]: ...
 
 
 class Timers(Protocol):
@@ -104,6 +106,7 @@ class WebhookDispatcher:
         self._timers: dict[str, Any] = {}
         self._epoch = 0
         self._held: tuple[str, Any] | None = None
+        self._order_windows: dict[str, float] = {}  # out-of-order chaos planned by prepare(), used by accept()
         self._backlog: deque[Batch] = deque()  # batches queued before start()
         self._send: MemoryObjectSendStream[Batch] | None = None
         self._stack: AsyncExitStack | None = None
@@ -175,12 +178,56 @@ class WebhookDispatcher:
         A task may carry `webhook_chaos` (a mapping like the `chaos:` settings, e.g. from a rule) that
         replaces the configured chaos for its deliveries.
         """
+        deliveries = self.prepare(prediction, event, body)
+        if self._store is not None:
+            for delivery in deliveries:
+                self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+        self.accept(deliveries)
+        return deliveries[0].delivery_id if deliveries else None
+
+    def prepare(self, prediction: _HasWebhook, event: str, body: Mapping[str, Any]) -> list[Delivery]:
+        """The delivery records `event` makes (pending, or blocked when the host is not allowed), without I/O.
+
+        The id derives from the task and event, so a settle replayed after a crash yields the same `webhook-id`.
+        """
+        url = prediction.webhook
+        if url is None or not fires(event, url, self.settings):
+            return []
         chaos = self._chaos_for(prediction)
-        args = (prediction.task_id, prediction.webhook, event, body, chaos)
+        now = self._clock.now()
+        delivery = Delivery(
+            delivery_id=self._new_id(prediction.task_id, event),
+            task_id=prediction.task_id,
+            event=event,
+            url=url,
+            payload=encode_payload(body),
+            created_at=now,
+            chaos=self._plan_chaos(chaos),
+        )
+        if not self._allows(url):
+            return [replace(delivery, status=DeliveryStatus.BLOCKED)]
+        if chaos.out_of_order:
+            self._order_windows[delivery.delivery_id] = chaos.out_of_order_window
+        return [replace(delivery, next_attempt_at=now + chaos.delay)]
+
+    def accept(self, deliveries: Sequence[Delivery]) -> None:
+        """Journal and queue deliveries that the store already holds (from `prepare()`); any thread."""
         if self._thread is not None and threading.get_ident() != self._thread:
-            result: str | None = anyio.from_thread.run_sync(self._on_event, *args, token=self._token)
-            return result
-        return self._on_event(*args)
+            anyio.from_thread.run_sync(self._accept, deliveries, token=self._token)
+            return
+        self._accept(deliveries)
+
+    def _accept(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self.journal.put(delivery)
+            if delivery.finished:
+                continue
+            window = self._order_windows.pop(delivery.delivery_id, None)
+            at = delivery.next_attempt_at if delivery.next_attempt_at is not None else self._clock.now()
+            if window is not None:
+                self._hold_or_swap(delivery, at, window)
+            else:
+                self._submit((delivery.delivery_id,), at)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
         override = getattr(prediction, "webhook_chaos", None)
@@ -193,33 +240,6 @@ class WebhookDispatcher:
         except SettingsError as exc:  # a rule is validated when it is set; never fail a delivery on it
             self._on_error(exc)
             return self.settings.chaos
-
-    def _on_event(
-        self, task_id: str, url: str | None, event: str, body: Mapping[str, Any], chaos: WebhookChaos
-    ) -> str | None:
-        if url is None or not fires(event, url, self.settings):
-            return None
-        now = self._clock.now()
-        delivery = Delivery(
-            delivery_id=self._new_id(task_id, event),
-            task_id=task_id,
-            event=event,
-            url=url,
-            payload=encode_payload(body),
-            created_at=now,
-            chaos=self._plan_chaos(chaos),
-        )
-        if not self._allows(url):
-            self.journal.put(replace(delivery, status=DeliveryStatus.BLOCKED))
-            return delivery.delivery_id
-        delay = chaos.delay
-        delivery = replace(delivery, next_attempt_at=now + delay)
-        self._save(delivery)
-        if chaos.out_of_order:
-            self._hold_or_swap(delivery, now + delay, chaos.out_of_order_window)
-        else:
-            self._submit((delivery.delivery_id,), now + delay)
-        return delivery.delivery_id
 
     # -- control surface --------------------------------------------------------------------------
 
@@ -314,11 +334,14 @@ class WebhookDispatcher:
 
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
-        if self._store is not None:
-            if delivery.finished:
-                self._store.delete_delivery(delivery.delivery_id)
-            else:
-                self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+        if self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
+            self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+
+    def _known(self, delivery_id: str) -> Delivery | None:
+        try:
+            return self.journal.get(delivery_id)
+        except KeyError:
+            return None
 
     def _forget(self, delivery_id: str) -> None:
         if self._store is not None:
@@ -328,15 +351,19 @@ class WebhookDispatcher:
         if self._store is None:
             return
         now = self._clock.now()
-        for record in self._store.pending_deliveries():
+        for record in self._store.deliveries():
             try:
                 delivery = Delivery.from_record(record)
             except (KeyError, TypeError, ValueError) as exc:
                 self._on_error(exc)
                 continue
-            if delivery.finished or delivery.delivery_id in self._timers:
+            if delivery.delivery_id in self._timers:
                 continue
+            if self._known(delivery.delivery_id) is not None:
+                continue  # this process journaled (and queued) it already
             self.journal.put(delivery)
+            if delivery.finished:
+                continue
             self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
 
     async def _worker(self, receive: MemoryObjectReceiveStream[Batch]) -> None:
