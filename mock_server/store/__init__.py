@@ -92,4 +92,8 @@ def open_store(url: str, *, journal_limit: int = 10_000) -> Store:
         from mock_server.store.sqlite import SqliteStore
 
         return SqliteStore(url.removeprefix("sqlite:///"), journal_limit=journal_limit)
+    if url.startswith("redis://"):
+        from mock_server.store.redis import RedisStore
+
+        return RedisStore(url, journal_limit=journal_limit)
     raise SettingsError(f"store={url!r}: use {STORE_URLS}")

@@ -15,7 +15,7 @@ import random
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,12 +32,29 @@ BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"
 FAILED = {"X-Mock-Outcome": "failed"}
 
 
-def sqlite_settled(path: Path) -> Callable[[], int]:
-    def count() -> int:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM task WHERE status != 'processing'").fetchone()[0])
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Callable[[], int]]]:
+    """A fresh store's URL and a reader of how many of its tasks are settled (read beside the mock)."""
+    if request.param == "sqlite":
+        path = tmp_path / "mock.db"
 
-    return count
+        def settled_in_sqlite() -> int:
+            if not path.exists():
+                return 0
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+                return int(db.execute("SELECT COUNT(*) FROM task WHERE status != 'processing'").fetchone()[0])
+
+        yield f"sqlite:///{path}", settled_in_sqlite
+        return
+    import redis
+
+    url: str = request.getfixturevalue("redis_url")
+    with redis.Redis.from_url(url) as client:
+
+        def settled_in_redis() -> int:
+            return int(client.zcard("shuyou:tasks")) - int(client.scard("shuyou:processing"))
+
+        yield url, settled_in_redis
 
 
 def create_all(mock: MockProcess, webhook: str, n: int) -> list[str]:
@@ -106,13 +123,12 @@ def check_nothing_lost(
 
 @pytest.mark.timeout(600)
 def test_kill_9_during_mass_settles_loses_no_task_webhook_or_cost(
-    processes: Callable[..., MockProcess], receiver: WebhookReceiver, tmp_path: Path
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, store: tuple[str, Callable[[], int]]
 ) -> None:
-    db = tmp_path / "mock.db"
-    store, settled = f"sqlite:///{db}", sqlite_settled(db)
+    url, settled = store
     rng = random.Random(9)
     created: list[str] = []
-    mock = processes(store, "--seed", "1")
+    mock = processes(url, "--seed", "1")
     for round_ in range(ROUNDS):
         with mock.client() as client:
             journal_before = {d["delivery_id"]: d["status"] for d in all_deliveries(client)}
@@ -129,21 +145,21 @@ def test_kill_9_during_mass_settles_loses_no_task_webhook_or_cost(
             target = received_before + rng.randrange(1, TASKS)
             eventually(lambda n=target: len(receiver.deliveries()) >= n, what=f"{target} webhooks received")
         mock.kill()
-        mock = processes(store, "--seed", "1")
+        mock = processes(url, "--seed", "1")
         with mock.client() as client:
             assert client.get("/_mock/clock").json()["now"] >= clock_before + ADVANCE - 1.0, "the clock went back"
             check_nothing_lost(client, receiver, created, journal_before)
 
 
 def test_kill_9_during_a_burst_of_creates_loses_no_answered_create(
-    processes: Callable[..., MockProcess], tmp_path: Path
+    processes: Callable[..., MockProcess], store: tuple[str, Callable[[], int]]
 ) -> None:
-    store = f"sqlite:///{tmp_path / 'burst.db'}"
+    url, _ = store
     rng = random.Random(4)
     answered: list[str] = []
     lock = threading.Lock()
     for _ in range(ROUNDS):
-        mock = processes(store, "--seed", "1")
+        mock = processes(url, "--seed", "1")
         stop = threading.Event()
         first_of_round = len(answered)
 
@@ -166,7 +182,7 @@ def test_kill_9_during_a_burst_of_creates_loses_no_answered_create(
             mock.kill()
             stop.set()
     assert len(set(answered)) == len(answered), "a task id was handed out twice (after a restart with --seed 1)"
-    mock = processes(store, "--seed", "1")
+    mock = processes(url, "--seed", "1")
     with mock.client() as client:
         lost = set(answered) - stored_ids(client)
     assert lost == set(), f"{len(lost)} of {len(answered)} answered creates lost"
