@@ -20,6 +20,7 @@ from mock_server.files import FileStore
 from mock_server.fileurls import FileSigner
 from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
+from mock_server.peers import ClockSyncMiddleware, Peers
 from mock_server.responses import api_error_handler, http_exception_handler
 from mock_server.routes import public_routes
 from mock_server.scheduler import Scheduler
@@ -51,17 +52,6 @@ def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> An
     )
 
 
-CLOCK_OFFSET = "clock_offset"
-
-
-def _keep_clock_offset(clock: SystemClock, store: Store) -> None:
-    """Restore the clock offset the store kept, and keep it there on every advance (survives a restart)."""
-    saved = store.get_meta(CLOCK_OFFSET)
-    if saved is not None and float(saved) > clock.offset:
-        clock.advance(float(saved) - clock.offset)
-    clock.subscribe(lambda: store.set_meta(CLOCK_OFFSET, repr(clock.offset)))
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -74,8 +64,7 @@ def create_app(
     clock = clock or SystemClock()
     catalog = load_catalog()
     store = store or open_store(settings.store, journal_limit=settings.webhooks.journal_limit)
-    if isinstance(clock, SystemClock):
-        _keep_clock_offset(clock, store)
+    peers = Peers(store, clock if isinstance(clock, SystemClock) else None)
     journal = Journal(settings.journal_size)
     scheduler = Scheduler(clock, sleeps=not isinstance(clock, FakeClock), on_error=journal.error)
     subscribe = getattr(clock, "subscribe", None)
@@ -106,6 +95,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             scheduler.start(tg)
+            peers.start_sweeping(scheduler, service, clock.now)
             if dispatcher is not None:
                 await dispatcher.start()
             try:
@@ -119,7 +109,10 @@ def create_app(
 
     app = Starlette(
         routes=[*public_routes(catalog.spec), *control_routes()],
-        middleware=[Middleware(MockMiddleware, context=context)],
+        middleware=[
+            *([Middleware(ClockSyncMiddleware, peers=peers)] if peers.shared else []),
+            Middleware(MockMiddleware, context=context),
+        ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,
     )

@@ -289,6 +289,10 @@ class PredictionService:
         self._fire(p, str(Status.CANCELLED))
         return p
 
+    def settle_due(self, p: Prediction) -> Prediction:
+        """Settle a due task whichever process created it (the shared-store sweep); a no-op if not due."""
+        return self._settle(p) if p.status is Status.PROCESSING else p
+
     def restore(self) -> int:
         """Schedule the timers of tasks still processing in the store (after a restart)."""
         count = 0

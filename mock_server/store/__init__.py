@@ -40,6 +40,9 @@ class Store(Protocol):
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
     ) -> list[Prediction]: ...
     def processing(self) -> Iterable[Prediction]: ...
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        """Tasks still processing whose `due_at` <= `now`, earliest first (any process may settle them)."""
+        ...
 
     # -- atomic transitions -------------------------------------------------------------------------
     def admit(

@@ -59,6 +59,13 @@ class MemoryStore:
         # Read once, when an app starts on this store (restore): a scan there beats an index kept on every put.
         return [p for p in self._tasks.values() if p.status is Status.PROCESSING]
 
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        found = sorted(
+            (p for p in self._tasks.values() if p.status is Status.PROCESSING and p.due_at <= now),
+            key=lambda p: p.due_at,
+        )
+        return found[:limit]
+
     # -- atomic transitions (one thread, no awaits: atomic by construction) ----------------------------
     def admit(
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()

@@ -5,7 +5,7 @@ the task with its hold, `commit` writes a terminal task only if it is still proc
 settles exactly once, whichever process gets there first), releases the hold, charges the usage and
 writes the webhook records. Keys live under `shuyou:` in the URL's database:
 
-    t:<id> task JSON      tasks   zset id -> insertion seq      processing  set of ids
+    t:<id> task JSON      tasks   zset id -> insertion seq      processing  set of ids   timers zset id -> due
     used / held  hash key -> credits      hold  hash task id -> credits held
     d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
     r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
@@ -31,15 +31,17 @@ P = "shuyou:"
 
 _LIB = """
 local P = ARGV[1]
-local function put_task(id, json, status)
+local function put_task(id, json, status, due)
   if redis.call('EXISTS', P..'t:'..id) == 0 then
     redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
   end
   redis.call('SET', P..'t:'..id, json)
   if status == 'processing' then
     redis.call('SADD', P..'processing', id)
+    redis.call('ZADD', P..'timers', due, id)
   else
     redis.call('SREM', P..'processing', id)
+    redis.call('ZREM', P..'timers', id)
   end
 end
 local function put_delivery(id, json, finished, limit)
@@ -73,7 +75,7 @@ local function put_outbox(first, limit)
 end
 """
 
-# ARGV: prefix, id, json, status, key, reserve, limit ('' = none), journal limit, outbox triples...
+# ARGV: prefix, id, json, status, key, reserve, limit ('' = none), due, journal limit, outbox triples...
 _ADMIT = (
     _LIB
     + """
@@ -84,12 +86,12 @@ if ARGV[7] ~= '' then
   local left = tonumber(ARGV[7]) - used - held
   if left <= 0 or left - reserve < -1e-9 then return 0 end
 end
-put_task(id, ARGV[3], ARGV[4])
+put_task(id, ARGV[3], ARGV[4], ARGV[8])
 if reserve ~= 0 then
   redis.call('HSET', P..'hold', id, ARGV[6])
   redis.call('HINCRBYFLOAT', P..'held', key, ARGV[6])
 end
-put_outbox(9, tonumber(ARGV[8]))
+put_outbox(10, tonumber(ARGV[9]))
 return 1
 """
 )
@@ -102,7 +104,7 @@ local id, key = ARGV[2], ARGV[5]
 if redis.call('EXISTS', P..'t:'..id) == 1 and redis.call('SISMEMBER', P..'processing', id) == 0 then
   return 0
 end
-put_task(id, ARGV[3], ARGV[4])
+put_task(id, ARGV[3], ARGV[4], '0')
 local held = redis.call('HGET', P..'hold', id)
 if held then
   redis.call('HDEL', P..'hold', id)
@@ -115,8 +117,8 @@ return 1
 """
 )
 
-# ARGV: prefix, id, json, status
-_PUT_TASK = _LIB + "\nput_task(ARGV[2], ARGV[3], ARGV[4])\nreturn 1\n"
+# ARGV: prefix, id, json, status, due
+_PUT_TASK = _LIB + "\nput_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])\nreturn 1\n"
 
 # ARGV: prefix, id, json, finished, journal limit
 _PUT_DELIVERY = _LIB + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
@@ -160,7 +162,7 @@ class RedisStore:
 
     def put(self, prediction: Prediction) -> None:
         p = prediction
-        self._put_t(args=[P, p.task_id, prediction_to_json(p), str(p.status)])
+        self._put_t(args=[P, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
 
     def find(
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
@@ -193,13 +195,20 @@ class RedisStore:
         bodies = self._r.mget([P + "t:" + i for i in ids])
         return [p for p in (prediction_from_json(b) for b in bodies if b is not None) if p.status is Status.PROCESSING]
 
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        ids = self._ids(self._r.zrangebyscore(P + "timers", "-inf", now, start=0, num=limit))
+        if not ids:
+            return []
+        bodies = self._r.mget([P + "t:" + i for i in ids])
+        return [p for p in (prediction_from_json(b) for b in bodies if b is not None) if p.status is Status.PROCESSING]
+
     # -- atomic transitions ----------------------------------------------------------------------------
     def admit(
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool:
         p = prediction
         args = [P, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
-        args += ["" if limit is None else repr(limit), str(self._journal_limit), *_outbox(outbox)]
+        args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
         return bool(self._admit(args=args))
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:

@@ -24,8 +24,8 @@ _EPSILON = 1e-9
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, model TEXT NOT NULL,
-    status TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS task_status ON task (status);
+    status TEXT NOT NULL, due REAL NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS task_status ON task (status, due);
 CREATE TABLE IF NOT EXISTS credit (key TEXT PRIMARY KEY, used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS hold (task_id TEXT PRIMARY KEY, key TEXT NOT NULL, amount REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS delivery (
@@ -79,9 +79,9 @@ class SqliteStore:
     @staticmethod
     def _put(db: sqlite3.Connection, p: Prediction) -> None:
         db.execute(
-            "INSERT INTO task (task_id, key, model, status, body) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO task (task_id, key, model, status, due, body) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (task_id) DO UPDATE SET status = excluded.status, body = excluded.body",
-            (p.task_id, p.key, p.model, str(p.status), prediction_to_json(p)),
+            (p.task_id, p.key, p.model, str(p.status), p.due_at, prediction_to_json(p)),
         )
 
     def put(self, prediction: Prediction) -> None:
@@ -104,6 +104,14 @@ class SqliteStore:
     def processing(self) -> Iterable[Prediction]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),)).fetchall()
+        return [prediction_from_json(r[0]) for r in rows]
+
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM task WHERE status = ? AND due <= ? ORDER BY due LIMIT ?",
+                (str(Status.PROCESSING), now, limit),
+            ).fetchall()
         return [prediction_from_json(r[0]) for r in rows]
 
     # -- atomic transitions ----------------------------------------------------------------------------

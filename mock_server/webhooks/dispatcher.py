@@ -244,12 +244,41 @@ class WebhookDispatcher:
     # -- control surface --------------------------------------------------------------------------
 
     def list(self, *, task_id: str | None = None, status: str | None = None) -> list[Delivery]:
-        """Deliveries in creation order, filtered by task id and status."""
-        return self.journal.list(task_id=task_id, status=status)
+        """Deliveries in creation order, filtered by task id and status.
+
+        On a store that several processes share, this includes the deliveries the others made.
+        """
+        if not getattr(self._store, "multiprocess", False):
+            return self.journal.list(task_id=task_id, status=status)
+        return [
+            d
+            for d in self._everyones()
+            if (task_id is None or d.task_id == task_id) and (status is None or d.status == status)
+        ]
+
+    def _everyones(self) -> tuple[Delivery, ...]:
+        """The store's deliveries (every process's), with this process's journal entries (fresher) over them."""
+        assert self._store is not None
+        local = {d.delivery_id: d for d in self.journal}
+        merged: dict[str, Delivery] = {}
+        for record in self._store.deliveries():
+            try:
+                stored = Delivery.from_record(record)
+            except (KeyError, TypeError, ValueError):
+                continue
+            merged[stored.delivery_id] = local.pop(stored.delivery_id, stored)
+        return (*merged.values(), *local.values())
 
     def get(self, delivery_id: str) -> Delivery:
         """One delivery; KeyError when the journal has no such id."""
-        return self.journal.get(delivery_id)
+        try:
+            return self.journal.get(delivery_id)
+        except KeyError:
+            if getattr(self._store, "multiprocess", False):
+                for delivery in self._everyones():
+                    if delivery.delivery_id == delivery_id:
+                        return delivery
+            raise
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send again now with a fresh attempt budget; a blocked delivery stays blocked (nothing is sent)."""

@@ -145,3 +145,11 @@ def test_sqlite_keeps_order_journal_blocks_and_holds_across_reopen(tmp_path: Pat
     assert [d["n"] for d in second.deliveries()] == [1, 2, 0, 3]
     assert second.next_block("ids", 1024) == start + 1024
     assert (second.reserved("k"), second.get_meta("clock_offset")) == (0.5, "3599.0")
+
+
+def test_due_lists_processing_tasks_whose_time_has_come(store: Store) -> None:
+    store.put(make("a"))  # due at 2.0
+    store.admit(make("b"), reserve=0.0, limit=None)
+    store.put(transition(make("c"), Status.SUCCESS, now=2.0))
+    assert store.due(1.0) == []
+    assert sorted(p.task_id for p in store.due(2.0)) == ["a", "b"]
