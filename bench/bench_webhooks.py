@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx2
@@ -185,10 +186,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent API clients creating tasks")
     parser.add_argument("--rate", type=float, default=400.0, help="creates/s of the paced end-to-end phase")
     parser.add_argument("--paced-tasks", type=int, default=2000, help="tasks of the paced end-to-end phase")
+    parser.add_argument("--store", default="memory", help="memory, sqlite:///path.db or redis://host:port/db")
     args = parser.parse_args()
-    print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    python = sys.version.split()[0]
+    print(f"bench_webhooks: {args.tasks} tasks, store {args.store}, {os.cpu_count()} CPUs, python {python}")
     proc, receiver = start_receiver()
-    settings = Settings(time_scale=0.0, webhooks=WebhookSettings(concurrency=args.concurrency, journal_limit=100_000))
+    settings = Settings(
+        store=args.store, time_scale=0.0, webhooks=WebhookSettings(concurrency=args.concurrency, journal_limit=100_000)
+    )
     app = create_app(settings)
     server = serve_in_thread(app)
     try:
@@ -206,7 +211,7 @@ def main() -> int:
             start = time.time()
             for tid in burst_ids:
                 data = {**body, "data": {**body["data"], "task_id": tid}}
-                dispatcher._on_event(tid, webhook, "success", data, dispatcher.settings.chaos)
+                dispatcher.on_event(SimpleNamespace(task_id=tid, webhook=webhook), "success", data)
             return start
 
         import anyio.from_thread

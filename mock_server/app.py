@@ -95,7 +95,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             scheduler.start(tg)
-            peers.start_sweeping(scheduler, service, clock.now)
+            if peers.shared:
+                tg.start_soon(
+                    peers.run, service, clock.now, dispatcher.resume if dispatcher is not None else None, journal.error
+                )
             if dispatcher is not None:
                 await dispatcher.start()
             try:

@@ -2,10 +2,12 @@
 
 Rules: on a store that several processes share (`store.multiprocess`), the clock offset is read from
 the store before every HTTP request (`ClockSyncMiddleware`), so an advance on one process is seen by
-all before their next answer; and every `SWEEP` seconds of mock time each process settles the tasks
-that are due whoever created them (`store.due`), so a task settles, and fires its webhook, even when
-the process that created it has died. `commit()` is conditional, so a task settles exactly once.
-On any store the offset is restored at start and written on every advance (it survives a restart).
+all before their next answer. Every `SWEEP` seconds (wall time) each process records that it is alive
+(`store.beat`), settles the tasks that are due whoever created them (`store.due`; `commit()` is
+conditional, so a task settles exactly once), and takes over the pending webhook deliveries of any
+process not seen for `STALE` seconds (`store.reclaim`, atomic: one taker), which it then sends with
+their original `webhook-id`. On any store the clock offset is restored at start and written on
+every advance (it survives a restart).
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from mock_server.clock import SystemClock
 from mock_server.lifecycle import Prediction
 from mock_server.store import Store
 
-__all__ = ["CLOCK_OFFSET", "SWEEP", "ClockSyncMiddleware", "Peers"]
+__all__ = ["CLOCK_OFFSET", "STALE", "SWEEP", "ClockSyncMiddleware", "Peers"]
 
 CLOCK_OFFSET = "clock_offset"
 SWEEP = 0.25
-"""Seconds between two sweeps for due tasks created by other processes."""
+"""Wall seconds between two sweeps (heartbeat, due tasks, dead processes' deliveries)."""
+STALE = 1.5
+"""Wall seconds without a heartbeat after which a process counts as dead and its deliveries are taken over."""
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-
-
-class _Timers(Protocol):
-    def call_at(self, when: float, callback: Callable[[], Awaitable[None] | None]) -> Any: ...
 
 
 class _Settler(Protocol):
@@ -66,20 +66,36 @@ class Peers:
         if not self._syncing and self._clock is not None:
             self._store.set_meta(CLOCK_OFFSET, repr(self._clock.offset))
 
-    def start_sweeping(self, timers: _Timers, service: _Settler, now: Callable[[], float]) -> None:
-        """Every `SWEEP` s: refresh the clock and settle the store's due tasks (only on a shared store)."""
-        if not self.shared:
-            return
+    def sweep(
+        self, service: _Settler, now: float, wall: float, resume: Callable[[list[dict[str, Any]]], None] | None
+    ) -> None:
+        """One round: heartbeat, the clock, due tasks, and the deliveries of dead processes."""
+        self._store.beat(wall)
+        self.refresh()
+        for p in self._store.due(now):
+            service.settle_due(p)
+        if resume is not None:
+            taken = self._store.reclaim(wall, STALE)
+            if taken:
+                resume(taken)
 
-        def sweep() -> None:
+    async def run(
+        self,
+        service: _Settler,
+        now: Callable[[], float],
+        resume: Callable[[list[dict[str, Any]]], None] | None,
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        """Sweep every `SWEEP` wall seconds until cancelled (the app's lifespan runs it on a shared store)."""
+        from mock_server.scheduler import delay
+
+        wall = SystemClock()  # offset 0: wall time, comparable between processes and hosts
+        while True:
             try:
-                self.refresh()
-                for p in self._store.due(now()):
-                    service.settle_due(p)
-            finally:
-                timers.call_at(now() + SWEEP, sweep)
-
-        timers.call_at(now() + SWEEP, sweep)
+                self.sweep(service, now(), wall.now(), resume)
+            except Exception as exc:  # a store hiccup must not stop the sweeps
+                on_error(exc)
+            await delay(SWEEP)
 
 
 class ClockSyncMiddleware:

@@ -134,6 +134,12 @@ class MemoryStore:
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return [dict(record) for _, record in self._pending.values()]
 
+    def beat(self, now: float) -> None:
+        pass  # one process: nothing to share
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        return []
+
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
         self._records.setdefault(kind, {})[record_id] = dict(data)

@@ -8,6 +8,7 @@ writes the webhook records. Keys live under `shuyou:` in the URL's database:
     t:<id> task JSON      tasks   zset id -> insertion seq      processing  set of ids   timers zset id -> due
     used / held  hash key -> credits      hold  hash task id -> credits held
     d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
+    d:owner hash pending id -> owning process   beats hash owner -> wall time of its last sweep
     r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
 
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
@@ -16,6 +17,7 @@ redis-py (with hiredis) is imported here only, when a `redis://` store is opened
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +32,7 @@ __all__ = ["RedisStore"]
 P = "shuyou:"
 
 _LIB = """
-local P = ARGV[1]
+local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')
 local function put_task(id, json, status, due)
   if redis.call('EXISTS', P..'t:'..id) == 0 then
     redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
@@ -52,6 +54,7 @@ local function put_delivery(id, json, finished, limit)
   end
   redis.call('HSET', P..'d', id, json)
   if finished == '1' then
+    redis.call('HDEL', P..'d:owner', id)
     redis.call('ZREM', P..'d:pending', id)
     local fin = redis.call('INCR', P..'seq:fin')
     redis.call('ZADD', P..'d:fin', fin, id)
@@ -64,6 +67,7 @@ local function put_delivery(id, json, finished, limit)
   else
     redis.call('ZREM', P..'d:fin', id)
     redis.call('ZADD', P..'d:pending', seq, id)
+    redis.call('HSET', P..'d:owner', id, OWNER)
   end
 end
 local function put_outbox(first, limit)
@@ -120,6 +124,33 @@ return 1
 # ARGV: prefix, id, json, status, due
 _PUT_TASK = _LIB + "\nput_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])\nreturn 1\n"
 
+# ARGV: prefix|owner, now, stale_after: take over the pending deliveries of owners not seen for stale_after s
+_RECLAIM = (
+    _LIB
+    + """
+local now, stale = tonumber(ARGV[2]), tonumber(ARGV[3])
+local beats = redis.call('HGETALL', P..'beats')
+local alive = {}
+for i = 1, #beats, 2 do
+  if beats[i] == OWNER or tonumber(beats[i + 1]) >= now - stale then
+    alive[beats[i]] = true
+  else
+    redis.call('HDEL', P..'beats', beats[i])
+  end
+end
+alive[OWNER] = true
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', P..'d:pending', 0, -1)) do
+  local owner = redis.call('HGET', P..'d:owner', id)
+  if not owner or not alive[owner] then
+    redis.call('HSET', P..'d:owner', id, OWNER)
+    table.insert(out, redis.call('HGET', P..'d', id))
+  end
+end
+return out
+"""
+)
+
 # ARGV: prefix, id, json, finished, journal limit
 _PUT_DELIVERY = _LIB + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
 
@@ -149,6 +180,9 @@ class RedisStore:
         self._commit = self._r.register_script(_COMMIT)
         self._put_d = self._r.register_script(_PUT_DELIVERY)
         self._put_t = self._r.register_script(_PUT_TASK)
+        self._reclaim = self._r.register_script(_RECLAIM)
+        self.owner = secrets.token_hex(8)
+        self._p = f"{P}|{self.owner}"
 
     @staticmethod
     def _ids(values: Any) -> list[str]:
@@ -162,7 +196,7 @@ class RedisStore:
 
     def put(self, prediction: Prediction) -> None:
         p = prediction
-        self._put_t(args=[P, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
+        self._put_t(args=[self._p, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
 
     def find(
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
@@ -207,13 +241,13 @@ class RedisStore:
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool:
         p = prediction
-        args = [P, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
+        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
         args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
         return bool(self._admit(args=args))
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
         p = prediction
-        args = [P, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge), str(self._journal_limit)]
+        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge), str(self._journal_limit)]
         return bool(self._commit(args=[*args, *_outbox(outbox)]))
 
     # -- credits -------------------------------------------------------------------------------------
@@ -231,7 +265,7 @@ class RedisStore:
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
         finished = "0" if data.get("status", "pending") == "pending" else "1"
-        self._put_d(args=[P, delivery_id, dumps(data), finished, str(self._journal_limit)])
+        self._put_d(args=[self._p, delivery_id, dumps(data), finished, str(self._journal_limit)])
 
     def delete_delivery(self, delivery_id: str) -> None:
         with self._r.pipeline() as pipe:
@@ -251,6 +285,13 @@ class RedisStore:
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return self._deliveries("d:pending")
+
+    def beat(self, now: float) -> None:
+        self._r.hset(P + "beats", self.owner, repr(now))
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        found = self._reclaim(args=[self._p, repr(now), repr(stale_after)])
+        return [loads(b) for b in found if b]
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:

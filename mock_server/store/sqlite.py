@@ -8,6 +8,7 @@ SQLite never hands out twice, so order survives restarts and is shared by proces
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -29,7 +30,8 @@ CREATE INDEX IF NOT EXISTS task_status ON task (status, due);
 CREATE TABLE IF NOT EXISTS credit (key TEXT PRIMARY KEY, used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS hold (task_id TEXT PRIMARY KEY, key TEXT NOT NULL, amount REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS delivery (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, fin INTEGER, body TEXT NOT NULL);
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, fin INTEGER, owner TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS beat (owner TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS delivery_fin ON delivery (fin);
 CREATE TABLE IF NOT EXISTS record (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
@@ -46,6 +48,7 @@ class SqliteStore:
 
     def __init__(self, path: str, *, journal_limit: int = 10_000) -> None:
         self._journal_limit = journal_limit
+        self.owner = secrets.token_hex(8)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -181,9 +184,9 @@ class SqliteStore:
         if data.get("status", "pending") != "pending":
             fin = self._bump(db, "delivery_fin", 1) + 1
         db.execute(
-            "INSERT INTO delivery (id, fin, body) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET fin = excluded.fin, body = excluded.body",
-            (delivery_id, fin, dumps(data)),
+            "INSERT INTO delivery (id, fin, owner, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET fin = excluded.fin, owner = excluded.owner, body = excluded.body",
+            (delivery_id, fin, None if fin is not None else self.owner, dumps(data)),
         )
         if fin is not None and fin > self._journal_limit:  # keep the newest `journal_limit` finished ones
             db.execute("DELETE FROM delivery WHERE fin <= ?", (fin - self._journal_limit,))
@@ -205,6 +208,23 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute("SELECT body FROM delivery WHERE fin IS NULL ORDER BY seq").fetchall()
         return [loads(r[0]) for r in rows]
+
+    def beat(self, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO beat (owner, at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET at = excluded.at",
+                (self.owner, now),
+            )
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        with self._tx() as db:
+            db.execute("DELETE FROM beat WHERE at < ? AND owner != ?", (now - stale_after, self.owner))
+            rows = db.execute(
+                "UPDATE delivery SET owner = ? WHERE fin IS NULL AND (owner IS NULL OR owner NOT IN "
+                "(SELECT owner FROM beat UNION SELECT ?)) RETURNING seq, body",
+                (self.owner, self.owner),
+            ).fetchall()
+        return [loads(body) for _, body in sorted(rows)]
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:

@@ -34,6 +34,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
+from mock_server.peers import STALE
 from mock_server.webhooks.backoff import Backoff, parse_retry_after
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
@@ -54,6 +55,7 @@ class DeliveryStore(Protocol):
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None: ...
     def delete_delivery(self, delivery_id: str) -> None: ...
     def deliveries(self) -> list[dict[str, Any]]: ...
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]: ...
 
 
 class Timers(Protocol):
@@ -377,10 +379,19 @@ class WebhookDispatcher:
             self._store.delete_delivery(delivery_id)
 
     def _resume(self) -> None:
+        # On a store several processes share, pending deliveries are taken over from dead processes only
+        # (`resume()` with the store's `reclaim()`, by mock_server.peers), never from a live one.
         if self._store is None:
             return
+        if getattr(self._store, "multiprocess", False):  # the orphans and those of processes silent for STALE s
+            self.resume(self._store.reclaim(SystemClock().now(), STALE))
+        else:
+            self.resume(self._store.deliveries())
+
+    def resume(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Journal stored delivery records and queue the pending ones (at start, or taken over from a dead process)."""
         now = self._clock.now()
-        for record in self._store.deliveries():
+        for record in records:
             try:
                 delivery = Delivery.from_record(record)
             except (KeyError, TypeError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -29,12 +30,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def eventually(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+def eventually(
+    predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition", every: float = 0.05
+) -> None:
     """Poll `predicate` until true (a real process must catch up); fail naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"{what}: not met within {timeout} s"
-        threading.Event().wait(0.02)
+        threading.Event().wait(every)
 
 
 @dataclass
@@ -52,7 +55,9 @@ class MockProcess:
         env = {**os.environ, "MOCK_KEYS": KEY, "MOCK_DEFAULT_BALANCE": "100000"}
         with tempfile.NamedTemporaryFile("wb", prefix="mock-", suffix=".log", delete=False) as log:
             self.log = log.name
-            self.proc = subprocess.Popen([*cmd, *self.args], env=env, stdout=subprocess.DEVNULL, stderr=log)
+            self.proc = subprocess.Popen(  # its own process group, so that a kill reaches `--workers` children too
+                [*cmd, *self.args], env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+            )
         eventually(self._up, what=f"mock on port {self.port} answers /_mock/health")
         return self
 
@@ -75,20 +80,14 @@ class MockProcess:
         return httpx2.Client(base_url=self.url, headers={"authorization": f"Bearer {KEY}"}, timeout=timeout)
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL the process and every worker it started (its process group)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         if self.log:
             os.unlink(self.log)
             self.log = ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture

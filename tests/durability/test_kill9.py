@@ -97,10 +97,12 @@ def check_nothing_lost(
         lambda: {d["body"]["data"]["task_id"] for d in receiver.deliveries()} >= set(created),
         timeout=60,
         what="every task's webhook reaches the receiver",
+        every=0.25,
     )
     eventually(
         lambda: client.get("/_mock/webhooks", params={"status": "pending"}).json()["deliveries"] == [],
         what="no delivery stays pending",
+        every=0.25,
     )
     journal = {d["delivery_id"]: d for d in all_deliveries(client)}
     by_task: defaultdict[str, set[str]] = defaultdict(set)

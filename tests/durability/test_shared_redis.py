@@ -59,3 +59,30 @@ def test_workers_2_on_redis_are_one_mock(
     got = receiver.deliveries()
     assert sorted(d["body"]["data"]["task_id"] for d in got) == sorted(ids)
     assert len({d["webhook_id"] for d in got}) == 20
+
+
+def test_kill_9_of_the_process_holding_pending_deliveries_the_other_delivers_them(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    receiver.set_behaviour(status=503)  # every attempt fails: the deliveries stay pending in their process
+    holder, other = processes(redis_url), processes(redis_url)
+    with holder.client() as a, other.client() as b:
+        ids = [
+            a.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]
+            for _ in range(5)
+        ]
+        a.post("/_mock/clock/advance", json={"seconds": 60})
+        eventually(lambda: len({d["webhook_id"] for d in receiver.deliveries()}) == 5, what="5 first attempts")
+        holder.kill()
+        receiver.set_behaviour(status=200)
+        b.post("/_mock/clock/advance", json={"seconds": 3600})  # past any backoff
+        eventually(
+            lambda: len(b.get("/_mock/webhooks", params={"status": "delivered"}).json()["deliveries"]) == 5,
+            what="the surviving process delivers the dead one's webhooks",
+        )
+    by_task: dict[str, set[str]] = {}
+    for d in receiver.deliveries():
+        by_task.setdefault(d["body"]["data"]["task_id"], set()).add(d["webhook_id"])
+    assert sorted(by_task) == sorted(ids)
+    assert all(len(wids) == 1 for wids in by_task.values())  # the same webhook-id as before the kill
+    assert [d["answered"] for d in receiver.deliveries()].count(200) >= 5

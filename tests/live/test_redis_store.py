@@ -17,6 +17,7 @@ from tests.unit.test_store import (  # the same contract tests, run here against
     test_next_block_never_repeats_a_range,
     test_processing_and_filters,
     test_put_get_round_trip,
+    test_reclaim_takes_over_pending_deliveries_of_silent_processes_only,
     test_reset_clears_everything,
     test_reset_keeps_meta_such_as_the_clock,
     test_usage_accumulates_per_key,
@@ -32,6 +33,7 @@ __all__ = [
     "test_next_block_never_repeats_a_range",
     "test_processing_and_filters",
     "test_put_get_round_trip",
+    "test_reclaim_takes_over_pending_deliveries_of_silent_processes_only",
     "test_reset_clears_everything",
     "test_reset_keeps_meta_such_as_the_clock",
     "test_usage_accumulates_per_key",
@@ -39,8 +41,13 @@ __all__ = [
 
 
 @pytest.fixture
-def store(redis_url: str) -> Store:
-    return open_store(redis_url, journal_limit=3)
+def store_url(redis_url: str) -> str:
+    return redis_url
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return open_store(store_url, journal_limit=3)
 
 
 def test_two_clients_settle_a_task_once_and_see_each_others_state(redis_url: str) -> None:

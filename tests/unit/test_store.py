@@ -9,8 +9,13 @@ from mock_server.store import Store, open_store
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return open_store("memory" if request.param == "memory" else f"sqlite:///{tmp_path / 's.db'}", journal_limit=3)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "memory" if request.param == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return open_store(store_url, journal_limit=3)
 
 
 def make(task_id: str, key: str = "k", model: str = "m") -> Prediction:
@@ -153,3 +158,18 @@ def test_due_lists_processing_tasks_whose_time_has_come(store: Store) -> None:
     store.put(transition(make("c"), Status.SUCCESS, now=2.0))
     assert store.due(1.0) == []
     assert sorted(p.task_id for p in store.due(2.0)) == ["a", "b"]
+
+
+def test_reclaim_takes_over_pending_deliveries_of_silent_processes_only(store: Store, store_url: str) -> None:
+    if store_url == "memory":
+        assert store.reclaim(100.0, 1.5) == []  # one process: nothing to take over
+        return
+    other = open_store(store_url)  # another process on the same store
+    other.beat(100.0)
+    other.put_delivery("theirs", {"status": "pending", "n": 1})
+    store.beat(100.0)
+    store.put_delivery("mine", {"status": "pending", "n": 2})
+    assert store.reclaim(101.0, 1.5) == []  # the other process beat 1 s ago: alive
+    assert store.reclaim(102.0, 1.5) == [{"status": "pending", "n": 1}]  # silent for 2 s: taken over, once
+    assert store.reclaim(103.0, 1.5) == []
+    assert other.reclaim(103.0, 5.0) == []  # and the other, were it alive, would not take it back while we beat
