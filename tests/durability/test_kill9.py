@@ -142,10 +142,10 @@ def test_kill_9_during_mass_settles_loses_no_task_webhook_or_cost(
         advance_in_background(mock.url)
         if round_ % 2 == 0:  # while the settle transactions are being written
             target = done_before + rng.randrange(1, TASKS)
-            eventually(lambda n=target: settled() >= n, what=f"{target} tasks settled")
+            eventually(lambda n=target: settled() >= n, timeout=60, what=f"{target} tasks settled")
         else:  # while the webhooks are being sent
             target = received_before + rng.randrange(1, TASKS)
-            eventually(lambda n=target: len(receiver.deliveries()) >= n, what=f"{target} webhooks received")
+            eventually(lambda n=target: len(receiver.deliveries()) >= n, timeout=60, what=f"{target} webhooks received")
         mock.kill()
         mock = processes(url, "--seed", "1")
         with mock.client() as client:
