@@ -47,6 +47,7 @@ from mock_server.webhooks.transport import KeepAliveTransport
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
 
 Batch = tuple[str, ...]
+EPOCH = "webhook_epoch"
 
 
 class DeliveryStore(Protocol):
@@ -56,6 +57,8 @@ class DeliveryStore(Protocol):
     def delete_delivery(self, delivery_id: str) -> None: ...
     def deliveries(self) -> list[dict[str, Any]]: ...
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]: ...
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
 
 
 class Timers(Protocol):
@@ -106,7 +109,8 @@ class WebhookDispatcher:
         self._allows = functools.lru_cache(maxsize=1024)(Allowlist(settings.allowlist).allows)
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
-        self._epoch = 0
+        # The reset count is part of every webhook-id; kept in the store so ids differ after reset + restart too.
+        self._epoch = int(store.get_meta(EPOCH) or 0) if store is not None else 0
         self._held: tuple[str, Any] | None = None
         self._order_windows: dict[str, float] = {}  # out-of-order chaos planned by prepare(), used by accept()
         self._backlog: deque[Batch] = deque()  # batches queued before start()
@@ -171,6 +175,8 @@ class WebhookDispatcher:
             self._forget(delivery.delivery_id)
         self.journal.clear()
         self._epoch += 1
+        if self._store is not None:
+            self._store.set_meta(EPOCH, str(self._epoch))
 
     # -- the service's subscriber -----------------------------------------------------------------
 

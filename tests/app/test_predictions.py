@@ -195,3 +195,12 @@ async def test_injected_error_on_get(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"/v1/predictions/{task_id}", headers={**KEY, "X-Mock-Error": "500"})
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "internal_server_error"
+
+
+def test_live_tasks_share_one_input_dict_per_distinct_input_without_merging_types() -> None:
+    from mock_server.service import _shared_input
+
+    assert _shared_input({"prompt": "a", "n": 1}) is _shared_input({"prompt": "a", "n": 1})
+    assert [type(_shared_input({"n": v})["n"]) for v in (1, 1.0, True)] == [int, float, bool]
+    nested = {"prompt": "a", "image_urls": ["https://x"]}
+    assert _shared_input(nested) is nested  # kept as it came

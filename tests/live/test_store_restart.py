@@ -46,3 +46,24 @@ async def test_the_clock_offset_survives_a_restart(tmp_path: Path) -> None:
     _, before = await run(url, creates=1, advance=3599.0)
     _, after = await run(url, creates=1)
     assert after >= before  # time went back 3,599 s here before the offset was kept
+
+
+async def test_a_webhook_id_is_not_reused_after_reset_and_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'epoch.db'}"
+    hook = {**BODY, "webhook": "http://127.0.0.1:9/hook"}
+
+    async def one_delivery(*, reset: bool) -> tuple[str, str]:
+        app = create_app(Settings(seed=1, store=url))
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c:
+            task_id = (await c.post("/v1/predictions", json=hook, headers=KEY)).json()["data"]["task_id"]
+            await c.post("/_mock/clock/advance", json={"seconds": 60})
+            (delivery,) = (await c.get("/_mock/webhooks", params={"task_id": task_id})).json()["deliveries"]
+            if reset:
+                await c.post("/_mock/reset")
+        app.state.mock.store.close()
+        return task_id, delivery["delivery_id"]
+
+    first_task, first_id = await one_delivery(reset=True)
+    again_task, again_id = await one_delivery(reset=False)
+    assert again_task == first_task  # a reset store hands out the seeded ids again, as a fresh one would
+    assert again_id != first_id  # but receivers dedupe on webhook-id: that one is new
