@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import httpx2
@@ -191,7 +192,7 @@ def fire(dispatcher: Any, url: str, task_ids: list[str]) -> float:
         start = time.time()
         for tid in task_ids:
             data = {**body, "data": {**body["data"], "task_id": tid}}
-            dispatcher._on_event(tid, url, "success", data, dispatcher.settings.chaos)
+            dispatcher.on_event(SimpleNamespace(task_id=tid, webhook=url), "success", data)
         return start
 
     started: float = anyio.from_thread.run_sync(fire_all, token=dispatcher._token)
@@ -249,10 +250,13 @@ def main() -> int:
     parser.add_argument("--healthy", type=int, default=200, help="deliveries to the healthy receiver (isolation)")
     parser.add_argument("--slow", type=int, default=200, help="deliveries to the slow receiver (isolation)")
     parser.add_argument("--hanging", type=int, default=64, help="deliveries to the hanging receiver (isolation)")
+    parser.add_argument("--store", default="memory", help="memory, sqlite:///path.db or redis://host:port/db")
     args = parser.parse_args()
-    print(f"bench_webhooks: {args.tasks} tasks, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    python = sys.version.split()[0]
+    print(f"bench_webhooks: {args.tasks} tasks, store {args.store}, {os.cpu_count()} CPUs, python {python}")
     proc, receiver = start_receiver()
     settings = Settings(
+        store=args.store,
         time_scale=0.0,
         webhooks=WebhookSettings(
             concurrency=args.concurrency, receiver_concurrency=args.receiver_concurrency, journal_limit=100_000

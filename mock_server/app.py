@@ -22,6 +22,7 @@ from mock_server.inspector.capture import BodyLog, CaptureMiddleware
 from mock_server.inspector.routes import inspector_routes
 from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
+from mock_server.peers import ClockSyncMiddleware, Peers
 from mock_server.responses import api_error_handler, http_exception_handler
 from mock_server.routes import public_routes
 from mock_server.scheduler import Scheduler
@@ -64,7 +65,8 @@ def create_app(
     settings = settings or Settings()
     clock = clock or SystemClock()
     catalog = load_catalog()
-    store = store or open_store(settings.store)
+    store = store or open_store(settings.store, journal_limit=settings.webhooks.journal_limit)
+    peers = Peers(store, clock if isinstance(clock, SystemClock) else None)
     journal = Journal(settings.journal_size)
     scheduler = Scheduler(clock, sleeps=not isinstance(clock, FakeClock), on_error=journal.error)
     subscribe = getattr(clock, "subscribe", None)
@@ -77,9 +79,7 @@ def create_app(
     parts = {"clock": clock, "scheduler": scheduler, "store": store, "journal": journal}
     dispatcher = _dispatcher(parts, settings, http_client)
     if dispatcher is not None:
-        service.subscribe(
-            dispatcher.on_event, intermediate=getattr(settings.webhooks, "intermediate", False), webhook_only=True
-        )
+        service.attach_outbox(dispatcher, intermediate=settings.webhooks.intermediate)
     service.restore()
     context = MockContext(
         settings=settings,
@@ -99,6 +99,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             scheduler.start(tg)
+            if peers.shared:
+                tg.start_soon(
+                    peers.run, service, clock.now, dispatcher.resume if dispatcher is not None else None, journal.error
+                )
             if dispatcher is not None:
                 await dispatcher.start()
             try:
@@ -111,7 +115,11 @@ def create_app(
         store.close()
 
     # CaptureMiddleware keeps the bodies the inspector shows (replayed answers too)
-    middleware = [Middleware(MockMiddleware, context=context), Middleware(CaptureMiddleware, log=bodies)]
+    middleware = [
+        *([Middleware(ClockSyncMiddleware, peers=peers)] if peers.shared else []),  # outermost: the shared clock first
+        Middleware(MockMiddleware, context=context),
+        Middleware(CaptureMiddleware, log=bodies),
+    ]
     if settings.replay:  # inside MockMiddleware: replayed answers are journaled and carry a request id
         from mock_server.replay import ReplayMiddleware, load_replay
 

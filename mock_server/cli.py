@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", default=None, help="YAML config file (keys = Settings fields)")
     serve.add_argument("--seed", type=int, default=None, help="make ids, outcomes and files reproducible")
     serve.add_argument("--time-scale", type=float, default=None, help="multiply task durations (0 = instant)")
-    serve.add_argument("--store", default=None, help="memory (default) or sqlite:///path.db")
+    serve.add_argument("--store", default=None, help="memory (default), sqlite:///path.db or redis://host:port/db")
+    serve.add_argument("--workers", type=int, default=None, help="server processes (needs a sqlite or redis store)")
     serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
@@ -110,12 +111,14 @@ def serve(args: argparse.Namespace) -> int:
         webhook_secret=args.webhook_secret,
         replay=args.replay,
         replay_strict=args.replay_strict,
+        workers=args.workers,
     )
     loaded, settings = settings, _with_token(settings)
-    if (getattr(args, "workers", None) or 1) > 1:  # several processes: one metrics directory for all of them
+    if settings.workers > 1:  # several processes: one metrics directory for all of them
         from mock_server.metrics import prepare_multiprocess
 
         prepare_multiprocess(os.environ)
+        return _serve_workers(args, settings)
     app = create_app(settings)
     served: Any = app
     if args.watch:
@@ -146,6 +149,53 @@ def serve(args: argparse.Namespace) -> int:
         print(token_line(f"http://{reachable}:{port}", settings), flush=True)
     config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Any) -> int:
+    """`--workers N`: uvicorn's multiprocess supervisor; each worker builds the app from the same settings.
+
+    The workers import `mock_server.asgi:app`, which reads MOCK_* variables: the flags given here are
+    passed to them that way (the store is shared, so they behave as one mock).
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from mock_server.store import open_store
+
+    open_store(settings.store).close()  # an unreachable store is a clear startup error here, not in N workers
+    flags = {
+        "MOCK_CONFIG": args.config,
+        "MOCK_SEED": args.seed,
+        "MOCK_TIME_SCALE": args.time_scale,
+        "MOCK_STORE": settings.store,
+        "MOCK_WEBHOOK_SECRET": args.webhook_secret,
+        "MOCK_ADMIN_TOKEN": settings.admin_token,
+    }
+    os.environ.update({name: str(value) for name, value in flags.items() if value is not None})
+    config = uvicorn.Config(
+        "mock_server.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        access_log=args.access_log,
+        lifespan="on",
+    )
+    sock = config.bind_socket()
+    port = sock.getsockname()[1]
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    secrets = settings.webhook_secrets or settings.webhooks.secrets
+    print(
+        banner(
+            f"http://{host}:{port}", secrets[0] if secrets else None, settings.keys[0] if settings.keys else "sk-test"
+        ),
+        flush=True,
+    )
+    if settings.admin_token:
+        print(token_line(f"http://{host}:{port}", settings), flush=True)
+    print(f"  workers:  {settings.workers} processes sharing {settings.store}", flush=True)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
 
 

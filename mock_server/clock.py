@@ -34,6 +34,11 @@ class SystemClock:
     def now(self) -> float:
         return time.time() + self._offset
 
+    @property
+    def offset(self) -> float:
+        """Seconds this clock is ahead of the wall clock (what `advance()` added)."""
+        return self._offset
+
     def advance(self, seconds: float) -> float:
         """Jump forward by `seconds` (>= 0); wall time keeps running from there."""
         if seconds < 0:

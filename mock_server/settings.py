@@ -78,7 +78,9 @@ class Settings:
     time_scale: float = 1.0
     """Multiplies every task duration; 0 finishes tasks at once."""
     store: str = "memory"
-    """`memory` or `sqlite:///path.db`."""
+    """`memory`, `sqlite:///path.db` or `redis://host:port/db` (docs/running.md: choosing a store)."""
+    workers: int = 1
+    """Server processes (CLI only); more than 1 needs a shared store (sqlite or redis)."""
     webhook_secret: str | None = None
     """`whsec_...` secret(s), comma-separated, that sign webhooks (None: the documented development secret)."""
     durations: Mapping[str, float] = field(default_factory=lambda: {"image": 10.0, "video": 60.0, "audio": 5.0})
@@ -149,8 +151,17 @@ class Settings:
             raise SettingsError(f"failure_probability={self.failure_probability!r} must be in [0, 1]")
         if not 0 < self.port < 65536 and self.port != 0:
             raise SettingsError(f"port={self.port!r} must be in 0..65535")
-        if not (self.store == "memory" or self.store.startswith("sqlite:///")):
-            raise SettingsError(f"store={self.store!r}: use 'memory' or 'sqlite:///path/to/file.db'")
+        if not (self.store == "memory" or self.store.startswith(("sqlite:///", "redis://"))):
+            raise SettingsError(
+                f"store={self.store!r}: use 'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
+            )
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"workers={self.workers!r} must be in 1..64")
+        if self.workers > 1 and self.store == "memory":
+            raise SettingsError(
+                f"workers={self.workers}: the memory store lives in one process, so {self.workers} workers would be "
+                "that many separate mocks; use --store sqlite:///mock.db or --store redis://127.0.0.1:6379/0"
+            )
         if self.max_body_bytes < 1 or self.max_json_depth < 1 or self.journal_size < 1:
             raise SettingsError("max_body_bytes, max_json_depth and journal_size must be >= 1")
         for secret in self.webhook_secrets:
@@ -221,6 +232,7 @@ class Settings:
             "url_secret",
             "admin_token",
             "journal_size",
+            "workers",
         ):
             raw = environ.get(f"MOCK_{name.upper()}")
             if raw is None or raw == "":
@@ -235,7 +247,16 @@ class Settings:
         return dataclasses.replace(base, **changes)
 
 
-_INTS = {"port", "seed", "auth_error_status", "max_body_bytes", "max_json_depth", "journal_size", "media_cache_items"}
+_INTS = {
+    "port",
+    "seed",
+    "auth_error_status",
+    "max_body_bytes",
+    "max_json_depth",
+    "journal_size",
+    "media_cache_items",
+    "workers",
+}
 _FLOATS = {"time_scale", "discount_percent", "default_balance", "failure_probability", "latency", "url_ttl"}
 _STRS = {"host", "store", "webhook_secret", "url_secret", "admin_token", "replay"}
 

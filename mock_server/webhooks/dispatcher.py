@@ -14,7 +14,9 @@ Rules:
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
 - Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed
   (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window this module times.
-- With a persistent store, pending deliveries are reloaded by `start()` and resume where they were.
+- With a persistent store, pending deliveries are reloaded by `start()` and resume where they were, and
+  finished ones refill the journal. The service writes a transition's deliveries in the same store
+  transaction as the task (`prepare()` builds them without I/O, `accept()` queues them once committed).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import functools
 import hashlib
 import random
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ import httpx2
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
+from mock_server.peers import STALE
 from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
 from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
@@ -50,13 +53,18 @@ from mock_server.webhooks.transport import KeepAliveTransport
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
 
+EPOCH = "webhook_epoch"
+
 
 class DeliveryStore(Protocol):
-    """The slice of `mock_server.store.Store` the dispatcher persists pending deliveries through."""
+    """The slice of `mock_server.store.Store` the dispatcher persists deliveries through (pending and finished)."""
 
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None: ...
     def delete_delivery(self, delivery_id: str) -> None: ...
-    def pending_deliveries(self) -> list[dict[str, Any]]: ...
+    def deliveries(self) -> list[dict[str, Any]]: ...
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]: ...
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
 
 
 class Timers(Protocol):
@@ -107,7 +115,9 @@ class WebhookDispatcher:
         self._allows = functools.lru_cache(maxsize=1024)(Allowlist(settings.allowlist).allows)
         self.journal = DeliveryJournal(settings.journal_limit)
         self._timers: dict[str, Any] = {}
-        self._epoch = 0
+        # The reset count is part of every webhook-id; kept in the store so ids differ after reset + restart too.
+        self._epoch = int(store.get_meta(EPOCH) or 0) if store is not None else 0
+        self._order_windows: dict[str, float] = {}  # out-of-order chaos planned by prepare(), used by accept()
         self._pairing = Pairing()
         self._held_timer: Any = None
         self._lanes = self._new_lanes()
@@ -173,6 +183,8 @@ class WebhookDispatcher:
             self._forget(delivery.delivery_id)
         self.journal.clear()
         self._epoch += 1
+        if self._store is not None:
+            self._store.set_meta(EPOCH, str(self._epoch))
 
     # -- the service's subscriber -----------------------------------------------------------------
 
@@ -182,12 +194,56 @@ class WebhookDispatcher:
         A task may carry `webhook_chaos` (a mapping like the `chaos:` settings, e.g. from a rule) that
         replaces the configured chaos for its deliveries.
         """
+        deliveries = self.prepare(prediction, event, body)
+        if self._store is not None:
+            for delivery in deliveries:
+                self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+        self.accept(deliveries)
+        return deliveries[0].delivery_id if deliveries else None
+
+    def prepare(self, prediction: _HasWebhook, event: str, body: Mapping[str, Any]) -> list[Delivery]:
+        """The delivery records `event` makes (pending, or blocked when the host is not allowed), without I/O.
+
+        The id derives from the task and event, so a settle replayed after a crash yields the same `webhook-id`.
+        """
+        url = prediction.webhook
+        if url is None or not fires(event, url, self.settings):
+            return []
         chaos = self._chaos_for(prediction)
-        args = (prediction.task_id, prediction.webhook, event, body, chaos)
+        now = self._clock.now()
+        delivery = Delivery(
+            delivery_id=self._new_id(prediction.task_id, event),
+            task_id=prediction.task_id,
+            event=event,
+            url=url,
+            payload=encode_payload(body),
+            created_at=now,
+            chaos=self._plan_chaos(chaos),
+        )
+        if not self._allows(url):
+            return [replace(delivery, status=DeliveryStatus.BLOCKED)]
+        if chaos.out_of_order:
+            self._order_windows[delivery.delivery_id] = chaos.out_of_order_window
+        return [replace(delivery, next_attempt_at=now + chaos.delay)]
+
+    def accept(self, deliveries: Sequence[Delivery]) -> None:
+        """Journal and queue deliveries that the store already holds (from `prepare()`); any thread."""
         if self._thread is not None and threading.get_ident() != self._thread:
-            result: str | None = anyio.from_thread.run_sync(self._on_event, *args, token=self._token)
-            return result
-        return self._on_event(*args)
+            anyio.from_thread.run_sync(self._accept, deliveries, token=self._token)
+            return
+        self._accept(deliveries)
+
+    def _accept(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self.journal.put(delivery)
+            if delivery.finished:
+                continue
+            window = self._order_windows.pop(delivery.delivery_id, None)
+            at = delivery.next_attempt_at if delivery.next_attempt_at is not None else self._clock.now()
+            if window is not None:
+                self._hold_or_swap(delivery, at, window)
+            else:
+                self._submit((delivery.delivery_id,), at)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
         try:
@@ -196,42 +252,44 @@ class WebhookDispatcher:
             self._on_error(exc)
             return self.settings.chaos
 
-    def _on_event(
-        self, task_id: str, url: str | None, event: str, body: Mapping[str, Any], chaos: WebhookChaos
-    ) -> str | None:
-        if url is None or not fires(event, url, self.settings):
-            return None
-        now = self._clock.now()
-        delivery = Delivery(
-            delivery_id=self._new_id(task_id, event),
-            task_id=task_id,
-            event=event,
-            url=url,
-            payload=encode_payload(body),
-            created_at=now,
-            chaos=self._plan_chaos(chaos),
-        )
-        if not self._allows(url):
-            self.journal.put(replace(delivery, status=DeliveryStatus.BLOCKED))
-            return delivery.delivery_id
-        delay = chaos.delay
-        delivery = replace(delivery, next_attempt_at=now + delay)
-        self._save(delivery)
-        if chaos.out_of_order:
-            self._hold_or_swap(delivery, now + delay, chaos.out_of_order_window)
-        else:
-            self._submit((delivery.delivery_id,), now + delay)
-        return delivery.delivery_id
-
     # -- control surface --------------------------------------------------------------------------
 
     def list(self, *, task_id: str | None = None, status: str | None = None) -> list[Delivery]:
-        """Deliveries in creation order, filtered by task id and status."""
-        return self.journal.list(task_id=task_id, status=status)
+        """Deliveries in creation order, filtered by task id and status.
+
+        On a store that several processes share, this includes the deliveries the others made.
+        """
+        if not getattr(self._store, "multiprocess", False):
+            return self.journal.list(task_id=task_id, status=status)
+        return [
+            d
+            for d in self._everyones()
+            if (task_id is None or d.task_id == task_id) and (status is None or d.status == status)
+        ]
+
+    def _everyones(self) -> tuple[Delivery, ...]:
+        """The store's deliveries (every process's), with this process's journal entries (fresher) over them."""
+        assert self._store is not None
+        local = {d.delivery_id: d for d in self.journal}
+        merged: dict[str, Delivery] = {}
+        for record in self._store.deliveries():
+            try:
+                stored = Delivery.from_record(record)
+            except (KeyError, TypeError, ValueError):
+                continue
+            merged[stored.delivery_id] = local.pop(stored.delivery_id, stored)
+        return (*merged.values(), *local.values())
 
     def get(self, delivery_id: str) -> Delivery:
         """One delivery; KeyError when the journal has no such id."""
-        return self.journal.get(delivery_id)
+        try:
+            return self.journal.get(delivery_id)
+        except KeyError:
+            if getattr(self._store, "multiprocess", False):
+                for delivery in self._everyones():
+                    if delivery.delivery_id == delivery_id:
+                        return delivery
+            raise
 
     def redeliver(self, delivery_id: str) -> Delivery:
         """Send again now with a fresh attempt budget; a blocked delivery stays blocked (nothing is sent)."""
@@ -323,29 +381,45 @@ class WebhookDispatcher:
 
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
-        if self._store is not None:
-            if delivery.finished:
-                self._store.delete_delivery(delivery.delivery_id)
-            else:
-                self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+        if self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
+            self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+
+    def _known(self, delivery_id: str) -> Delivery | None:
+        try:
+            return self.journal.get(delivery_id)
+        except KeyError:
+            return None
 
     def _forget(self, delivery_id: str) -> None:
         if self._store is not None:
             self._store.delete_delivery(delivery_id)
 
     def _resume(self) -> None:
+        # On a store several processes share, pending deliveries are taken over from dead processes only
+        # (`resume()` with the store's `reclaim()`, by mock_server.peers), never from a live one.
         if self._store is None:
             return
+        if getattr(self._store, "multiprocess", False):  # the orphans and those of processes silent for STALE s
+            self.resume(self._store.reclaim(SystemClock().now(), STALE))
+        else:
+            self.resume(self._store.deliveries())
+
+    def resume(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Journal stored delivery records and queue the pending ones (at start, or taken over from a dead process)."""
         now = self._clock.now()
-        for record in self._store.pending_deliveries():
+        for record in records:
             try:
                 delivery = Delivery.from_record(record)
             except (KeyError, TypeError, ValueError) as exc:
                 self._on_error(exc)
                 continue
-            if delivery.finished or delivery.delivery_id in self._timers:
+            if delivery.delivery_id in self._timers:
                 continue
+            if self._known(delivery.delivery_id) is not None:
+                continue  # this process journaled (and queued) it already
             self.journal.put(delivery)
+            if delivery.finished:
+                continue
             self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
 
     async def _run(self, receiver: str, batch: Batch) -> None:

@@ -86,13 +86,38 @@ async def test_credits_default_unlimited_and_usage_adds_up(client: httpx2.AsyncC
 
 
 async def test_exhausted_balance_is_402(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
-    async with make_client(Settings(balances={"sk-one": 0.05})) as client:
-        await create(client)
-        clock.advance(10)
-        assert (await client.get("/v1/credits", headers=KEY)).json()["data"]["balance"] < 0
+    cost = 2 * 0.039 * 0.75
+    async with make_client(Settings(balances={"sk-one": 0.1})) as client:
+        await create(client)  # holds `cost` of the 0.1 while it processes
+        held = (await client.get("/v1/credits", headers=KEY)).json()["data"]
+        assert (held["total_usage"], held["balance"]) == (pytest.approx(cost), pytest.approx(0.1 - cost))
         response = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
-        envelope(response, 402, "insufficient_credit", "Account overdue")
+        envelope(response, 402, "insufficient_credit", "would cost 0.0585")
+        clock.advance(10)
+        settled = (await client.get("/v1/credits", headers=KEY)).json()["data"]
+        assert settled["balance"] == pytest.approx(0.1 - cost)
+        envelope(await client.post("/v1/predictions", json=IMAGE, headers=KEY), 402, "insufficient_credit", "Account")
         assert (await client.post("/v1/predictions", json=IMAGE, headers=OTHER)).status_code == 200
+
+
+async def test_creates_while_tasks_process_never_take_the_balance_below_zero(  # type: ignore[no-untyped-def]
+    make_client, clock: FakeClock
+) -> None:
+    cost = 2 * 0.039 * 0.75
+    async with make_client(Settings(balances={"sk-one": 0.2})) as client:
+        answers = [(await client.post("/v1/predictions", json=IMAGE, headers=KEY)).status_code for _ in range(20)]
+        assert (answers.count(200), answers.count(402)) == (3, 17)  # 3 * 0.0585 <= 0.2 < 4 * 0.0585
+        clock.advance(10)
+        data = (await client.get("/v1/credits", headers=KEY)).json()["data"]
+        assert (data["total_usage"], data["balance"]) == (pytest.approx(3 * cost), pytest.approx(0.2 - 3 * cost))
+
+
+async def test_a_failed_task_gives_its_reservation_back(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    async with make_client(Settings(balances={"sk-one": 0.1})) as client:
+        await create(client, headers={**KEY, "X-Mock-Outcome": "failed"})
+        assert (await client.get("/v1/credits", headers=KEY)).json()["data"]["balance"] < 0.1
+        clock.advance(10)
+        assert (await client.get("/v1/credits", headers=KEY)).json()["data"]["balance"] == pytest.approx(0.1)
 
 
 async def test_rate_limit_429_with_retry_after_then_recovers(make_client, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]

@@ -221,3 +221,12 @@ async def test_a_quote_in_the_host_header_stays_inside_the_server_url(client: ht
             {"url": "http://it's.localhost:8000", "description": "this mock"},
             {"url": "https://api.shuyou.ai"},
         ]
+
+
+def test_live_tasks_share_one_input_dict_per_distinct_input_without_merging_types() -> None:
+    from mock_server.service import _shared_input
+
+    assert _shared_input({"prompt": "a", "n": 1}) is _shared_input({"prompt": "a", "n": 1})
+    assert [type(_shared_input({"n": v})["n"]) for v in (1, 1.0, True)] == [int, float, bool]
+    nested = {"prompt": "a", "image_urls": ["https://x"]}
+    assert _shared_input(nested) is nested  # kept as it came

@@ -18,7 +18,7 @@ import pytest
 from contracts.receiver import WebhookReceiver
 from mock_server.clock import FakeClock
 from mock_server.scheduler import Scheduler
-from mock_server.sqlite_store import SqliteStore
+from mock_server.store.sqlite import SqliteStore
 from mock_server.webhooks.delivery import Answer, WebhookSender
 from mock_server.webhooks.dispatcher import DeliveryStore, WebhookDispatcher
 from mock_server.webhooks.journal import Delivery

@@ -50,7 +50,8 @@ def test_from_mapping_reads_nested_sections() -> None:
         pytest.param({"prices": {"image": {"amount": 1, "per": "pixel"}}}, r"prices.image.per='pixel'", id="unit"),
         pytest.param({"rules": [{"match": {"prompt": "("}}]}, r"rules\[0\].match.prompt", id="bad-regex"),
         pytest.param({"rules": [{"outcome": "maybe"}]}, r"rules\[0\].outcome='maybe'", id="bad-outcome"),
-        pytest.param({"store": "redis://x"}, "use 'memory' or 'sqlite", id="store"),
+        pytest.param({"store": "postgres://x"}, "use 'memory', 'sqlite", id="store"),
+        pytest.param({"workers": 2}, "memory store lives in one process", id="workers-memory"),
         pytest.param({"rate_limit": {"requests": 0}}, "rate_limit.requests=0", id="rate"),
     ],
 )

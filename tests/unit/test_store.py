@@ -5,13 +5,17 @@ from pathlib import Path
 import pytest
 
 from mock_server.lifecycle import OutputFile, Prediction, Status, Usage, transition
-from mock_server.sqlite_store import SqliteStore
-from mock_server.store import MemoryStore, Store, open_store
+from mock_server.store import Store, open_store
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return MemoryStore() if request.param == "memory" else SqliteStore(str(tmp_path / "s.db"))
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "memory" if request.param == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return open_store(store_url, journal_limit=3)
 
 
 def make(task_id: str, key: str = "k", model: str = "m") -> Prediction:
@@ -79,3 +83,93 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     second = open_store(f"sqlite:///{path}")
     assert second.get("a") == make("a")
     assert second.usage("k") == 2.0
+
+
+def test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw(store: Store) -> None:
+    assert store.admit(make("a"), reserve=0.75, limit=1.0)
+    assert store.reserved("k") == pytest.approx(0.75)
+    assert not store.admit(make("b"), reserve=0.75, limit=1.0)  # 0.75 + 0.75 > 1
+    assert store.get("b") is None
+    assert store.admit(make("c"), reserve=0.25, limit=1.0)
+    assert not store.admit(make("d"), reserve=0.0, limit=1.0)  # nothing left, even for a free task
+
+
+def test_commit_turns_the_hold_into_usage_once(store: Store) -> None:
+    p = make("a")
+    store.admit(p, reserve=0.75, limit=None, outbox=[("d0", {"status": "pending", "event": "processing"})])
+    done = transition(p, Status.SUCCESS, now=2.0)
+    assert store.commit(done, charge=0.75, outbox=[("d1", {"status": "pending"})])
+    assert (store.usage("k"), store.reserved("k")) == (pytest.approx(0.75), 0.0)
+    assert not store.commit(done, charge=0.75, outbox=[("d2", {"status": "pending"})])  # already terminal
+    assert store.usage("k") == pytest.approx(0.75)
+    assert [d["status"] for d in store.pending_deliveries()] == ["pending", "pending"]
+
+
+def test_failed_task_releases_its_hold_without_charge(store: Store) -> None:
+    p = make("a")
+    store.admit(p, reserve=0.5, limit=1.0)
+    assert store.commit(transition(p, Status.FAILED, now=2.0), charge=0.0)
+    assert (store.usage("k"), store.reserved("k")) == (0.0, 0.0)
+
+
+def test_finished_deliveries_are_a_journal_bounded_oldest_first(store: Store) -> None:
+    store.put_delivery("p", {"status": "pending", "n": 0})
+    for n in range(1, 6):
+        store.put_delivery(f"d{n}", {"status": "pending", "n": n})
+        store.put_delivery(f"d{n}", {"status": "delivered", "n": n})
+    assert [d["n"] for d in store.deliveries()] == [0, 3, 4, 5]  # journal_limit=3 finished, the pending one kept
+
+
+def test_next_block_never_repeats_a_range(store: Store) -> None:
+    assert [store.next_block("ids", 10) for _ in range(3)] == [0, 10, 20]
+    assert store.next_block("other", 5) == 0
+
+
+def test_reset_keeps_meta_such_as_the_clock(store: Store) -> None:
+    store.set_meta("clock_offset", "60.0")
+    store.next_block("ids", 10)
+    store.reset()
+    assert (store.get_meta("clock_offset"), store.next_block("ids", 10)) == ("60.0", 0)
+
+
+def test_sqlite_keeps_order_journal_blocks_and_holds_across_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    first = open_store(url)
+    first.put(make("a"))
+    first.put_delivery("n1", {"status": "pending", "n": 1})
+    first.put_delivery("n2", {"status": "pending", "n": 2})
+    first.put_delivery("x", {"status": "exhausted", "n": 0})
+    first.admit(make("b"), reserve=0.5, limit=None)
+    start = first.next_block("ids", 1024)
+    first.set_meta("clock_offset", "3599.0")
+    first.close()
+    second = open_store(url)
+    second.put_delivery("n3", {"status": "pending", "n": 3})
+    # Regression: the insertion counter used to restart from the tasks table only ([3, 1, 2]).
+    assert [d["n"] for d in second.pending_deliveries()] == [1, 2, 3]
+    assert [d["n"] for d in second.deliveries()] == [1, 2, 0, 3]
+    assert second.next_block("ids", 1024) == start + 1024
+    assert (second.reserved("k"), second.get_meta("clock_offset")) == (0.5, "3599.0")
+
+
+def test_due_lists_processing_tasks_whose_time_has_come(store: Store) -> None:
+    store.put(make("a"))  # due at 2.0
+    store.admit(make("b"), reserve=0.0, limit=None)
+    store.put(transition(make("c"), Status.SUCCESS, now=2.0))
+    assert store.due(1.0) == []
+    assert sorted(p.task_id for p in store.due(2.0)) == ["a", "b"]
+
+
+def test_reclaim_takes_over_pending_deliveries_of_silent_processes_only(store: Store, store_url: str) -> None:
+    if store_url == "memory":
+        assert store.reclaim(100.0, 1.5) == []  # one process: nothing to take over
+        return
+    other = open_store(store_url)  # another process on the same store
+    other.beat(100.0)
+    other.put_delivery("theirs", {"status": "pending", "n": 1})
+    store.beat(100.0)
+    store.put_delivery("mine", {"status": "pending", "n": 2})
+    assert store.reclaim(101.0, 1.5) == []  # the other process beat 1 s ago: alive
+    assert store.reclaim(102.0, 1.5) == [{"status": "pending", "n": 1}]  # silent for 2 s: taken over, once
+    assert store.reclaim(103.0, 1.5) == []
+    assert other.reclaim(103.0, 5.0) == []  # and the other, were it alive, would not take it back while we beat

@@ -1,0 +1,150 @@
+"""Benchmark the state engine: `--workers 2` on Redis vs one worker on memory, and 100,000 live tasks.
+
+1. Throughput, same run, alternating rounds: `shuyou-mock serve --workers 2 --store redis://...` (its own
+   redis-server on a free port, never 6379) against `shuyou-mock serve` on the memory store, POST create
+   and GET of a finished task, with bench_mock's keep-alive load generator (target >= 1.3x on both routes
+   on a 2-core machine, load generator and Redis included).
+2. Memory: RSS of one memory-store process before and after `--tasks` creates that stay processing
+   (target < 150 MB at 100,000), then its CPU use while idle for `--idle` seconds (target < 1 %).
+
+    python bench/bench_store.py [--rounds 5] [--seconds 1.5] [--tasks 100000] [--idle 5] [--skip-workers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_mock import BODY, cpu_seconds, first_task_id, load, request_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
+
+
+def mock(port: int, *args: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    time.sleep(1.0)  # let every worker finish its startup
+    return proc
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("workers: skipped, redis-server not found (apt-get install -y redis-server)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        rport = free_port()
+        redis = subprocess.Popen(
+            [binary, "--port", str(rport), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_port(rport)
+        ports = {"memory x1": free_port(), "redis x2": free_port()}
+        procs = {
+            "memory x1": mock(ports["memory x1"], "--store", "memory"),
+            "redis x2": mock(ports["redis x2"], "--store", f"redis://127.0.0.1:{rport}/0", "--workers", "2"),
+        }
+        try:
+            rates: dict[tuple[str, str], list[float]] = {}
+            for route in ("create", "get"):
+                payloads = {}
+                for kind, port in ports.items():
+                    if route == "create":
+                        payloads[kind] = request_bytes("POST", "/v1/predictions", BODY)
+                    else:
+                        payloads[kind] = request_bytes("GET", f"/v1/predictions/{asyncio.run(first_task_id(port))}")
+                    asyncio.run(load(port, payloads[kind], 300, 2.0, connections))  # warm-up
+                for _ in range(rounds):
+                    for kind, port in ports.items():
+                        done, elapsed = asyncio.run(load(port, payloads[kind], 10**9, seconds, connections))
+                        rates.setdefault((kind, route), []).append(done / elapsed)
+            print(f"{'route':<8}{'memory x1 req/s':>17}{'redis x2 req/s':>16}{'ratio':>8}")
+            for route in ("create", "get"):
+                one, two = statistics.median(rates[("memory x1", route)]), statistics.median(rates[("redis x2", route)])
+                print(f"{route:<8}{one:>17.0f}{two:>16.0f}{two / one:>8.2f}")
+            print(
+                f"medians of {rounds} alternating rounds of {seconds:g} s, {connections} connections (target >= 1.3x)"
+            )
+        finally:
+            for p in procs.values():
+                p.terminate()
+                p.wait(10)
+            redis.terminate()
+            redis.wait(10)
+
+
+def live_tasks(tasks: int, idle: float, connections: int) -> None:
+    port = free_port()
+    proc = mock(port, "--store", "memory", "--time-scale", "100000")  # tasks stay processing for days
+    try:
+        before = rss_mb(proc.pid)
+        start = time.perf_counter()
+        done, _ = asyncio.run(load(port, request_bytes("POST", "/v1/predictions", BODY), tasks, 3600, connections))
+        took = time.perf_counter() - start
+        after = rss_mb(proc.pid)
+        cpu_before = cpu_seconds(proc.pid)
+        time.sleep(idle)  # measuring idleness is waiting on the wall clock by definition
+        cpu_idle = (cpu_seconds(proc.pid) - cpu_before) / idle * 100
+        print(
+            f"live tasks: {done:,} created in {took:.1f} s; RSS {before:.0f} MB -> {after:.0f} MB "
+            f"(target < 150 MB at 100,000); idle CPU {cpu_idle:.2f} % over {idle:g} s (target < 1 %)"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--idle", type=float, default=5.0)
+    parser.add_argument("--skip-workers", action="store_true")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if not args.skip_workers:
+        workers_vs_memory(args.rounds, args.seconds, args.connections)
+    live_tasks(args.tasks, args.idle, args.connections)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Where tasks, credits, ids, the clock offset and webhook deliveries live: one `Store` protocol, three backends.
+
+`memory` (the default: dicts in this process), `sqlite:///path.db` (one file, survives a restart) and
+`redis://host:port/db` (shared by many processes and hosts). `open_store()` is the only code that knows
+the backends; each backend imports only `codec`, never this module, so there is no import cycle.
+
+Rules:
+- A task's transitions are written with everything that depends on them in ONE call, hence one
+  transaction (transactional outbox): `admit()` writes a new task and its credit reservation (and its
+  `processing` webhook records, if any); `commit()` writes a terminal task, releases its reservation,
+  adds its charge to the key's usage and writes its webhook delivery records. A crash leaves all or none.
+- Delivery records are upserted by id (`put_delivery`); a finished one (`status` other than `pending`)
+  stays as the delivery journal, bounded to `journal_limit` records, the oldest finished evicted first.
+  `deliveries()` returns them in insertion order, across restarts.
+- `next_block(name, size)` hands out id ranges that are never handed out again by this store (ids stay
+  unique across restarts and processes); `get_meta`/`set_meta` keep small values such as the clock offset.
+- `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
+  seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from mock_server.errors import SettingsError
+from mock_server.lifecycle import Prediction
+from mock_server.store.codec import OutboxRecord
+
+__all__ = ["STORE_URLS", "OutboxRecord", "Store", "open_store"]
+
+STORE_URLS = "'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
+
+
+class Store(Protocol):
+    # -- tasks --------------------------------------------------------------------------------------
+    def get(self, task_id: str) -> Prediction | None: ...
+    def put(self, prediction: Prediction) -> None: ...
+    def find(
+        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[Prediction]: ...
+    def processing(self) -> Iterable[Prediction]: ...
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        """Tasks still processing whose `due_at` <= `now`, earliest first (any process may settle them)."""
+        ...
+
+    # -- atomic transitions -------------------------------------------------------------------------
+    def admit(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool:
+        """Write a new task with `reserve` credits held for it, unless the key's usage plus reservations plus
+        `reserve` would pass `limit` (or nothing is left): then write nothing and return False."""
+        ...
+
+    def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        """Write a terminal task, release its reservation, add `charge` to its key's usage, write `outbox`;
+        unless the stored task is terminal already (another process settled it): then write nothing, False."""
+        ...
+
+    # -- credits ------------------------------------------------------------------------------------
+    def add_usage(self, key: str, cost: float) -> float: ...
+    def usage(self, key: str) -> float: ...
+    def reserved(self, key: str) -> float: ...
+
+    # -- webhook deliveries (the outbox and the journal) ---------------------------------------------
+    def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None: ...
+    def delete_delivery(self, delivery_id: str) -> None: ...
+    def deliveries(self) -> list[dict[str, Any]]: ...
+    def pending_deliveries(self) -> list[dict[str, Any]]: ...
+
+    # -- generic records, ids and small values ------------------------------------------------------
+    def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None: ...
+    def delete_record(self, kind: str, record_id: str) -> None: ...
+    def records(self, kind: str) -> list[dict[str, Any]]: ...
+    def next_block(self, name: str, size: int) -> int: ...
+
+    # -- sharing between processes (a pending delivery belongs to the process that wrote it) ------------
+    def beat(self, now: float) -> None:
+        """Record that this process is alive at wall time `now`."""
+        ...
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        """Take over (atomically) the pending deliveries of processes not seen for `stale_after` s; their records."""
+        ...
+
+    def get_meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
+
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
+
+    @property
+    def multiprocess(self) -> bool:
+        """True when several processes may share this store (`--workers`)."""
+        ...
+
+
+def open_store(url: str, *, journal_limit: int = 10_000) -> Store:
+    """`memory`, `sqlite:///path.db` or `redis://host:port/db`."""
+    if url == "memory":
+        from mock_server.store.memory import MemoryStore
+
+        return MemoryStore(journal_limit=journal_limit)
+    if url.startswith("sqlite:///"):
+        from mock_server.store.sqlite import SqliteStore
+
+        return SqliteStore(url.removeprefix("sqlite:///"), journal_limit=journal_limit)
+    if url.startswith("redis://"):
+        from mock_server.store.redis import RedisStore
+
+        return RedisStore(url, journal_limit=journal_limit)
+    raise SettingsError(f"store={url!r}: use {STORE_URLS}")

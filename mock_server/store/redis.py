@@ -1,0 +1,332 @@
+"""The Redis store (`redis://host:port/db`): many mock processes and hosts share one state.
+
+Every transition is one Lua script (atomic on the server): `admit` checks the key's credits and writes
+the task with its hold, `commit` writes a terminal task only if it is still processing (so a task
+settles exactly once, whichever process gets there first), releases the hold, charges the usage and
+writes the webhook records. Keys live under `shuyou:` in the URL's database:
+
+    t:<id> task JSON      tasks   zset id -> insertion seq      processing  set of ids   timers zset id -> due
+    used / held  hash key -> credits      hold  hash task id -> credits held
+    d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
+    d:owner hash pending id -> owning process   beats hash owner -> wall time of its last sweep
+    r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
+
+The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
+redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from mock_server.errors import SettingsError
+from mock_server.lifecycle import Prediction, Status
+from mock_server.store.codec import OutboxRecord, dumps, loads, prediction_from_json, prediction_to_json
+
+__all__ = ["RedisStore"]
+
+P = "shuyou:"
+
+_LIB = """
+local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')
+local function put_task(id, json, status, due)
+  if redis.call('EXISTS', P..'t:'..id) == 0 then
+    redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
+  end
+  redis.call('SET', P..'t:'..id, json)
+  if status == 'processing' then
+    redis.call('SADD', P..'processing', id)
+    redis.call('ZADD', P..'timers', due, id)
+  else
+    redis.call('SREM', P..'processing', id)
+    redis.call('ZREM', P..'timers', id)
+  end
+end
+local function put_delivery(id, json, finished, limit)
+  local seq = redis.call('ZSCORE', P..'d:order', id)
+  if not seq then
+    seq = redis.call('INCR', P..'seq:d')
+    redis.call('ZADD', P..'d:order', seq, id)
+  end
+  redis.call('HSET', P..'d', id, json)
+  if finished == '1' then
+    redis.call('HDEL', P..'d:owner', id)
+    redis.call('ZREM', P..'d:pending', id)
+    local fin = redis.call('INCR', P..'seq:fin')
+    redis.call('ZADD', P..'d:fin', fin, id)
+    local old = redis.call('ZRANGEBYSCORE', P..'d:fin', '-inf', fin - limit)
+    for _, victim in ipairs(old) do
+      redis.call('HDEL', P..'d', victim)
+      redis.call('ZREM', P..'d:order', victim)
+      redis.call('ZREM', P..'d:fin', victim)
+    end
+  else
+    redis.call('ZREM', P..'d:fin', id)
+    redis.call('ZADD', P..'d:pending', seq, id)
+    redis.call('HSET', P..'d:owner', id, OWNER)
+  end
+end
+local function put_outbox(first, limit)
+  local i = first
+  while ARGV[i] do
+    put_delivery(ARGV[i], ARGV[i + 1], ARGV[i + 2], limit)
+    i = i + 3
+  end
+end
+"""
+
+# ARGV: prefix, id, json, status, key, reserve, limit ('' = none), due, journal limit, outbox triples...
+_ADMIT = (
+    _LIB
+    + """
+local id, key, reserve = ARGV[2], ARGV[5], tonumber(ARGV[6])
+if ARGV[7] ~= '' then
+  local used = tonumber(redis.call('HGET', P..'used', key) or '0')
+  local held = tonumber(redis.call('HGET', P..'held', key) or '0')
+  local left = tonumber(ARGV[7]) - used - held
+  if left <= 0 or left - reserve < -1e-9 then return 0 end
+end
+put_task(id, ARGV[3], ARGV[4], ARGV[8])
+if reserve ~= 0 then
+  redis.call('HSET', P..'hold', id, ARGV[6])
+  redis.call('HINCRBYFLOAT', P..'held', key, ARGV[6])
+end
+put_outbox(10, tonumber(ARGV[9]))
+return 1
+"""
+)
+
+# ARGV: prefix, id, json, status, key, charge, journal limit, outbox triples...
+_COMMIT = (
+    _LIB
+    + """
+local id, key = ARGV[2], ARGV[5]
+if redis.call('EXISTS', P..'t:'..id) == 1 and redis.call('SISMEMBER', P..'processing', id) == 0 then
+  return 0
+end
+put_task(id, ARGV[3], ARGV[4], '0')
+local held = redis.call('HGET', P..'hold', id)
+if held then
+  redis.call('HDEL', P..'hold', id)
+  local left = tonumber(redis.call('HINCRBYFLOAT', P..'held', key, '-'..held))
+  if left < 1e-9 then redis.call('HSET', P..'held', key, '0') end
+end
+if tonumber(ARGV[6]) ~= 0 then redis.call('HINCRBYFLOAT', P..'used', key, ARGV[6]) end
+put_outbox(8, tonumber(ARGV[7]))
+return 1
+"""
+)
+
+# ARGV: prefix, id, json, status, due
+_PUT_TASK = _LIB + "\nput_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])\nreturn 1\n"
+
+# ARGV: prefix|owner, now, stale_after: take over the pending deliveries of owners not seen for stale_after s
+_RECLAIM = (
+    _LIB
+    + """
+local now, stale = tonumber(ARGV[2]), tonumber(ARGV[3])
+local beats = redis.call('HGETALL', P..'beats')
+local alive = {}
+for i = 1, #beats, 2 do
+  if beats[i] == OWNER or tonumber(beats[i + 1]) >= now - stale then
+    alive[beats[i]] = true
+  else
+    redis.call('HDEL', P..'beats', beats[i])
+  end
+end
+alive[OWNER] = true
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', P..'d:pending', 0, -1)) do
+  local owner = redis.call('HGET', P..'d:owner', id)
+  if not owner or not alive[owner] then
+    redis.call('HSET', P..'d:owner', id, OWNER)
+    table.insert(out, redis.call('HGET', P..'d', id))
+  end
+end
+return out
+"""
+)
+
+# ARGV: prefix, id, json, finished, journal limit
+_PUT_DELIVERY = _LIB + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
+
+
+def _outbox(outbox: Sequence[OutboxRecord]) -> list[str]:
+    args: list[str] = []
+    for delivery_id, data in outbox:
+        args += [delivery_id, dumps(data), "0" if data.get("status", "pending") == "pending" else "1"]
+    return args
+
+
+class RedisStore:
+    """Implements `mock_server.store.Store` on one Redis database (sync client: calls are ~0.1 ms on loopback)."""
+
+    multiprocess = True
+
+    def __init__(self, url: str, *, journal_limit: int = 10_000) -> None:
+        self._journal_limit = journal_limit
+        self._r: redis.Redis = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+        try:
+            version = str(self._r.info("server").get("redis_version", "0"))
+        except redis.RedisError as exc:
+            raise SettingsError(f"store={url!r}: cannot reach Redis ({exc}); is redis-server running there?") from exc
+        if int(version.split(".")[0]) < 7:
+            raise SettingsError(f"store={url!r}: Redis {version} is too old; the mock needs Redis >= 7 (or Valkey)")
+        self._admit = self._r.register_script(_ADMIT)
+        self._commit = self._r.register_script(_COMMIT)
+        self._put_d = self._r.register_script(_PUT_DELIVERY)
+        self._put_t = self._r.register_script(_PUT_TASK)
+        self._reclaim = self._r.register_script(_RECLAIM)
+        self.owner = secrets.token_hex(8)
+        self._p = f"{P}|{self.owner}"
+
+    @staticmethod
+    def _ids(values: Any) -> list[str]:
+        """Members as str (the client decodes responses; redis-py's stubs do not know it)."""
+        return [str(v) for v in values]
+
+    # -- tasks ---------------------------------------------------------------------------------------
+    def get(self, task_id: str) -> Prediction | None:
+        body = self._r.get(P + "t:" + task_id)
+        return prediction_from_json(body) if body is not None else None
+
+    def put(self, prediction: Prediction) -> None:
+        p = prediction
+        self._put_t(args=[self._p, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
+
+    def find(
+        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[Prediction]:
+        out: list[Prediction] = []
+        start, page = 0, max(limit, 500)
+        while len(out) < limit:
+            ids = self._ids(self._r.zrevrange(P + "tasks", start, start + page - 1))
+            if not ids:
+                break
+            start += page
+            for body in self._r.mget([P + "t:" + i for i in ids]):
+                if body is None:
+                    continue
+                p = prediction_from_json(body)
+                if (
+                    (key is None or p.key == key)
+                    and (status is None or p.status == status)
+                    and (model is None or p.model == model)
+                ):
+                    out.append(p)
+                    if len(out) >= limit:
+                        break
+        return out
+
+    def processing(self) -> Iterable[Prediction]:
+        ids = sorted(self._ids(self._r.smembers(P + "processing")))
+        if not ids:
+            return []
+        bodies = self._r.mget([P + "t:" + i for i in ids])
+        return [p for p in (prediction_from_json(b) for b in bodies if b is not None) if p.status is Status.PROCESSING]
+
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        ids = self._ids(self._r.zrangebyscore(P + "timers", "-inf", now, start=0, num=limit))
+        if not ids:
+            return []
+        bodies = self._r.mget([P + "t:" + i for i in ids])
+        return [p for p in (prediction_from_json(b) for b in bodies if b is not None) if p.status is Status.PROCESSING]
+
+    # -- atomic transitions ----------------------------------------------------------------------------
+    def admit(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool:
+        p = prediction
+        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
+        args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
+        return bool(self._admit(args=args))
+
+    def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        p = prediction
+        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge), str(self._journal_limit)]
+        return bool(self._commit(args=[*args, *_outbox(outbox)]))
+
+    # -- credits -------------------------------------------------------------------------------------
+    def add_usage(self, key: str, cost: float) -> float:
+        return float(self._r.hincrbyfloat(P + "used", key, cost))
+
+    def usage(self, key: str) -> float:
+        value = self._r.hget(P + "used", key)
+        return float(value) if value is not None else 0.0
+
+    def reserved(self, key: str) -> float:
+        value = self._r.hget(P + "held", key)
+        return max(0.0, float(value)) if value is not None else 0.0
+
+    # -- deliveries ------------------------------------------------------------------------------------
+    def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
+        finished = "0" if data.get("status", "pending") == "pending" else "1"
+        self._put_d(args=[self._p, delivery_id, dumps(data), finished, str(self._journal_limit)])
+
+    def delete_delivery(self, delivery_id: str) -> None:
+        with self._r.pipeline() as pipe:
+            for name in ("d:order", "d:pending", "d:fin"):
+                pipe.zrem(P + name, delivery_id)
+            pipe.hdel(P + "d", delivery_id)
+            pipe.execute()
+
+    def _deliveries(self, index: str) -> list[dict[str, Any]]:
+        ids = self._ids(self._r.zrange(P + index, 0, -1))
+        if not ids:
+            return []
+        return [loads(b) for b in self._r.hmget(P + "d", ids) if b is not None]
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self._deliveries("d:order")
+
+    def pending_deliveries(self) -> list[dict[str, Any]]:
+        return self._deliveries("d:pending")
+
+    def beat(self, now: float) -> None:
+        self._r.hset(P + "beats", self.owner, repr(now))
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        found = self._reclaim(args=[self._p, repr(now), repr(stale_after)])
+        return [loads(b) for b in found if b]
+
+    # -- generic records, ids, meta ----------------------------------------------------------------------
+    def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
+        with self._r.pipeline() as pipe:  # MULTI/EXEC
+            pipe.hset(P + "r:" + kind, record_id, dumps(data))
+            pipe.zadd(P + "r:" + kind + ":order", {record_id: self._r.incr(P + "seq:r")}, nx=True)
+            pipe.execute()
+
+    def delete_record(self, kind: str, record_id: str) -> None:
+        with self._r.pipeline() as pipe:
+            pipe.hdel(P + "r:" + kind, record_id)
+            pipe.zrem(P + "r:" + kind + ":order", record_id)
+            pipe.execute()
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        ids = self._ids(self._r.zrange(P + "r:" + kind + ":order", 0, -1))
+        if not ids:
+            return []
+        return [loads(b) for b in self._r.hmget(P + "r:" + kind, ids) if b is not None]
+
+    def next_block(self, name: str, size: int) -> int:
+        return int(self._r.incrby(P + "block:" + name, size)) - size
+
+    def get_meta(self, name: str) -> str | None:
+        value = self._r.hget(P + "meta", name)
+        return None if value is None else str(value)
+
+    def set_meta(self, name: str, value: str) -> None:
+        self._r.hset(P + "meta", name, value)
+
+    def reset(self) -> None:
+        keep = P + "meta"  # the clock does not go back on reset
+        names = [k for k in self._r.scan_iter(match=P + "*", count=1000) if k != keep]
+        for i in range(0, len(names), 500):
+            self._r.delete(*names[i : i + 500])
+
+    def close(self) -> None:
+        self._r.close()

@@ -1,0 +1,279 @@
+"""The SQLite store: one file that survives a restart and that several worker processes may share.
+
+Every write is one transaction (`BEGIN IMMEDIATE`, so a read-check-write such as `admit()` holds the
+write lock from its first read); WAL with `synchronous=NORMAL` loses nothing committed when a process is
+killed (only an OS crash may lose the last commits). Insertion order is an AUTOINCREMENT rowid, which
+SQLite never hands out twice, so order survives restarts and is shared by processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from mock_server.lifecycle import Prediction, Status
+from mock_server.store.codec import OutboxRecord, dumps, loads, prediction_from_json, prediction_to_json
+
+__all__ = ["SqliteStore"]
+
+_EPSILON = 1e-9
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS task (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, key TEXT NOT NULL, model TEXT NOT NULL,
+    status TEXT NOT NULL, due REAL NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS task_status ON task (status, due);
+CREATE TABLE IF NOT EXISTS credit (key TEXT PRIMARY KEY, used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS hold (task_id TEXT PRIMARY KEY, key TEXT NOT NULL, amount REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS delivery (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, fin INTEGER, owner TEXT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS beat (owner TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS delivery_fin ON delivery (fin);
+CREATE TABLE IF NOT EXISTS record (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+    UNIQUE (kind, id));
+CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class SqliteStore:
+    """Implements `mock_server.store.Store` on one SQLite file (one connection per store, guarded by a lock)."""
+
+    multiprocess = True
+
+    def __init__(self, path: str, *, journal_limit: int = 10_000) -> None:
+        self._journal_limit = journal_limit
+        self.owner = secrets.token_hex(8)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            if db.in_transaction:
+                db.execute("COMMIT")
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    # -- tasks ---------------------------------------------------------------------------------------
+    def get(self, task_id: str) -> Prediction | None:
+        body = self._one("SELECT body FROM task WHERE task_id = ?", (task_id,))
+        return prediction_from_json(body) if body is not None else None
+
+    @staticmethod
+    def _put(db: sqlite3.Connection, p: Prediction) -> None:
+        db.execute(
+            "INSERT INTO task (task_id, key, model, status, due, body) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (task_id) DO UPDATE SET status = excluded.status, body = excluded.body",
+            (p.task_id, p.key, p.model, str(p.status), p.due_at, prediction_to_json(p)),
+        )
+
+    def put(self, prediction: Prediction) -> None:
+        with self._tx() as db:
+            self._put(db, prediction)
+
+    def find(
+        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[Prediction]:
+        where, args = [], []
+        for column, value in (("key", key), ("status", status), ("model", model)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT body FROM task" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        return [prediction_from_json(r[0]) for r in rows]
+
+    def processing(self) -> Iterable[Prediction]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),)).fetchall()
+        return [prediction_from_json(r[0]) for r in rows]
+
+    def due(self, now: float, limit: int = 1000) -> list[Prediction]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM task WHERE status = ? AND due <= ? ORDER BY due LIMIT ?",
+                (str(Status.PROCESSING), now, limit),
+            ).fetchall()
+        return [prediction_from_json(r[0]) for r in rows]
+
+    # -- atomic transitions ----------------------------------------------------------------------------
+    def admit(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool:
+        key = prediction.key
+        with self._tx() as db:
+            if limit is not None:
+                row = db.execute("SELECT used + held FROM credit WHERE key = ?", (key,)).fetchone()
+                left = limit - (float(row[0]) if row else 0.0)
+                if left <= 0 or left - reserve < -_EPSILON:
+                    return False
+            self._put(db, prediction)
+            if reserve:
+                db.execute(
+                    "INSERT INTO hold (task_id, key, amount) VALUES (?, ?, ?)", (prediction.task_id, key, reserve)
+                )
+                db.execute(
+                    "INSERT INTO credit (key, held) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET held = held + ?",
+                    (key, reserve, reserve),
+                )
+            for delivery_id, data in outbox:
+                self._put_delivery(db, delivery_id, data)
+        return True
+
+    def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
+        key = prediction.key
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM task WHERE task_id = ?", (prediction.task_id,)).fetchone()
+            if row is not None and row[0] != Status.PROCESSING:
+                return False  # settled already (by another process)
+            self._put(db, prediction)
+            row = db.execute("DELETE FROM hold WHERE task_id = ? RETURNING amount", (prediction.task_id,)).fetchone()
+            held = float(row[0]) if row else 0.0
+            if held or charge:
+                db.execute(
+                    "INSERT INTO credit (key, used) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "used = used + ?, held = MAX(0.0, held - ?)",
+                    (key, charge, charge, held),
+                )
+            for delivery_id, data in outbox:
+                self._put_delivery(db, delivery_id, data)
+        return True
+
+    # -- credits -------------------------------------------------------------------------------------
+    def add_usage(self, key: str, cost: float) -> float:
+        with self._tx() as db:
+            row = db.execute(
+                "INSERT INTO credit (key, used) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET used = used + ? "
+                "RETURNING used",
+                (key, cost, cost),
+            ).fetchone()
+        return float(row[0])
+
+    def usage(self, key: str) -> float:
+        value = self._one("SELECT used FROM credit WHERE key = ?", (key,))
+        return float(value) if value is not None else 0.0
+
+    def reserved(self, key: str) -> float:
+        value = self._one("SELECT held FROM credit WHERE key = ?", (key,))
+        return float(value) if value is not None else 0.0
+
+    # -- deliveries ------------------------------------------------------------------------------------
+    def _put_delivery(self, db: sqlite3.Connection, delivery_id: str, data: Mapping[str, Any]) -> None:
+        fin: int | None = None
+        if data.get("status", "pending") != "pending":
+            fin = self._bump(db, "delivery_fin", 1) + 1
+        db.execute(
+            "INSERT INTO delivery (id, fin, owner, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET fin = excluded.fin, owner = excluded.owner, body = excluded.body",
+            (delivery_id, fin, None if fin is not None else self.owner, dumps(data)),
+        )
+        if fin is not None and fin > self._journal_limit:  # keep the newest `journal_limit` finished ones
+            db.execute("DELETE FROM delivery WHERE fin <= ?", (fin - self._journal_limit,))
+
+    def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
+        with self._tx() as db:
+            self._put_delivery(db, delivery_id, data)
+
+    def delete_delivery(self, delivery_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM delivery WHERE id = ?", (delivery_id,))
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM delivery ORDER BY seq").fetchall()
+        return [loads(r[0]) for r in rows]
+
+    def pending_deliveries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM delivery WHERE fin IS NULL ORDER BY seq").fetchall()
+        return [loads(r[0]) for r in rows]
+
+    def beat(self, now: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO beat (owner, at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET at = excluded.at",
+                (self.owner, now),
+            )
+
+    def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
+        with self._tx() as db:
+            db.execute("DELETE FROM beat WHERE at < ? AND owner != ?", (now - stale_after, self.owner))
+            rows = db.execute(
+                "UPDATE delivery SET owner = ? WHERE fin IS NULL AND (owner IS NULL OR owner NOT IN "
+                "(SELECT owner FROM beat UNION SELECT ?)) RETURNING seq, body",
+                (self.owner, self.owner),
+            ).fetchall()
+        return [loads(body) for _, body in sorted(rows)]
+
+    # -- generic records, ids, meta ----------------------------------------------------------------------
+    def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO record (kind, id, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                (kind, record_id, dumps(data)),
+            )
+
+    def delete_record(self, kind: str, record_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM record WHERE kind = ? AND id = ?", (kind, record_id))
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM record WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+        return [loads(r[0]) for r in rows]
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection, name: str, size: int) -> int:
+        """Advance counter `name` by `size`; return its value before."""
+        row = db.execute(
+            "INSERT INTO counter (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + ? "
+            "RETURNING value",
+            (name, size, size),
+        ).fetchone()
+        return int(row[0]) - size
+
+    def next_block(self, name: str, size: int) -> int:
+        with self._tx() as db:
+            return self._bump(db, f"block:{name}", size)
+
+    def get_meta(self, name: str) -> str | None:
+        value = self._one("SELECT value FROM meta WHERE name = ?", (name,))
+        return None if value is None else str(value)
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def reset(self) -> None:
+        with self._tx() as db:
+            for table in ("task", "credit", "hold", "delivery", "record", "counter"):  # meta (the clock) stays
+                db.execute(f"DELETE FROM {table}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

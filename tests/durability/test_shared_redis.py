@@ -1,0 +1,88 @@
+"""Several mock processes on one Redis behave as one mock (two processes, and `--workers 2`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx2
+
+from contracts.receiver import WebhookReceiver
+from tests.durability.conftest import MockProcess, eventually
+
+BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
+
+
+def status(client: httpx2.Client, task_id: str) -> str:
+    answer = client.get(f"/v1/predictions/{task_id}")
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["task_status"])
+
+
+def test_create_on_one_poll_on_another_advance_on_a_third(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    one, two, three = (processes(redis_url) for _ in range(3))
+    with one.client() as a, two.client() as b, three.client() as c:
+        ids = [a.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]]
+        ids += [b.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]]
+        assert [status(b, ids[0]), status(a, ids[1])] == ["processing", "processing"]
+        before = b.get("/_mock/clock").json()["now"]
+        c.post("/_mock/clock/advance", json={"seconds": 60})
+        assert a.get("/_mock/clock").json()["now"] >= before + 60  # seen by the others before their next answer
+        assert [status(a, ids[0]), status(b, ids[1]), status(c, ids[0])] == ["success"] * 3
+        receiver.wait_for(2, timeout=20)
+        eventually(lambda: len(a.get("/_mock/webhooks").json()["deliveries"]) == 2, what="both deliveries journaled")
+        credits = {x.get("/v1/credits").json()["data"]["total_usage"] for x in (a, b, c)}
+    got = receiver.deliveries()
+    assert sorted(d["body"]["data"]["task_id"] for d in got) == sorted(ids)  # each settled (and fired) once
+    assert len({d["webhook_id"] for d in got}) == 2
+    assert len(credits) == 1  # one balance, whichever process answers
+
+
+def test_workers_2_on_redis_are_one_mock(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    mock = processes(redis_url, "--workers", "2")
+    with mock.client() as client:
+        ids = [
+            client.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]
+            for _ in range(20)
+        ]
+        client.post("/_mock/clock/advance", json={"seconds": 60})
+        fresh = [httpx2.Client(base_url=mock.url, headers=client.headers) for _ in range(6)]  # new connections
+        try:
+            assert {status(c, t) for c in fresh for t in ids} == {"success"}
+        finally:
+            for c in fresh:
+                c.close()
+        receiver.wait_for(20, timeout=20)
+    got = receiver.deliveries()
+    assert sorted(d["body"]["data"]["task_id"] for d in got) == sorted(ids)
+    assert len({d["webhook_id"] for d in got}) == 20
+
+
+def test_kill_9_of_the_process_holding_pending_deliveries_the_other_delivers_them(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    receiver.set_behaviour(status=503)  # every attempt fails: the deliveries stay pending in their process
+    holder, other = processes(redis_url), processes(redis_url)
+    with holder.client() as a, other.client() as b:
+        ids = [
+            a.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]
+            for _ in range(5)
+        ]
+        a.post("/_mock/clock/advance", json={"seconds": 60})
+        eventually(lambda: len({d["webhook_id"] for d in receiver.deliveries()}) == 5, what="5 first attempts")
+        holder.kill()
+        receiver.set_behaviour(status=200)
+        b.post("/_mock/clock/advance", json={"seconds": 3600})  # past any backoff
+        eventually(
+            lambda: len(b.get("/_mock/webhooks", params={"status": "delivered"}).json()["deliveries"]) == 5,
+            what="the surviving process delivers the dead one's webhooks",
+        )
+    by_task: dict[str, set[str]] = {}
+    for d in receiver.deliveries():
+        by_task.setdefault(d["body"]["data"]["task_id"], set()).add(d["webhook_id"])
+    assert sorted(by_task) == sorted(ids)
+    assert all(len(wids) == 1 for wids in by_task.values())  # the same webhook-id as before the kill
+    assert [d["answered"] for d in receiver.deliveries()].count(200) >= 5

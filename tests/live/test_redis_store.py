@@ -1,0 +1,68 @@
+"""The store contract on a real redis-server (the session's own, on a free port), plus what only Redis adds."""
+
+from __future__ import annotations
+
+import pytest
+
+from mock_server.lifecycle import Status, transition
+from mock_server.store import Store, open_store
+from tests.unit.test_store import (  # the same contract tests, run here against Redis
+    make,
+    test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw,
+    test_commit_turns_the_hold_into_usage_once,
+    test_deliveries_round_trip_and_pending_filter,
+    test_due_lists_processing_tasks_whose_time_has_come,
+    test_failed_task_releases_its_hold_without_charge,
+    test_finished_deliveries_are_a_journal_bounded_oldest_first,
+    test_next_block_never_repeats_a_range,
+    test_processing_and_filters,
+    test_put_get_round_trip,
+    test_reclaim_takes_over_pending_deliveries_of_silent_processes_only,
+    test_reset_clears_everything,
+    test_reset_keeps_meta_such_as_the_clock,
+    test_usage_accumulates_per_key,
+)
+
+__all__ = [
+    "test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw",
+    "test_commit_turns_the_hold_into_usage_once",
+    "test_deliveries_round_trip_and_pending_filter",
+    "test_due_lists_processing_tasks_whose_time_has_come",
+    "test_failed_task_releases_its_hold_without_charge",
+    "test_finished_deliveries_are_a_journal_bounded_oldest_first",
+    "test_next_block_never_repeats_a_range",
+    "test_processing_and_filters",
+    "test_put_get_round_trip",
+    "test_reclaim_takes_over_pending_deliveries_of_silent_processes_only",
+    "test_reset_clears_everything",
+    "test_reset_keeps_meta_such_as_the_clock",
+    "test_usage_accumulates_per_key",
+]
+
+
+@pytest.fixture
+def store_url(redis_url: str) -> str:
+    return redis_url
+
+
+@pytest.fixture
+def store(store_url: str) -> Store:
+    return open_store(store_url, journal_limit=3)
+
+
+def test_two_clients_settle_a_task_once_and_see_each_others_state(redis_url: str) -> None:
+    one, two = open_store(redis_url), open_store(redis_url)
+    p = make("a")
+    assert one.admit(p, reserve=0.75, limit=10.0)
+    assert two.get("a") == p
+    done = transition(p, Status.SUCCESS, now=2.0)
+    won = [one.commit(done, charge=0.75, outbox=[("d1", {"status": "pending"})]), two.commit(done, charge=0.75)]
+    assert sorted(won) == [False, True]
+    assert (two.usage("k"), two.reserved("k"), len(one.pending_deliveries())) == (0.75, 0.0, 1)
+
+
+def test_an_unreachable_redis_is_a_clear_startup_error() -> None:
+    from mock_server.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="cannot reach Redis"):
+        open_store("redis://127.0.0.1:1/0")
