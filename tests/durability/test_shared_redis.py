@@ -1,4 +1,4 @@
-"""Several mock processes on one store behave as one mock (processes on one Redis, `--workers 2` on Redis and SQLite)."""
+"""Several mock processes on one store act as one mock: processes on one Redis, `--workers 2` on Redis and SQLite."""
 
 from __future__ import annotations
 
