@@ -63,6 +63,21 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def family(pid: int) -> list[int]:
+    """`pid` and its children (uvicorn's `--workers` supervisor and its worker processes)."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def cpu_of(pids: list[int]) -> float:
+    return sum(cpu_seconds(p) for p in pids)
+
+
 def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -82,6 +97,9 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
         }
         try:
             rates: dict[tuple[str, str], list[float]] = {}
+            # CPU microseconds per request of the load generator (this process), the mock's processes and Redis
+            split: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+            pids = {kind: family(p.pid) for kind, p in procs.items()}
             for route in ("create", "get"):
                 payloads = {}
                 for kind, port in ports.items():
@@ -92,8 +110,12 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
                     asyncio.run(load(port, payloads[kind], 300, 2.0, connections))  # warm-up
                 for _ in range(rounds):
                     for kind, port in ports.items():
+                        before = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
                         done, elapsed = asyncio.run(load(port, payloads[kind], 10**9, seconds, connections))
+                        after = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
                         rates.setdefault((kind, route), []).append(done / elapsed)
+                        us = tuple((a - b) / max(done, 1) * 1e6 for a, b in zip(after, before, strict=True))
+                        split.setdefault((kind, route), []).append((us[0], us[1], us[2]))
             print(f"{'route':<8}{'memory x1 req/s':>17}{'redis x2 req/s':>16}{'ratio':>8}")
             for route in ("create", "get"):
                 one, two = statistics.median(rates[("memory x1", route)]), statistics.median(rates[("redis x2", route)])
@@ -101,6 +123,12 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
             print(
                 f"medians of {rounds} alternating rounds of {seconds:g} s, {connections} connections (target >= 1.3x)"
             )
+            print(f"\nCPU us per request{'generator':>12}{'mock':>8}{'redis':>8}{'total':>8}{'2-core bound req/s':>20}")
+            for (kind, route), rows in split.items():
+                gen, srv, red = (statistics.median(r[i] for r in rows) for i in range(3))
+                total = gen + srv + red
+                print(f"{kind + ' ' + route:<18}{gen:>12.0f}{srv:>8.0f}{red:>8.0f}{total:>8.0f}{2e6 / total:>20.0f}")
+            print("'2-core bound': the rate at which generator + mock + Redis would use both cores fully")
         finally:
             for p in procs.values():
                 p.terminate()

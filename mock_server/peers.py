@@ -2,12 +2,14 @@
 
 Rules: on a store that several processes share (`store.multiprocess`), the clock offset is read from
 the store before every HTTP request (`ClockSyncMiddleware`), so an advance on one process is seen by
-all before their next answer. Every `SWEEP` seconds (wall time) each process records that it is alive
-(`store.beat`), settles the tasks that are due whoever created them (`store.due`; `commit()` is
-conditional, so a task settles exactly once), and takes over the pending webhook deliveries of any
-process not seen for `STALE` seconds (`store.reclaim`, atomic: one taker), which it then sends with
-their original `webhook-id`. On any store the clock offset is restored at start and written on
-every advance (it survives a restart).
+all before their next answer; a store that announces changes (`track_meta`/`meta_changed`, Redis
+pub/sub with acknowledgements) is read only after one was announced, not on every request.
+Every `SWEEP` seconds (wall time) each process records that it is alive (`store.beat`), settles
+the tasks that are due whoever created them (`store.due`; `commit()` is conditional, so a task
+settles exactly once), and takes over the pending webhook deliveries of any process not seen for
+`STALE` seconds (`store.reclaim`, atomic: one taker), which it then sends with their original
+`webhook-id`. On any store the clock offset is restored at start and written on every advance (it
+survives a restart).
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ class Peers:
         self._store = store
         self._clock = clock
         self._syncing = False
+        self._changed: Callable[[], bool] | None = None
         if clock is not None:
+            track = getattr(store, "track_meta", None)
+            if self.shared and track is not None:
+                track()
+                self._changed = store.meta_changed  # type: ignore[attr-defined]
             self.refresh()
             clock.subscribe(self._persist)
 
@@ -52,7 +59,7 @@ class Peers:
     def refresh(self) -> None:
         """Take the store's clock offset if it is ahead of ours (another process advanced the clock)."""
         clock = self._clock
-        if clock is None:
+        if clock is None or (self._changed is not None and not self._changed()):
             return
         saved = self._store.get_meta(CLOCK_OFFSET)
         if saved is not None and float(saved) > clock.offset + 1e-9:

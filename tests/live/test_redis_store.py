@@ -66,3 +66,25 @@ def test_an_unreachable_redis_is_a_clear_startup_error() -> None:
 
     with pytest.raises(SettingsError, match="cannot reach Redis"):
         open_store("redis://127.0.0.1:1/0")
+
+
+def test_a_meta_change_on_one_process_is_announced_to_the_others_before_set_meta_returns(redis_url: str) -> None:
+    """The clock offset is not read before every request: a tracking store re-reads only after an announcement,
+    and the writer waits for every subscriber's acknowledgement, so no process answers with the old clock."""
+    from mock_server.store.redis import RedisStore
+
+    watcher, writer, plain = RedisStore(redis_url), RedisStore(redis_url), RedisStore(redis_url)
+    try:
+        watcher.track_meta()
+        assert watcher.meta_changed()  # the first look always reads
+        assert not watcher.meta_changed()  # nothing announced since: no read needed
+        for i in range(20):
+            writer.set_meta("clock_offset", repr(float(i)))
+            assert watcher.meta_changed(), f"announcement {i} not seen when set_meta returned"
+            assert watcher.get_meta("clock_offset") == repr(float(i))
+            assert not watcher.meta_changed()
+        assert plain.meta_changed()  # not tracking: read every time
+        assert plain.meta_changed()
+    finally:
+        for s in (watcher, writer, plain):
+            s.close()
