@@ -292,8 +292,12 @@ class WebhookDispatcher:
             raise
 
     def redeliver(self, delivery_id: str) -> Delivery:
-        """Send again now with a fresh attempt budget; a blocked delivery stays blocked (nothing is sent)."""
-        delivery = self.journal.get(delivery_id)
+        """Send again now with a fresh attempt budget; a blocked delivery stays blocked (nothing is sent).
+
+        On a shared store this works for a delivery another process made too: this process takes it over
+        (its record names this process as owner), with the same `webhook-id`.
+        """
+        delivery = self.get(delivery_id)
         if delivery.status is DeliveryStatus.BLOCKED:
             return delivery
         self._cancel_timer(delivery_id)

@@ -94,3 +94,23 @@ def test_kill_9_of_the_process_holding_pending_deliveries_the_other_delivers_the
     assert sorted(by_task) == sorted(ids)
     assert all(len(wids) == 1 for wids in by_task.values())  # the same webhook-id as before the kill
     assert [d["answered"] for d in receiver.deliveries()].count(200) >= 5
+
+
+def test_redeliver_on_one_process_of_a_delivery_the_other_made(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    maker, other = processes(redis_url), processes(redis_url)
+    with maker.client() as a, other.client() as b:
+        a.post("/v1/predictions", json={**BODY, "webhook": receiver.url})
+        a.post("/_mock/clock/advance", json={"seconds": 60})
+        eventually(
+            lambda: len(a.get("/_mock/webhooks", params={"status": "delivered"}).json()["deliveries"]) == 1,
+            what="the first delivery",
+        )
+        delivery_id = a.get("/_mock/webhooks").json()["deliveries"][0]["delivery_id"]
+        answer = b.post(f"/_mock/webhooks/{delivery_id}/redeliver")
+        assert answer.status_code == 202, answer.text  # 404 before: only the maker knew it
+        receiver.wait_for(2, timeout=20)
+    webhook_ids = {d["webhook_id"] for d in receiver.deliveries()}
+    assert len(receiver.deliveries()) == 2
+    assert len(webhook_ids) == 1  # the redelivery carries the original webhook-id
