@@ -27,7 +27,7 @@ from mock_server.files import FileStore, outputs_for
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
 from mock_server.lifecycle import Prediction, Status, TaskError
-from mock_server.ratelimit import RateLimiter
+from mock_server.ratelimit import RateLimiter, shared_buckets
 from mock_server.rules import ErrorSpec, Rule
 from mock_server.scheduler import Scheduler, TimerHandle
 from mock_server.settings import Settings
@@ -76,7 +76,7 @@ class PredictionService:
         self.journal = journal
         self.files = files
         self.rules: tuple[Rule, ...] = settings.rules
-        self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits, shared_buckets(store))
         self._ids = self._task_ids()
         self._request_ids = IdFactory(None if settings.seed is None else settings.seed + 1)
         self._rng = random.Random(settings.seed)
@@ -315,7 +315,7 @@ class PredictionService:
     def reconfigure(self, settings: Settings, *, rules: bool) -> None:
         """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""
         if (settings.rate_limit, settings.rate_limits) != (self.settings.rate_limit, self.settings.rate_limits):
-            self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits)
+            self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits, shared_buckets(self.store))
         self.settings = settings
         if rules:  # the file's rules changed: they replace the runtime ones (PUT /_mock/rules)
             self.rules = settings.rules

@@ -9,6 +9,7 @@ writes the webhook records. Keys live under `shuyou:` in the URL's database:
     used / held  hash key -> credits      hold  hash task id -> credits held
     d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
     d:owner hash pending id -> owning process   beats hash owner -> wall time of its last sweep
+    rl  hash key -> "tokens|last refill" (rate limits)
     r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
 
 A change of a meta value (the clock offset) is announced on the `shuyou:meta` channel, and `set_meta`
@@ -163,6 +164,23 @@ return out
 """
 )
 
+# ARGV: prefix|owner, key, capacity, rate, now: refill the key's token bucket, take one if there is one
+_TAKE_TOKEN = """
+local P = string.match(ARGV[1], '^(.-)|')
+local cap, rate, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local tokens, last = cap, now
+local saved = redis.call('HGET', P..'rl', ARGV[2])
+if saved then
+  local t, l = string.match(saved, '^(.-)|(.*)$')
+  tokens, last = tonumber(t), tonumber(l)
+end
+tokens = math.min(cap, tokens + math.max(0, now - last) * rate)
+local left = tokens
+if tokens >= 1 then left = tokens - 1 end
+redis.call('HSET', P..'rl', ARGV[2], string.format('%.17g|%.17g', left, now))
+return string.format('%.17g', tokens)
+"""
+
 # ARGV: prefix, id, json, finished, journal limit
 _PUT_DELIVERY = _LIB + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
 
@@ -193,6 +211,7 @@ class RedisStore:
         self._put_d = self._r.register_script(_PUT_DELIVERY)
         self._put_t = self._r.register_script(_PUT_TASK)
         self._reclaim = self._r.register_script(_RECLAIM)
+        self._take_token = self._r.register_script(_TAKE_TOKEN)
         self.owner = secrets.token_hex(8)
         self._p = f"{P}|{self.owner}"
         self._tracking = False  # until the subscriber runs (and after it fails): read meta every time
@@ -309,6 +328,10 @@ class RedisStore:
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
         found = self._reclaim(args=[self._p, repr(now), repr(stale_after)])
         return [loads(b) for b in found if b]
+
+    # -- rate limits (mock_server.ratelimit.Buckets, shared by every process) ------------------------------
+    def take_token(self, key: str, capacity: float, rate: float, now: float) -> float:
+        return float(self._take_token(args=[self._p, key, repr(capacity), repr(rate), repr(now)]))
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:

@@ -114,3 +114,17 @@ def test_redeliver_on_one_process_of_a_delivery_the_other_made(
     webhook_ids = {d["webhook_id"] for d in receiver.deliveries()}
     assert len(receiver.deliveries()) == 2
     assert len(webhook_ids) == 1  # the redelivery carries the original webhook-id
+
+
+def test_a_rate_limit_holds_across_processes_on_one_redis(
+    processes: Callable[..., MockProcess], redis_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "limits.yaml"
+    config.write_text("rate_limit: {requests: 4, per_seconds: 3600}\n")
+    one, two = processes(redis_url, "--config", str(config)), processes(redis_url, "--config", str(config))
+    with one.client() as a, two.client() as b:
+        answers = [c.get("/v1/credits").status_code for c in (a, b, a, b)]
+        assert answers == [200, 200, 200, 200]
+        refused = [a.get("/v1/credits"), b.get("/v1/credits")]  # per process, each would have 2 left
+        assert [r.status_code for r in refused] == [429, 429]
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)

@@ -88,3 +88,21 @@ def test_a_meta_change_on_one_process_is_announced_to_the_others_before_set_meta
     finally:
         for s in (watcher, writer, plain):
             s.close()
+
+
+def test_token_buckets_are_shared_and_refill_on_the_given_clock(redis_url: str) -> None:
+    from mock_server.ratelimit import LocalBuckets
+    from mock_server.store.redis import RedisStore
+
+    one, two, local = RedisStore(redis_url), RedisStore(redis_url), LocalBuckets()
+    try:
+        # capacity 2, one token per 10 s: the same answers as this process's own buckets, whichever store is asked
+        steps = [(one, 0.0), (two, 0.0), (one, 1.0), (two, 10.0), (one, 10.0), (two, 25.0)]
+        shared = [store.take_token("sk-a", 2.0, 0.1, now) for store, now in steps]
+        alone = [local.take_token("sk-a", 2.0, 0.1, now) for _, now in steps]
+        assert shared == pytest.approx(alone)
+        assert [t >= 1.0 for t in shared] == [True, True, False, True, False, True]
+        assert two.take_token("sk-b", 2.0, 0.1, 25.0) == 2.0  # per key
+    finally:
+        one.close()
+        two.close()
