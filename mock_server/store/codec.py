@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usage
@@ -40,8 +40,21 @@ def loads(text: str | bytes) -> dict[str, Any]:
     return value
 
 
+_FIELDS = tuple(f.name for f in fields(Prediction))
+_OUTPUT_FIELDS = tuple(f.name for f in fields(OutputFile))
+_USAGE_FIELDS = tuple(f.name for f in fields(Usage))
+
+
 def prediction_to_record(p: Prediction) -> dict[str, Any]:
-    record = asdict(p)
+    """The fields by name, nested records as dicts (values shared, not copied: the record is encoded at once).
+
+    Not `dataclasses.asdict`, which deep-copies: 82 us per task against 14 us here (2026-12-02, machine
+    shared with other work), on every create and settle of the Redis and SQLite stores.
+    """
+    record = {name: getattr(p, name) for name in _FIELDS}
+    record["outputs"] = [{name: getattr(o, name) for name in _OUTPUT_FIELDS} for o in p.outputs]
+    record["usage"] = None if p.usage is None else {name: getattr(p.usage, name) for name in _USAGE_FIELDS}
+    record["error"] = None if p.error is None else {"code": p.error.code, "message": p.error.message}
     record["status"] = str(p.status)
     record["outcome"] = str(p.outcome)
     record["history"] = [list(h) for h in p.history]

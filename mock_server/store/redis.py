@@ -43,6 +43,8 @@ P = "shuyou:"
 META_CHANNEL = P + "meta"
 ACK_WAIT = 1.0
 """Seconds `set_meta` waits at most for every subscribed process to acknowledge a change."""
+DECODED = 4096
+"""Tasks whose last decoded form `get` keeps: a poll of an unchanged task skips JSON decoding (~30 us)."""
 
 _LIB = """
 local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')
@@ -214,6 +216,7 @@ class RedisStore:
         self._take_token = self._r.register_script(_TAKE_TOKEN)
         self.owner = secrets.token_hex(8)
         self._p = f"{P}|{self.owner}"
+        self._decoded: dict[str, tuple[str, Prediction]] = {}  # task id -> (stored JSON, its Prediction)
         self._tracking = False  # until the subscriber runs (and after it fails): read meta every time
         self._version = 0  # announcements received (written by the listener thread only)
         self._seen = -1
@@ -228,7 +231,16 @@ class RedisStore:
     # -- tasks ---------------------------------------------------------------------------------------
     def get(self, task_id: str) -> Prediction | None:
         body = self._r.get(P + "t:" + task_id)
-        return prediction_from_json(body) if body is not None else None
+        if body is None:
+            return None
+        seen = self._decoded.get(task_id)
+        if seen is not None and seen[0] == body:  # polled again, unchanged: the same (frozen) Prediction
+            return seen[1]
+        p = prediction_from_json(body)
+        if len(self._decoded) >= DECODED:
+            self._decoded.pop(next(iter(self._decoded)))  # the oldest decoded first
+        self._decoded[task_id] = (str(body), p)
+        return p
 
     def put(self, prediction: Prediction) -> None:
         p = prediction
@@ -413,6 +425,7 @@ class RedisStore:
                     pubsub.close()
 
     def reset(self) -> None:
+        self._decoded.clear()
         keep = P + "meta"  # the clock does not go back on reset
         names = [k for k in self._r.scan_iter(match=P + "*", count=1000) if k != keep]
         for i in range(0, len(names), 500):

@@ -173,3 +173,22 @@ def test_reclaim_takes_over_pending_deliveries_of_silent_processes_only(store: S
     assert store.reclaim(102.0, 1.5) == [{"status": "pending", "n": 1}]  # silent for 2 s: taken over, once
     assert store.reclaim(103.0, 1.5) == []
     assert other.reclaim(103.0, 5.0) == []  # and the other, were it alive, would not take it back while we beat
+
+
+def test_the_codec_writes_what_asdict_would_and_reads_it_back() -> None:
+    from dataclasses import asdict, replace
+
+    from mock_server.lifecycle import OutputFile, TaskError, Usage
+    from mock_server.store.codec import dumps, prediction_from_json, prediction_to_json
+
+    p = replace(
+        make("full"),
+        outputs=(OutputFile(kind="image", fmt="png", width=2, height=3),),
+        usage=Usage(0.05, 0.01, 20.0, 0.04),
+        error=TaskError("content_policy", "refused"),
+        webhook_chaos={"drop": [1]},
+    )
+    expected = {**asdict(p), "status": str(p.status), "outcome": str(p.outcome)}
+    expected["history"] = [list(h) for h in p.history]
+    assert prediction_to_json(p) == dumps(expected)
+    assert prediction_from_json(prediction_to_json(p)) == p
