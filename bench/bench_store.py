@@ -7,6 +7,10 @@
 2. Memory: RSS of one memory-store process before and after `--tasks` creates that stay processing
    (target < 150 MB at 100,000), then its CPU use while idle for `--idle` seconds (target < 1 %).
 
+It also prints the CPU each side spends per request (load generator, mock processes, redis-server, from
+/proc) and so the best ratio the Redis side could reach with both cores busy: if that is below 1.3x, no
+tuning of the scheduling can meet the target on this machine, only less CPU per request.
+
     python bench/bench_store.py [--rounds 5] [--seconds 1.5] [--tasks 100000] [--idle 5] [--skip-workers]
 """
 
@@ -129,6 +133,11 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
                 total = gen + srv + red
                 print(f"{kind + ' ' + route:<18}{gen:>12.0f}{srv:>8.0f}{red:>8.0f}{total:>8.0f}{2e6 / total:>20.0f}")
             print("'2-core bound': the rate at which generator + mock + Redis would use both cores fully")
+            for route in ("create", "get"):
+                rows = split[("redis x2", route)]
+                total = sum(statistics.median(r[i] for r in rows) for i in range(3))
+                best = 2e6 / total / statistics.median(rates[("memory x1", route)])
+                print(f"{route}: the best ratio this CPU split allows is {best:.2f}x (both cores busy, nothing else)")
         finally:
             for p in procs.values():
                 p.terminate()
