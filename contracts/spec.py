@@ -14,6 +14,18 @@ from urllib.parse import quote, unquote
 
 import openapi
 
+__all__ = [
+    "ASSUMPTION_KEY",
+    "OPERATIONS",
+    "PENDING_STATUS",
+    "REQUEST_ID_HEADER",
+    "SUCCESS_STATUS",
+    "ContractSpec",
+    "Operation",
+    "SchemaError",
+    "load",
+]
+
 ASSUMPTION_KEY = "x-assumption"
 REQUEST_ID_HEADER = "X-ShuYou-RequestId"
 # The one documented non-terminal status (NOTES §2: a task is `processing`, then succeeds or fails).

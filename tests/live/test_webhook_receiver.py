@@ -1,4 +1,5 @@
-"""The contracts receiver as users run it: `python -m contracts.receiver`, and its control endpoints."""
+"""The contracts receiver as users run it: `shuyou-contracts receive` (or its older name `python -m
+contracts.receiver`), and its control endpoints."""
 
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ def signed(msg_id: str = "msg_1") -> dict[str, str]:
     return Signer([DEV_SECRET]).headers(msg_id, int(time.time()), BODY.encode())
 
 
-@pytest.fixture
-def cli_receiver() -> Iterator[str]:
+@pytest.fixture(params=[("contracts", "receive"), ("contracts.receiver",)], ids=["receive", "alias"])
+def cli_receiver(request: pytest.FixtureRequest) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET]
+    command = [sys.executable, "-m", *request.param, "--port", str(port), "--secret", DEV_SECRET]
     proc = subprocess.Popen([*command, "--script", "503,200", "--retry-after", "9"], stdout=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -24,6 +24,8 @@ from contracts.spec import ContractSpec
 from contracts.target import advance_clock
 from contracts.tasks import TaskBook
 
+__all__ = ["MOCK_OUTCOME_HEADER", "Lifecycle", "Progress", "TaskOutcome", "example_body", "sample_models"]
+
 Progress = Callable[[str], None]
 MOCK_OUTCOME_HEADER = "X-Mock-Outcome"  # the mock's per-request outcome control (README of the mock)
 
