@@ -4,10 +4,9 @@ the contracts receiver on another loopback socket."""
 from __future__ import annotations
 
 import functools
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from mock_server.app import create_app
 from mock_server.clock import FakeClock
 from mock_server.settings import Settings
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+from tests._support import eventually, free_port
 
 RETRYING = WebhookSettings(backoff_base=10.0, jitter=0.0, max_attempts=3, timeout=5.0)
 
@@ -98,14 +98,6 @@ def mock(shared_mock: Mock) -> Mock:
     return shared_mock
 
 
-def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Bounded poll for the result of a socket round-trip in another thread."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.005)
-
-
 @pytest.mark.parametrize("kind", ["image", "video", "audio"])
 def test_one_signed_delivery_per_task_equal_to_get_prediction(mock: Mock, receiver: WebhookReceiver, kind: str) -> None:
     task_id = mock.create(kind, receiver.url, **{"X-Mock-Duration": "7"})
@@ -166,14 +158,8 @@ def test_redeliver_and_unknown_delivery(mock: Mock, receiver: WebhookReceiver) -
     assert mock.client.get("/_mock/webhooks", params={"status": "lost"}).status_code == 400
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: Mock) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/hook"
+    url = f"http://127.0.0.1:{free_port()}/hook"
     task_ids = [mock.create("audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
     mock.clock.advance(1)
     for n in (1, 2):
