@@ -45,18 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _example_body() -> dict[str, Any]:
-    from mock_server.catalog import load_catalog
+    import openapi
 
-    examples = load_catalog().spec["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]
-    for example in (examples.get("examples") or {}).values():
-        ref = example.get("$ref", "")
-        node: Any = load_catalog().spec
-        for part in ref.removeprefix("#/").split("/") if ref else ():
-            node = node[part]
-        value = (node if ref else example).get("value")
+    for value in openapi.request_examples().values():
         if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != "webhook"}
-            return value
+            return {k: v for k, v in value.items() if k != "webhook"}
     return {}
 
 

@@ -9,7 +9,6 @@ import functools
 import json
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,9 +23,7 @@ from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
 from mock_server.rules import parse_rules
 
-__all__ = ["CONTROL_SPEC_PATH", "control_routes"]
-
-CONTROL_SPEC_PATH = openapi.SPEC_PATH.with_name("control.yaml")
+__all__ = ["control_routes"]
 
 
 def _ctx(request: Request) -> MockContext:
@@ -183,8 +180,7 @@ async def get_config(request: Request) -> Response:
 
 @functools.cache
 def _control_spec() -> bytes:
-    with CONTROL_SPEC_PATH.open("rb") as f:
-        return json.dumps(yaml.safe_load(f)).encode()
+    return json.dumps(openapi.control_spec()).encode()
 
 
 async def control_openapi(request: Request) -> Response:

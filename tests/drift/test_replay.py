@@ -11,7 +11,7 @@ from PIL import Image
 from standin import Differences
 
 from contracts.cli import main
-from contracts.lifecycle import example_body
+from contracts.polling import example_body
 from contracts.spec import load
 from mock_server.app import create_app
 from mock_server.errors import SettingsError
