@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from mock_server.lifecycle import Status, transition
@@ -74,11 +77,27 @@ def test_a_meta_change_on_one_process_is_announced_to_the_others_before_set_meta
     from mock_server.store.redis import RedisStore
 
     watcher, writer, plain = RedisStore(redis_url), RedisStore(redis_url), RedisStore(redis_url)
+    subscribe = watcher._r.pubsub
+
+    class SlowPubSub:  # the watcher takes 30 ms to read each announcement: set_meta must wait for it
+        def __init__(self) -> None:
+            self._inner = subscribe()
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def get_message(self, **kwargs: Any) -> Any:
+            message = self._inner.get_message(**kwargs)
+            if message is not None and message.get("type") == "message":
+                time.sleep(0.03)
+            return message
+
+    watcher._r.pubsub = SlowPubSub  # type: ignore[method-assign]
     try:
         watcher.track_meta()
         assert watcher.meta_changed()  # the first look always reads
         assert not watcher.meta_changed()  # nothing announced since: no read needed
-        for i in range(20):
+        for i in range(5):
             writer.set_meta("clock_offset", repr(float(i)))
             assert watcher.meta_changed(), f"announcement {i} not seen when set_meta returned"
             assert watcher.get_meta("clock_offset") == repr(float(i))
