@@ -6,9 +6,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import API_KEY
 from PIL import Image
-from standin import Differences
+from standin import API_KEY, Differences
 
 from contracts.cli import main
 from contracts.polling import example_body
