@@ -40,6 +40,7 @@ from mock_server.inspector.data import (
     webhooks_view,
 )
 from mock_server.responses import json_response
+from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
 
@@ -57,7 +58,7 @@ def _endpoint(view: View, *, settle: bool = False) -> Callable[[Request], Any]:
         ctx = _ctx(request)
         if settle:
             await ctx.scheduler.run_due()
-        return json_response(view(request, ctx))
+        return json_response(mask_secrets(view(request, ctx)))  # no webhook password in any view
 
     return endpoint
 
@@ -99,7 +100,8 @@ async def stream(request: Request) -> Response:
             data["config"] = watcher.status.as_dict()
         if open_task is not None:
             data["detail"] = detail(request, ctx, open_task, request_id)
-        return data
+        masked: dict[str, Any] = mask_secrets(data)
+        return masked
 
     def mark(data: dict[str, Any]) -> bytes:
         # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
