@@ -9,7 +9,6 @@ import functools
 import json
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -195,6 +194,8 @@ async def get_config(request: Request) -> Response:
 
 @functools.cache
 def _control_spec() -> bytes:
+    import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
     with CONTROL_SPEC_PATH.open("rb") as f:
         return json.dumps(yaml.safe_load(f)).encode()
 

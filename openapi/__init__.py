@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 
 __all__ = ["SPEC_PATH", "documented_statuses", "load_spec", "pointer", "resolve", "schema_validator"]
 
@@ -45,6 +44,8 @@ def parse_cached(path: Path, cache_dir: Path) -> dict[str, Any]:
         return document
     except (OSError, ValueError):
         pass
+    import yaml  # only without a fresh JSON copy: importing PyYAML costs ~20 ms at startup
+
     document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     try:
         text = json.dumps(document, ensure_ascii=False)

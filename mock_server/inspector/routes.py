@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import anyio
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -67,6 +66,8 @@ async def parse_rules_yaml(request: Request) -> Response:
     """YAML text -> `{"rules": [...]}` for `PUT /_mock/rules`; a syntax error names its line and column."""
     ctx = _ctx(request)
     raw = await read_body(request, ctx.settings.max_body_bytes)
+    import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
     try:
         data = yaml.safe_load(raw.decode("utf-8", "replace")) if raw else []
     except yaml.YAMLError as exc:

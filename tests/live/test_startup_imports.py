@@ -46,3 +46,18 @@ def test_httpx2_loads_at_the_first_delivery_not_at_startup() -> None:
     assert seen["answering"] == []
     assert "httpx2" in seen["delivered"]
     assert "mock_server.webhooks.transport" in seen["delivered"]
+
+
+def test_pyyaml_is_not_imported_to_start_and_answer() -> None:
+    """openapi reads its JSON copy of the spec when fresh; YAML is parsed or written only when a request needs it."""
+    script = (
+        "import sys, openapi\n"
+        "from mock_server.app import create_app\n"
+        "from mock_server.cli import main\n"
+        "create_app()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'yaml', 'difflib', 'httpx2', 'websockets'}))\n"
+    )
+    subprocess.run([sys.executable, "-c", "import openapi; openapi.load_spec()"], check=True, timeout=60)  # the copy
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
