@@ -134,6 +134,8 @@ def test_replayed_requests_need_a_key_like_any_other(record_standin, replaying) 
             assert "x-mock-replayed" not in bare.headers
             assert bare.json()["error"]["message"].startswith("Authorization: missing or empty API key")
         assert client.get(f"/v1/predictions/{task_id}").headers["x-mock-replayed"] == "1"  # with the key: replayed
+    unmatched = httpx2.post(f"{client.base_url}/v1/predictions", json={"model": "nope"}, timeout=10)
+    assert unmatched.status_code == 401  # strict: the key is checked before matching, as without --replay
 
 
 def test_replayed_file_urls_are_signed_and_expire(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
