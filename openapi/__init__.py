@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 
 __all__ = [
     "CONTROL_SPEC_PATH",
@@ -66,6 +65,8 @@ def parse_cached(path: Path, cache_dir: Path) -> dict[str, Any]:
         return document
     except (OSError, ValueError):
         pass
+    import yaml  # only without a fresh JSON copy: importing PyYAML costs ~20 ms at startup
+
     document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     try:
         text = json.dumps(document, ensure_ascii=False)
