@@ -1,9 +1,10 @@
 """Benchmark: the in-house settings converter (`mock_server.convert`) against msgspec, in the same run.
 
 Prints, for each: the import cost (`-X importtime` cumulative, in a fresh interpreter that has already
-imported what the mock imports anyway, median of `--runs`), the time to read the `webhooks:` section from environment text (the case both can do: msgspec
-cannot convert `re.Pattern`, so rules stay in-house either way), and the message each gives for one bad
-value. msgspec is optional: without it (`pip install msgspec`) only the in-house figures print.
+imported what the mock imports anyway, median of `--runs`), the time to read the `webhooks:` section
+from environment text (the case both can do: msgspec cannot convert `re.Pattern`, so rules stay
+in-house either way), and the message each gives for one bad value. msgspec is optional: without it
+(`pip install msgspec`) only the in-house figures print.
 
     python bench/bench_settings.py [--runs 7] [--loops 2000]
 """
