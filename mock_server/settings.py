@@ -49,9 +49,9 @@ class Settings:
     """Everything that decides how the mock behaves. All fields have working defaults."""
 
     host: str = "127.0.0.1"
-    """Interface to bind (CLI only)."""
+    """Interface to bind."""
     port: int = 8000
-    """Port to bind (CLI only)."""
+    """Port to bind."""
     seed: int | None = None
     """Makes ids, failures and file contents reproducible."""
     time_scale: float = 1.0
@@ -59,7 +59,7 @@ class Settings:
     store: str = "memory"
     """`memory`, `sqlite:///path.db` or `redis://host:port/db` (docs/running.md: choosing a store)."""
     workers: int = 1
-    """Server processes (CLI only); more than 1 needs a shared store (sqlite or redis)."""
+    """Server processes (`serve` only); more than 1 needs a shared store (sqlite or redis)."""
     webhook_secret: str | None = None
     """Alias of `webhooks.secrets`: `whsec_...` secret(s), comma-separated (None: `webhooks.secrets` as set)."""
     durations: Mapping[str, float] = field(
