@@ -150,7 +150,7 @@ def cast(hint: Any, value: object, where: str, base: Any = None) -> Any:
             raise SettingsError(f"{where}={short(value)} is not one of {list(args)}")
         return value
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return convert(hint, value, where, base)
+        return value if isinstance(value, hint) else convert(hint, value, where, base)  # an instance (Python) as is
     if origin is tuple:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]

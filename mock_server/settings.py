@@ -78,8 +78,8 @@ class Settings:
     """Status for a missing or unknown key: 401 or 403 (DECISIONS 9)."""
     default_balance: float | None = None
     """Credits of every key; None is unlimited."""
-    balances: Mapping[str, float] = field(default_factory=dict)
-    """Per-key credits, overriding `default_balance`."""
+    balances: Mapping[str, float | None] = field(default_factory=dict)
+    """Per-key credits, overriding `default_balance` (null: unlimited for that key)."""
     rate_limit: RateLimit | None = None
     """Per-key rate limit for every key (off by default)."""
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)

@@ -76,3 +76,11 @@ def test_webhook_secret_is_an_alias_of_webhooks_secrets() -> None:
     s = Settings.from_mapping({"webhook_secret": f"{a},{b}"})
     assert s.webhooks.secrets == s.webhook_secrets == (a, b)
     assert Settings().webhook_secrets == (DEV_SECRET,)
+
+
+def test_python_values_are_taken_as_they_are_and_a_null_balance_is_unlimited() -> None:
+    from mock_server.settings import Price
+
+    s = Settings.from_mapping({"prices": {"image": Price(1.0, "image")}, "balances": {"a": None}, "keys": ("a",)})
+    assert (s.price_for("m", "image"), s.price_for("m", "video").per) == (Price(1.0, "image"), "second")
+    assert (s.balances, s.keys) == ({"a": None}, ("a",))
