@@ -21,7 +21,6 @@ would add a compiled dependency and save little code.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 import types
@@ -91,6 +90,8 @@ def convert(cls: type[T], data: object, where: str = "", base: T | None = None) 
         raise SettingsError(f"{where or 'config'}: expected a mapping of {', '.join(known)}, got {short(data)}")
     unknown = [str(k) for k in data if str(k).replace("-", "_") not in known]
     if unknown:
+        import difflib  # only for a bad key: ~7 ms at startup otherwise
+
         close = difflib.get_close_matches(unknown[0].replace("-", "_"), known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
         raise SettingsError(f"{where or 'config'}: unknown field(s) {sorted(unknown)}; {hint}")

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio.to_thread
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -143,6 +142,8 @@ def _rendered_spec(fmt: str) -> tuple[bytes, bytes]:
     spec = openapi.load_spec()
     spec["servers"] = [{"url": _SERVER_URL, "description": "this mock"}, *spec.get("servers", [])]
     if fmt == "yaml":
+        import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         text = yaml.dump(spec, Dumper=dumper, sort_keys=False, allow_unicode=True).encode()
         placeholder = _SERVER_URL.encode()

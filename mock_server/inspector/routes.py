@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import anyio
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -40,6 +39,7 @@ from mock_server.inspector.data import (
     webhooks_view,
 )
 from mock_server.responses import json_response
+from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
 
@@ -57,7 +57,7 @@ def _endpoint(view: View, *, settle: bool = False) -> Callable[[Request], Any]:
         ctx = _ctx(request)
         if settle:
             await ctx.scheduler.run_due()
-        return json_response(view(request, ctx))
+        return json_response(mask_secrets(view(request, ctx)))  # no webhook password in any view
 
     return endpoint
 
@@ -66,6 +66,8 @@ async def parse_rules_yaml(request: Request) -> Response:
     """YAML text -> `{"rules": [...]}` for `PUT /_mock/rules`; a syntax error names its line and column."""
     ctx = _ctx(request)
     raw = await read_body(request, ctx.settings.max_body_bytes)
+    import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
     try:
         data = yaml.safe_load(raw.decode("utf-8", "replace")) if raw else []
     except yaml.YAMLError as exc:
@@ -99,7 +101,8 @@ async def stream(request: Request) -> Response:
             data["config"] = watcher.status.as_dict()
         if open_task is not None:
             data["detail"] = detail(request, ctx, open_task, request_id)
-        return data
+        masked: dict[str, Any] = mask_secrets(data)
+        return masked
 
     def mark(data: dict[str, Any]) -> bytes:
         # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
