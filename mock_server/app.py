@@ -38,13 +38,8 @@ def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> An
         from mock_server.webhooks.dispatcher import WebhookDispatcher
     except ImportError:  # pragma: no cover - the webhooks package is part of the mock
         return None
-    ws = settings.webhooks
-    if settings.webhook_secret:
-        from dataclasses import replace
-
-        ws = replace(ws, secrets=settings.webhook_secrets)
     return WebhookDispatcher(
-        ws,
+        settings.webhooks,  # `webhook_secret` is already in `webhooks.secrets` (Settings resolves the alias)
         clock=ctx["clock"],
         scheduler=ctx["scheduler"],
         client=http_client,

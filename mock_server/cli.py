@@ -24,18 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuyou-mock", description="A local mock of the ShuYou AI Predictions API.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the mock server")
-    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     serve.add_argument("--config", default=None, help="YAML config file (keys = Settings fields)")
-    serve.add_argument("--seed", type=int, default=None, help="make ids, outcomes and files reproducible")
-    serve.add_argument("--time-scale", type=float, default=None, help="multiply task durations (0 = instant)")
-    serve.add_argument("--store", default=None, help="memory (default), sqlite:///path.db or redis://host:port/db")
-    serve.add_argument("--workers", type=int, default=None, help="server processes (needs a sqlite or redis store)")
-    serve.add_argument("--webhook-secret", default=None, help="whsec_... secret to sign webhooks with")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--watch", action="store_true", help="reload --config when the file changes (keeps state)")
-    serve.add_argument("--replay", default=None, help="answer matching requests from this cassette (docs/drift.md)")
-    serve.add_argument("--replay-strict", action="store_true", default=None, help="with --replay: refuse the rest")
+    from mock_server.config import add_setting_flags
+
+    add_setting_flags(serve)  # --host, --port, --seed, --time-scale, --store, --workers, --webhook-secret, ...
     proxy = sub.add_parser("proxy", help="a recording, validating reverse proxy to --target (docs/drift.md)")
     proxy.add_argument("--target", required=True, help="the API to forward to, e.g. https://api.shuyou.ai")
     proxy.add_argument("--record", required=True, help="cassette to write (JSON Lines, secrets redacted)")
@@ -91,21 +85,10 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mock_server.app import create_app
-    from mock_server.config import load_settings
+    from mock_server.config import flag_mapping, load_settings
 
-    settings = load_settings(
-        os.environ,
-        args.config,
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        time_scale=args.time_scale,
-        store=args.store,
-        webhook_secret=args.webhook_secret,
-        replay=args.replay,
-        replay_strict=args.replay_strict,
-        workers=args.workers,
-    )
+    flags = flag_mapping(vars(args))
+    settings = load_settings(os.environ, args.config, flags)
     loaded, settings = settings, _with_token(settings)
     if settings.workers > 1:  # several processes: one metrics directory for all of them
         from mock_server.metrics import prepare_multiprocess
@@ -115,12 +98,12 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     served: Any = app
     if args.watch:
-        from mock_server.watch import ConfigWatcher, cli_flags, watching
+        from mock_server.watch import ConfigWatcher, watching
 
         path = args.config or os.environ.get("MOCK_CONFIG")
         if not path:
             raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
-        load = functools.partial(load_settings, os.environ, args.config, **cli_flags(vars(args)))  # as at startup
+        load = functools.partial(load_settings, os.environ, args.config, flags)  # as at startup
         served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
@@ -134,8 +117,7 @@ def serve(args: argparse.Namespace) -> int:
     sock.listen(2048)  # accept into the backlog at once, so the printed curl works even before uvicorn is up
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    dispatcher = app.state.webhooks
-    secret = dispatcher.settings.secrets[0] if dispatcher is not None and dispatcher.settings.secrets else None
+    secret = settings.webhook_secrets[0]
     print(banner(f"http://{host}:{port}", secret, settings.keys[0] if settings.keys else "sk-test"), flush=True)
     if settings.admin_token:
         reachable = socket.gethostname() if settings.host in ("0.0.0.0", "::") else host  # a name others can use
@@ -146,7 +128,7 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_workers(args: argparse.Namespace, settings: Any) -> int:
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """`--workers N`: uvicorn's multiprocess supervisor; each worker builds the app from the same settings.
 
     The workers import `mock_server.asgi:app`, which reads MOCK_* variables: the flags given here are
@@ -155,17 +137,13 @@ def _serve_workers(args: argparse.Namespace, settings: Any) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from mock_server.config import flag_paths
     from mock_server.store import open_store
 
     open_store(settings.store).close()  # an unreachable store is a clear startup error here, not in N workers
-    flags = {
-        "MOCK_CONFIG": args.config,
-        "MOCK_SEED": args.seed,
-        "MOCK_TIME_SCALE": args.time_scale,
-        "MOCK_STORE": settings.store,
-        "MOCK_WEBHOOK_SECRET": args.webhook_secret,
-        "MOCK_ADMIN_TOKEN": settings.admin_token,
-    }
+    given = vars(args)
+    flags = {"MOCK_" + "__".join(path).upper(): given.get("__".join(path)) for path, _ in flag_paths()}
+    flags.update({"MOCK_CONFIG": args.config, "MOCK_STORE": settings.store, "MOCK_ADMIN_TOKEN": settings.admin_token})
     os.environ.update({name: str(value) for name, value in flags.items() if value is not None})
     config = uvicorn.Config(
         "mock_server.asgi:app",
@@ -180,13 +158,8 @@ def _serve_workers(args: argparse.Namespace, settings: Any) -> int:
     sock = config.bind_socket()
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    secrets = settings.webhook_secrets or settings.webhooks.secrets
-    print(
-        banner(
-            f"http://{host}:{port}", secrets[0] if secrets else None, settings.keys[0] if settings.keys else "sk-test"
-        ),
-        flush=True,
-    )
+    secret = settings.webhook_secrets[0]
+    print(banner(f"http://{host}:{port}", secret, settings.keys[0] if settings.keys else "sk-test"), flush=True)
     if settings.admin_token:
         print(token_line(f"http://{host}:{port}", settings), flush=True)
     print(f"  workers:  {settings.workers} processes sharing {settings.store}", flush=True)

@@ -78,8 +78,8 @@ TESTSERVER = "http://testserver"
 
 
 def signing_secrets(settings: Settings) -> tuple[str, ...]:
-    """The secrets the app signs with: `webhook_secret` (comma-separated) wins over `webhooks.secrets`."""
-    return settings.webhook_secrets or tuple(settings.webhooks.secrets)
+    """The secrets the app signs with (`webhook_secret`, when set, has filled `webhooks.secrets`)."""
+    return settings.webhook_secrets
 
 
 def _client(base_url: str, api_key: str, app: Any = None, **kwargs: Any) -> httpx2.Client:

@@ -1,8 +1,8 @@
 """Webhook settings: one frozen dataclass nested in the mock's `Settings` as `webhooks`.
 
-Rules: pure (no I/O). `from_mapping()` reads the YAML `webhooks:` section (or strings from the
-environment) and raises `SettingsError` naming the key, the value and the fix, so a bad setting fails
-when the app is created, never on a later delivery.
+Rules: pure (no I/O). `from_mapping()` reads the YAML `webhooks:` section through `mock_server.convert`
+(the `MOCK_WEBHOOKS__*` variables and `--webhooks-*` flags arrive the same way) and raises `SettingsError`
+naming the key, the value and the fix, so a bad setting fails when the app is created, never on a delivery.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from mock_server.convert import convert
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import TERMINAL, Status
 
@@ -22,8 +23,6 @@ __all__ = ["DEV_SECRET", "WebhookChaos", "WebhookSettings", "check_secret"]
 #: The documented development secret (DECISIONS 6): base64 of b"shuyou-mock-dev-webhook-secret!!".
 #: Never use it for anything but local development; pass `--webhook-secret` to choose your own.
 DEV_SECRET = "whsec_c2h1eW91LW1vY2stZGV2LXdlYmhvb2stc2VjcmV0ISE="
-
-T = TypeVar("T")
 
 
 def check_secret(secret: str, *, key: str = "webhooks.secrets") -> str:
@@ -61,9 +60,7 @@ class WebhookChaos:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any], *, prefix: str = "webhooks.chaos") -> WebhookChaos:
         """Build from a `chaos:` mapping (config section or a rule's `webhook_chaos`)."""
-        if not isinstance(mapping, Mapping):
-            raise SettingsError(f"{prefix}={mapping!r} is not a mapping: write e.g. '{{duplicate: 0.5}}'")
-        chaos = cls(**_read(cls, dict(mapping), prefix=prefix))
+        chaos = convert(cls, mapping, prefix)
         chaos.check(prefix)
         return chaos
 
@@ -147,81 +144,10 @@ class WebhookSettings:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> WebhookSettings:
-        """Build from the config's `webhooks:` section; values may be strings (environment)."""
-        values = _read(cls, dict(mapping or {}), prefix="webhooks")
-        chaos = values.pop("chaos", None)
-        if chaos is not None:
-            values["chaos"] = WebhookChaos.from_mapping(chaos)
-        return cls(**values)
+        """Build from the config's `webhooks:` section (values may be text, as from the environment)."""
+        return convert(cls, mapping or {}, "webhooks", cls())
 
 
 def _check(ok: bool, name: str, value: object, rule: str, *, prefix: str = "webhooks") -> None:
     if not ok:
         raise SettingsError(f"{prefix}.{name}={value!r} is invalid: expected {rule}")
-
-
-def _read(cls: type[Any], raw: dict[str, Any], *, prefix: str) -> dict[str, Any]:
-    known = {f.name: f for f in fields(cls)}
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            import difflib  # only for a bad key: ~7 ms at startup otherwise
-
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
-            raise SettingsError(f"{prefix}.{key} is not a setting{hint}")
-        if name == "chaos":
-            out[name] = value
-            continue
-        default = getattr(cls(), name) if cls is WebhookChaos else _default(name)
-        out[name] = _coerce(value, default, f"{prefix}.{name}")
-    return out
-
-
-def _default(name: str) -> Any:
-    return {f.name: f.default for f in fields(WebhookSettings)}[name]
-
-
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    converters: dict[type[Any], Callable[[Any], Any]] = {
-        bool: _to_bool,
-        int: _to_int,
-        float: _to_float,
-        str: str,
-        tuple: _to_tuple,
-    }
-    convert = converters[type(default)]
-    try:
-        return convert(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int too large for a float
-        kind = {bool: "a boolean", int: "an int", float: "a number", str: "a string", tuple: "a list"}[type(default)]
-        raise SettingsError(f"{key}={value!r} is not {kind}") from None
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    raise ValueError(value)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(value)
-    return int(value)
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(value)
-    return float(value)
-
-
-def _to_tuple(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    raise TypeError(value)

@@ -194,7 +194,7 @@ def test_bad_marker_settings_fail_with_the_key(strict: pytest.Pytester) -> None:
     )
     result = strict.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*mock settings marker: config: unknown key(s)*no_such_key*"])
+    result.stdout.fnmatch_lines(["*mock settings marker: config: unknown field(s)*no_such_key*"])
 
 
 def test_server_side_error_is_reraised_in_the_test(strict: pytest.Pytester) -> None:

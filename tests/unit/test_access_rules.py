@@ -161,5 +161,6 @@ def test_allowed_hosts_from_config_and_environment() -> None:
     assert Settings.from_env({"MOCK_ALLOWED_HOSTS": "a.test, b.test"}).allowed_hosts == ("a.test", "b.test")
     with pytest.raises(SettingsError, match="no scheme, port or path"):
         Settings(allowed_hosts=("localhost:8000",))
-    with pytest.raises(SettingsError, match="allowed_hosts: expected a list"):
-        Settings.from_mapping({"allowed_hosts": "mock.internal"})
+    assert Settings.from_mapping({"allowed_hosts": "a.test,b.test"}).allowed_hosts == ("a.test", "b.test")  # as env
+    with pytest.raises(SettingsError, match=r"allowed_hosts=\{.*\} is not a list"):
+        Settings.from_mapping({"allowed_hosts": {"mock.internal": 1}})

@@ -38,14 +38,26 @@ def test_from_mapping_reads_nested_sections() -> None:
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
-        pytest.param({"nope": 1}, r"unknown key\(s\) \['nope'\]", id="unknown-key"),
+        pytest.param({"nope": 1}, r"config: unknown field\(s\) \['nope'\]", id="unknown-key"),
         pytest.param({"time_scale": "fast"}, "time_scale='fast' is not a number", id="not-a-number"),
         pytest.param({"time_scale": -1}, "must be a finite number >= 0", id="negative-scale"),
-        pytest.param({"time_scale": float("nan")}, "time_scale=nan must be a finite", id="nan-scale"),
-        pytest.param({"latency": float("inf")}, "latency=inf must be a finite", id="inf-latency"),
-        pytest.param({"url_ttl": float("inf")}, "url_ttl=inf must be a finite", id="inf-ttl"),
-        pytest.param({"durations": {"video": float("inf")}}, "durations.video=inf must be a finite", id="inf-duration"),
-        pytest.param({"balances": {"k": float("nan")}}, "balances.k=nan must be a finite", id="nan-balance"),
+        pytest.param(
+            {"time_scale": float("nan")}, "time_scale=nan is out of range \\(finite numbers only\\)", id="nan-scale"
+        ),
+        pytest.param(
+            {"latency": float("inf")}, "latency=inf is out of range \\(finite numbers only\\)", id="inf-latency"
+        ),
+        pytest.param({"url_ttl": float("inf")}, "url_ttl=inf is out of range \\(finite numbers only\\)", id="inf-ttl"),
+        pytest.param(
+            {"durations": {"video": float("inf")}},
+            "durations.video=inf is out of range \\(finite numbers only\\)",
+            id="inf-duration",
+        ),
+        pytest.param(
+            {"balances": {"k": float("nan")}},
+            "balances.k=nan is out of range \\(finite numbers only\\)",
+            id="nan-balance",
+        ),
         pytest.param({"auth_error_status": 500}, "must be 401 or 403", id="auth-status"),
         pytest.param({"prices": {"image": {"amount": 1, "per": "pixel"}}}, r"prices.image.per='pixel'", id="unit"),
         pytest.param({"rules": [{"match": {"prompt": "("}}]}, r"rules\[0\].match.prompt", id="bad-regex"),

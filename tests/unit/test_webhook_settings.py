@@ -48,7 +48,7 @@ def test_from_mapping_reads_yaml_values_and_environment_strings() -> None:
         pytest.param({"secrets": ["nope"]}, "secrets\\[0\\]='nope'", id="bad-secret"),
         pytest.param({"chaos": {"duplicate": 1.5}}, "chaos.duplicate=1.5", id="chaos-probability"),
         pytest.param({"chaos": {"duplicat": 1}}, "did you mean 'duplicate'", id="chaos-typo"),
-        pytest.param({"chaos": 3}, "not a mapping", id="chaos-not-mapping"),
+        pytest.param({"chaos": 3}, "webhooks.chaos: expected a mapping", id="chaos-not-mapping"),
         pytest.param({"intermediate": "maybe"}, "not a boolean", id="bool"),
     ],
 )
@@ -87,5 +87,5 @@ def test_chaos_from_a_rule_mapping_is_validated_with_its_own_prefix() -> None:
         WebhookChaos.from_mapping({"duplicate": 2})
     with pytest.raises(SettingsError, match=r"^rules\[0\]\.webhook_chaos\.duplicate=2\.0 is invalid"):
         WebhookChaos.from_mapping({"duplicate": 2}, prefix="rules[0].webhook_chaos")
-    with pytest.raises(SettingsError, match=r"^rules\[0\]\.webhook_chaos\.delay=1000.* is not a number"):
+    with pytest.raises(SettingsError, match=r"^rules\[0\]\.webhook_chaos\.delay=1000.* is out of range"):
         WebhookChaos.from_mapping({"delay": 10**400}, prefix="rules[0].webhook_chaos")
