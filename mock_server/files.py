@@ -11,14 +11,18 @@ import collections
 import functools
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from mock_server import media
-from mock_server.fileurls import FileSigner
-from mock_server.lifecycle import OutputFile, Prediction
+import anyio.to_thread
 
-__all__ = ["FileStore", "outputs_for"]
+from mock_server import media
+from mock_server.errors import Forbidden, NotFound
+from mock_server.fileurls import FileSigner
+from mock_server.lifecycle import OutputFile, Prediction, Status
+from mock_server.wire import decimal
+
+__all__ = ["FileStore", "file_headers", "outputs_for"]
 
 _probe_lock = threading.Lock()
 _extensions: dict[tuple[str, str], str] = {}
@@ -145,13 +149,41 @@ class FileStore:
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
 
-    def render(self, p: Prediction, index: int) -> media.Rendered:
-        """Cached bytes of one output, rendering them on a miss."""
+    async def open(
+        self,
+        task_id: str,
+        name: str,
+        expiry: str | None,
+        token: str | None,
+        now: float,
+        lookup: Callable[[str | None, str], Prediction],
+    ) -> media.Rendered:
+        """The bytes of file `name` of task `task_id` at a signed URL (`?e=expiry&token=`), or the API error.
+
+        `lookup(None, task_id)` finds the task whoever owns it (`PredictionService.get`), settling it if due.
+        """
+        problem = self.signer.problem(task_id, name, expiry, token, now)
+        if problem:
+            raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
+        p = lookup(None, task_id)
+        index = decimal(name.partition(".")[0])
+        if index is None or p.status is not Status.SUCCESS or not 0 <= index < len(p.outputs):
+            raise NotFound(f"file: task {task_id} has no output {name!r}")
+        if self.name(p, index) != name:
+            raise NotFound(f"file: task {task_id} has no output {name!r}")
         rendered = self.cached(p, index)
-        if rendered is None:
-            rendered = self.produce(p, index)
+        if rendered is None:  # render off the event loop: a video takes milliseconds the API should not wait for
+            rendered = await anyio.to_thread.run_sync(self.produce, p, index)
             self.keep(p, index, rendered)
         return rendered
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+def file_headers(rendered: media.Rendered, name: str) -> dict[str, str]:
+    """The response headers of a served file: caching, its name, and a format fallback if there was one."""
+    headers = {"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'}
+    if rendered.fallback_from:  # the media package could not honestly produce the requested format
+        headers["X-Mock-Format-Fallback"] = f"{rendered.fallback_from} -> {rendered.extension}"
+    return headers

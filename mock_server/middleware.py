@@ -9,17 +9,16 @@ It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.requests import ClientDisconnect, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server import wire
 from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
 from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
 from mock_server.metrics import CONTENT_TYPE, Metrics
+from mock_server.note import note
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
@@ -112,8 +111,8 @@ class MockMiddleware:
         ctx = self.context
         request_id = ctx.service.request_id()
         header = (b"x-shuyou-requestid", request_id.encode())
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        record = note(scope)
+        record.request_id = request_id
         started = time.perf_counter()
         status = 500
         responded = False
@@ -133,7 +132,7 @@ class MockMiddleware:
 
         try:
             if refused is not None:
-                state["error_type"], state["error_message"] = refused.type, refused.message
+                record.error(refused.type, refused.message)
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
             if scope["path"] == _METRICS:
@@ -143,25 +142,14 @@ class MockMiddleware:
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             status = 499
         except ApiError as exc:  # raised here, outside the router's exception handlers (/metrics)
-            state["error_type"], state["error_message"] = exc.type, exc.message
+            record.error(exc.type, exc.message)
             await error_response(exc)(scope, receive, send_wrapper)
         except Exception as exc:
             ctx.journal.error(exc)
-            state["error_type"], state["error_message"] = "internal_server_error", f"{type(exc).__name__}: {exc}"
+            record.error("internal_server_error", f"{type(exc).__name__}: {exc}")
             if not responded:
                 error = InternalError(f"internal_server_error: {type(exc).__name__} in the mock; see /_mock/requests")
-                body = wire.dumps(wire.render_error(error))
-                await send_wrapper(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await error_response(error)(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -172,10 +160,10 @@ class MockMiddleware:
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 status=status,
-                key=state.get("key"),
+                key=record.key,
                 request_id=request_id,
                 duration_ms=round(elapsed * 1000, 3),
-                task_id=state.get("task_id"),
-                error_type=state.get("error_type"),
-                error_message=state.get("error_message"),
+                task_id=record.task_id,
+                error_type=record.error_type,
+                error_message=record.error_message,
             )

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mock_server.context import MockContext
 from mock_server.errors import NotFound, SettingsError
 from mock_server.ids import IdFactory
+from mock_server.note import note
 from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
 
 __all__ = ["REPLAY_HEADER", "ReplayBook", "ReplayMiddleware", "load_replay"]
@@ -225,8 +226,7 @@ class ReplayMiddleware:
                 f"replay: no recorded exchange matches {scope['method']} {scope['path']} "
                 "(--replay-strict refuses requests the cassette does not answer; see docs/drift.md for the rules)"
             )
-            state = scope.setdefault("state", {})
-            state["error_type"], state["error_message"] = "not_found", refusal
+            note(scope).error("not_found", refusal)
             await error_response(NotFound(refusal))(scope, receive, send)
             return
         sent = False

@@ -39,6 +39,7 @@ from mock_server.inspector.data import (
     tasks_view,
     webhooks_view,
 )
+from mock_server.note import note
 from mock_server.responses import json_response
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
@@ -90,7 +91,7 @@ async def stream(request: Request) -> Response:
         raise InvalidParams(f"view: {name!r} is not one of {sorted(VIEWS)}")
     view(request, ctx)  # a bad filter answers 400 now, not inside the stream
     open_task = request.query_params.get("detail") or None  # a task shown open beside the list
-    request_id = request.scope.get("state", {}).get("request_id")  # one Get Prediction request_id per stream
+    request_id = note(request.scope).request_id  # one Get Prediction request_id per stream
 
     def snapshot() -> dict[str, Any]:
         data = {"view": name, **view(request, ctx), "errors": len(ctx.journal.errors)}
