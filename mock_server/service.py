@@ -216,10 +216,10 @@ class PredictionService:
 
     def _overdue(self, key: str, total: float, cost: float) -> InsufficientCredit:
         used, held = self.store.usage(key), self.store.reserved(key)
+        would = f"; this task would cost {cost:g}" if cost > 0 else ""
         return InsufficientCredit(
             f"Account overdue: key has used {used:g} and reserved {held:g} (tasks still processing) of {total:g} "
-            f"credits; this task would cost {cost:g}. "
-            "To prevent abuse, a non-negative balance is required for all models."
+            f"credits{would}. To prevent abuse, a non-negative balance is required for all models."
         )
 
     # -- use cases ---------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""Several mock processes on one Redis behave as one mock (two processes, and `--workers 2`)."""
+"""Several mock processes on one store act as one mock: processes on one Redis, `--workers 2` on Redis and SQLite."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx2
+import pytest
 
 from contracts.receiver import WebhookReceiver
 from tests.durability.conftest import MockProcess, eventually
@@ -39,10 +41,16 @@ def test_create_on_one_poll_on_another_advance_on_a_third(
     assert len(credits) == 1  # one balance, whichever process answers
 
 
-def test_workers_2_on_redis_are_one_mock(
-    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+def test_workers_2_are_one_mock(
+    processes: Callable[..., MockProcess],
+    receiver: WebhookReceiver,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> None:
-    mock = processes(redis_url, "--workers", "2")
+    url = request.getfixturevalue("redis_url") if backend == "redis" else f"sqlite:///{tmp_path / 'workers.db'}"
+    mock = processes(url, "--workers", "2")
     with mock.client() as client:
         ids = [
             client.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]
