@@ -25,16 +25,16 @@ from mock_server.wire import decimal
 __all__ = ["FileStore", "file_headers", "outputs_for"]
 
 _probe_lock = threading.Lock()
-_extensions: dict[tuple[str, str], str] = {}
+_extensions: dict[tuple[media.Kind, str], str] = {}
 
 
-def extension(kind: str, fmt: str) -> str:
+def extension(kind: media.Kind, fmt: str) -> str:
     """The extension `render(kind, fmt)` produces (probed once with a tiny render)."""
-    key = (kind, fmt)
+    key: tuple[media.Kind, str] = (kind, fmt)
     ext = _extensions.get(key)
     if ext is None:
         with _probe_lock:
-            rendered = media.render(kind, fmt or None, width=8, height=8, seconds=0.1, seed=0)  # type: ignore[arg-type]
+            rendered = media.render(kind, fmt or None, width=8, height=8, seconds=0.1, seed=0)
             ext = _extensions[key] = rendered.extension
     return ext
 
@@ -56,11 +56,11 @@ def _seconds(value: Any, default: float) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: str) -> tuple[int, int]:
-    return media.dimensions(aspect_ratio, size, resolution, kind)  # type: ignore[arg-type]
+def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: media.Kind) -> tuple[int, int]:
+    return media.dimensions(aspect_ratio, size, resolution, kind)
 
 
-def _dims(params: Mapping[str, Any], kind: str) -> tuple[int, int]:
+def _dims(params: Mapping[str, Any], kind: media.Kind) -> tuple[int, int]:
     keys = (params.get("aspect_ratio"), params.get("size"), params.get("resolution"))
     return _dimensions(*(k if isinstance(k, str) else None for k in keys), kind)
 
@@ -135,7 +135,7 @@ class FileStore:
         """Render one output's bytes (pure; safe to run in a worker thread)."""
         o = p.outputs[index]
         return media.render(
-            o.kind,  # type: ignore[arg-type]
+            o.kind,
             o.fmt,
             width=o.width,
             height=o.height,

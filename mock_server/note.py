@@ -33,8 +33,8 @@ class RequestNote:
 
 def note(scope: MutableMapping[str, Any]) -> RequestNote:
     """This request's note (a fresh one for a scope the middleware did not open, e.g. a bare route test)."""
-    state: dict[str, Any] = scope.setdefault("state", {})
-    found: RequestNote | None = state.get(_KEY)
-    if found is None:
-        found = state[_KEY] = RequestNote()
+    try:  # the hot path: two lookups, no call (read about 7 times per create)
+        found: RequestNote = scope["state"][_KEY]
+    except KeyError:
+        found = scope.setdefault("state", {}).setdefault(_KEY, RequestNote())
     return found

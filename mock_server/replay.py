@@ -161,9 +161,10 @@ class ReplayBook:
             return Answer(200, recorded.file.data, recorded.file.content_type)
         from mock_server import media  # rendering is heavy: only when a replayed file is fetched
 
-        kind = {"image/": "image", "video/": "video", "audio/": "audio"}.get(_MIME.get(ext, "image/")[:6], "image")
+        kinds: dict[str, media.Kind] = {"image/": "image", "video/": "video", "audio/": "audio"}
+        kind = kinds.get(_MIME.get(ext, "image/")[:6], "image")
         rendered = media.render(
-            kind,  # type: ignore[arg-type]
+            kind,
             ext or "png",
             width=1024 if kind == "image" else 1280,
             height=1024 if kind == "image" else 720,

@@ -30,14 +30,13 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-async def _admit(request: Request, operation: Operation, body: BodyReader | None = None) -> Admission:
-    service = _ctx(request).service
-    return await service.admit(operation, request_headers(request), note(request.scope), body)
+async def _admit(ctx: MockContext, request: Request, operation: Operation, body: BodyReader | None = None) -> Admission:
+    return await ctx.service.admit(operation, request_headers(request), note(request.scope), body)
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(ctx: MockContext, request: Request) -> dict[str, Any]:
     """The create's JSON body, read up to the limit and parsed (the API's error envelope if it is not one)."""
-    settings = _ctx(request).settings
+    settings = ctx.settings
     raw = await read_body(request, settings.max_body_bytes)
     content_type = request_headers(request).get("content-type")
     return wire.parse_json_body(raw, content_type, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
@@ -54,19 +53,22 @@ def _base_url(request: Request) -> str:
 
 
 async def create_prediction(request: Request) -> Response:
-    admission = await _admit(request, "createPrediction", functools.partial(_body, request))
-    return json_response(wire.render_create(_ctx(request).service.create(admission, _base_url(request))))
+    ctx = _ctx(request)
+    admission = await _admit(ctx, request, "createPrediction", functools.partial(_body, ctx, request))
+    return json_response(wire.render_create(ctx.service.create(admission, _base_url(request))))
 
 
 async def get_prediction(request: Request) -> Response:
-    admission = await _admit(request, "getPrediction")
+    ctx = _ctx(request)
+    admission = await _admit(ctx, request, "getPrediction")
     task_id = request.path_params["prediction_id"]
-    return json_response(_ctx(request).service.prediction(admission, task_id, _base_url(request)))
+    return json_response(ctx.service.prediction(admission, task_id, _base_url(request)))
 
 
 async def get_credits(request: Request) -> Response:
-    admission = await _admit(request, "getCredits")
-    return json_response(_ctx(request).service.credits(admission))
+    ctx = _ctx(request)
+    admission = await _admit(ctx, request, "getCredits")
+    return json_response(ctx.service.credits(admission))
 
 
 async def get_file(request: Request) -> Response:

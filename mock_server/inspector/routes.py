@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mock_server import wire
-from mock_server.clock import FakeClock
+from mock_server.clock import MovableClock
 from mock_server.context import MockContext
 from mock_server.errors import InvalidParams
 from mock_server.incoming import read_body
@@ -106,7 +106,8 @@ async def stream(request: Request) -> Response:
         # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
         # when advanced (its lead over the monotonic clock moves); the page extrapolates it in between.
         now = ctx.clock.now()
-        clock = now if isinstance(ctx.clock, FakeClock) else round(now - anyio.current_time(), 1)
+        moved_only = isinstance(ctx.clock, MovableClock) and not ctx.clock.running
+        clock = now if moved_only else round(now - anyio.current_time(), 1)
         same = {**data, "clock": clock}
         if isinstance(data.get("detail"), dict):
             same["detail"] = {**data["detail"], "clock": clock}
