@@ -34,10 +34,8 @@ __all__ = ["create_app"]
 
 
 def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> Any:
-    try:
-        from mock_server.webhooks.dispatcher import WebhookDispatcher
-    except ImportError:  # pragma: no cover - the webhooks package is part of the mock
-        return None
+    from mock_server.webhooks.dispatcher import WebhookDispatcher
+
     ws = settings.webhooks
     if settings.webhook_secret:
         from dataclasses import replace

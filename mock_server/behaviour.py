@@ -70,8 +70,18 @@ def draw_error(error: ErrorSpec | None, rng: random.Random) -> ErrorSpec | None:
     return error
 
 
+_NOTHING = Injection()
+
+
 def inject(settings: Settings, rng: random.Random, headers: Mapping[str, str]) -> Injection:
     """The injected error and latency of a request other than a create: its headers, then the settings."""
+    if (
+        settings.error is None
+        and not settings.latency
+        and HEADER_ERROR not in headers
+        and HEADER_LATENCY not in headers
+    ):
+        return _NOTHING  # the common case (every poll of a load test): two lookups, nothing built
     latency = header_latency(headers)
     return Injection(
         error=draw_error(header_error(headers) or settings.error, rng),

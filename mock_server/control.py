@@ -207,8 +207,6 @@ def control_routes() -> list[Route]:
         Route("/_mock/config", get_config, methods=["GET"]),
         Route("/_mock/openapi.json", control_openapi, methods=["GET"]),
     ]
-    try:
-        from mock_server.webhooks.routes import webhook_routes
-    except ImportError:  # pragma: no cover - the webhooks package is part of the mock
-        return routes
+    from mock_server.webhooks.routes import webhook_routes
+
     return [*routes, *webhook_routes("/_mock/webhooks")]

@@ -18,7 +18,7 @@ from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal
 from mock_server.context import MockContext
 from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
 from mock_server.metrics import CONTENT_TYPE, Metrics
-from mock_server.note import note
+from mock_server.note import open_note
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
@@ -111,8 +111,7 @@ class MockMiddleware:
         ctx = self.context
         request_id = ctx.service.request_id()
         header = (b"x-shuyou-requestid", request_id.encode())
-        record = note(scope)
-        record.request_id = request_id
+        record = open_note(scope, request_id)
         started = time.perf_counter()
         status = 500
         responded = False

@@ -11,7 +11,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RequestNote", "note"]
+__all__ = ["RequestNote", "note", "open_note"]
 
 _KEY = "shuyou_mock.note"
 
@@ -29,6 +29,12 @@ class RequestNote:
 
     def error(self, error_type: str, message: str) -> None:
         self.error_type, self.error_message = error_type, message
+
+
+def open_note(scope: MutableMapping[str, Any], request_id: str) -> RequestNote:
+    """Start this request's note (the middleware, first thing)."""
+    found = scope.setdefault("state", {})[_KEY] = RequestNote(request_id)
+    return found
 
 
 def note(scope: MutableMapping[str, Any]) -> RequestNote:

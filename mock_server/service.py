@@ -20,7 +20,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from mock_server import behaviour, lifecycle, pricing, wire
 from mock_server.behaviour import Plan
@@ -195,19 +195,18 @@ class PredictionService:
             await self.scheduler.run_due()
         return Admission(operation, key, note, error, order)
 
-    def _raise_injected(self, admission: Admission) -> None:
-        error = admission.error
-        if error is not None:
-            # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
-            error_type = error.type or self.catalog.error_type(error.status)
-            raise InjectedError(error.message, status=error.status, type=error_type)
+    def _raise_injected(self, error: ErrorSpec) -> NoReturn:
+        # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
+        error_type = error.type or self.catalog.error_type(error.status)
+        raise InjectedError(error.message, status=error.status, type=error_type)
 
     def total_credits(self, key: str) -> float | None:
         return self.settings.balances.get(key, self.settings.default_balance)
 
     def credits(self, admission: Admission) -> wire.CreditsResponse:
         """The Get Credits body for the admitted key (or its injected error)."""
-        self._raise_injected(admission)
+        if admission.error is not None:
+            self._raise_injected(admission.error)
         key = admission.key
         total = self.total_credits(key)
         # Credits held by tasks still processing count as used until they settle (docs/assumptions.md).
@@ -274,7 +273,8 @@ class PredictionService:
 
     def create(self, admission: Admission, base_url: str) -> Prediction:
         """Create the admitted task (or raise its injected error); file URLs will be on `base_url`."""
-        self._raise_injected(admission)
+        if admission.error is not None:
+            self._raise_injected(admission.error)
         order = admission.order
         if order is None:
             raise TypeError(f"create: admission for {admission.operation} carries no order (admit it with a body)")
@@ -329,7 +329,8 @@ class PredictionService:
 
     def prediction(self, admission: Admission, task_id: str, base_url: str) -> wire.GetPredictionResponse:
         """The Get Prediction body of the admitted key's task (or its injected error), file URLs on `base_url`."""
-        self._raise_injected(admission)
+        if admission.error is not None:
+            self._raise_injected(admission.error)
         admission.note.task_id = task_id
         return self.body(self.get(admission.key, task_id), base_url=base_url)
 
