@@ -128,7 +128,6 @@ async def list_tasks(request: Request) -> Response:
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidParams(f"status: {status!r} is not one of {[s.value for s in Status]}")
     limit = _limit(q.get("limit"))
-    await ctx.scheduler.run_due()
     tasks = ctx.store.find(key=q.get("key"), status=status, model=q.get("model"), limit=limit)
     return json_response({"data": [task_summary(p) for p in tasks]})
 

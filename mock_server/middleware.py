@@ -1,6 +1,6 @@
 """One pure-ASGI middleware: request id header, access rules (`access`), journal entry and metrics, a 500
-envelope for anything unexpected, and `GET /metrics` (`metrics.Metrics`, outside the router so that it
-counts what the router answers, 404s included).
+envelope for anything unexpected, due tasks settled before a read of the mock's own surfaces, and
+`GET /metrics` (`metrics.Metrics`, outside the router so that it counts what the router answers, 404s included).
 
 It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is journaled (for
 `journal.check()`) and answered in the envelope instead of a plain-text 500.
@@ -24,6 +24,7 @@ from mock_server.responses import error_response
 __all__ = ["MockMiddleware"]
 
 _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and frame rules
+_READS = ("GET", "HEAD")
 _INSPECTOR = "/_mock/ui"
 _METRICS = "/metrics"
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
@@ -64,7 +65,6 @@ class MockMiddleware:
                 f"method: {scope['method']} is not allowed on /metrics; allowed: GET, HEAD",
                 headers={"Allow": "GET, HEAD"},
             )
-        await self.context.scheduler.run_due()  # tasks due by now are counted as ended, as /_mock/tasks shows them
         await Response(self.metrics.render(), media_type=CONTENT_TYPE)(scope, receive, send)
 
     def _guard(self, scope: Scope) -> tuple[ApiError | None, bytes | None]:
@@ -134,6 +134,8 @@ class MockMiddleware:
                 record.error(refused.type, refused.message)
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
+            if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
+                await ctx.scheduler.run_due()  # a read of /_mock or /metrics sees every task due by now as ended
             if scope["path"] == _METRICS:
                 await self._serve_metrics(scope, receive, send_wrapper)
                 return

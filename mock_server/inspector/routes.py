@@ -53,12 +53,9 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-def _endpoint(view: View, *, settle: bool = False) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        ctx = _ctx(request)
-        if settle:
-            await ctx.scheduler.run_due()
-        return json_response(view(request, ctx))
+def _endpoint(view: View) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:  # due tasks are settled by the middleware before a read
+        return json_response(view(request, _ctx(request)))
 
     return endpoint
 
@@ -152,8 +149,8 @@ def inspector_routes() -> list[BaseRoute]:
     return [
         Route("/_mock/ui", ui, methods=["GET"]),
         Mount("/_mock/ui/static", StaticFiles(packages=[("mock_server.inspector", "static")]), name="inspector"),
-        Route(f"{p}/tasks", _endpoint(tasks_view, settle=True), methods=["GET"]),
-        Route(f"{p}/tasks/{{task_id}}", _endpoint(task_detail_view, settle=True), methods=["GET"]),
+        Route(f"{p}/tasks", _endpoint(tasks_view), methods=["GET"]),
+        Route(f"{p}/tasks/{{task_id}}", _endpoint(task_detail_view), methods=["GET"]),
         Route(f"{p}/webhooks", _endpoint(webhooks_view), methods=["GET"]),
         Route(f"{p}/requests", _endpoint(requests_view), methods=["GET"]),
         Route(f"{p}/requests/{{request_id}}", _endpoint(request_bodies_view), methods=["GET"]),
