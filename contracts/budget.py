@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+__all__ = ["Budget", "BudgetExhausted", "BudgetState"]
+
 
 class BudgetExhausted(Exception):
     """Raised (or answered) instead of sending a billable call that could exceed the budget."""

@@ -17,6 +17,16 @@ from contracts.rules import BY_ID
 from contracts.spec import PENDING_STATUS, REQUEST_ID_HEADER, SUCCESS_STATUS, ContractSpec, SchemaError
 from contracts.tasks import TaskBook
 
+__all__ = [
+    "NOT_JSON",
+    "Exchange",
+    "check_exchange",
+    "check_prediction_body",
+    "count_rules",
+    "rule_of_pointer",
+    "rules_for",
+]
+
 NOT_JSON: Any = object()
 
 # The rule a schema violation is reported under, by the part of the body it sits in (the first prefix wins);

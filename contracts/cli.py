@@ -14,6 +14,8 @@ from pathlib import Path
 
 from contracts.runner import ALL_PHASES, Options
 
+__all__ = ["ENV_API_KEY", "execute", "main"]
+
 ENV_API_KEY = "SHUYOU_API_KEY"
 
 
@@ -61,10 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
     from contracts.drift_cli import add_drift_command
+    from contracts.receiver import add_receive_command
     from contracts.record_cli import add_record_command
 
     add_record_command(commands)
     add_drift_command(commands)
+    add_receive_command(commands)
     return parser
 
 
@@ -110,7 +114,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     parser = _parser()
     args = parser.parse_args(args_list)
-    if getattr(args, "handler", None) is not None:  # record, drift: their modules own their flags
+    if getattr(args, "handler", None) is not None:  # record, drift, receive: their modules own their flags
         return int(args.handler(parser, args, environ))
     if args.command == "rules":
         return _print_rules(args.format)
@@ -143,7 +147,7 @@ def execute(options: Options, argv: list[str], *, junit: Path | None = None, rep
     import dataclasses
     import random
 
-    from contracts.lifecycle import sample_models
+    from contracts.polling import sample_models
     from contracts.spec import load
     from contracts.target import TargetUnreachable
 

@@ -14,6 +14,8 @@ from typing import Any
 from contracts.findings import Finding, Kind
 from contracts.rules import BY_ID
 
+__all__ = ["RULE", "billed", "check_billing", "total_usage"]
+
 RULE = "credits_billed"
 
 

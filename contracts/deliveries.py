@@ -9,9 +9,11 @@ from typing import Any
 
 from contracts.checks import rule_of_pointer
 from contracts.findings import Finding, Kind
-from contracts.lifecycle import TaskOutcome
+from contracts.polling import TaskOutcome
 from contracts.spec import ContractSpec
 from contracts.webhooks import WEBHOOK_NAME, webhook_body_pointer
+
+__all__ = ["Deliveries", "check_deliveries", "wait_for_deliveries"]
 
 Deliveries = Callable[[], list[dict[str, Any]]]
 # Fields of a Get Prediction body that are per response, not per task state.

@@ -29,6 +29,8 @@ from contracts.spec import ContractSpec
 from contracts.tasks import TaskBook
 from openapi.cassette import Exchange as Recorded
 
+__all__ = ["TITLES", "Category", "Difference", "Drift", "Pair", "TimingRow", "compare", "suggestion"]
+
 
 class Category(enum.StrEnum):
     CONTRACT = "contract"

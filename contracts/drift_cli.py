@@ -19,6 +19,8 @@ from contracts.drift import TITLES, Category, Drift, compare
 from contracts.spec import load
 from openapi.cassette import CassetteError, read_cassette
 
+__all__ = ["DriftReport", "add_drift_command", "render", "write_junit"]
+
 
 @dataclass(frozen=True, slots=True)
 class DriftReport:

@@ -12,6 +12,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+__all__ = ["KIND_TITLES", "Finding", "FindingSink", "Kind", "dedupe", "is_failing"]
+
 
 class Kind(enum.StrEnum):
     CONTRACT = "contract"

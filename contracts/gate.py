@@ -18,6 +18,20 @@ import httpx2
 
 from contracts.budget import Budget
 
+__all__ = [
+    "GATE_HEADER",
+    "GATE_REFUSED_STATUS",
+    "HINT_EXPECT_REJECT",
+    "HINT_HEADER",
+    "HINT_LIFECYCLE",
+    "Gate",
+    "GateLog",
+    "Receive",
+    "Route",
+    "Scope",
+    "Send",
+]
+
 GATE_HEADER = "x-contracts-gate"
 GATE_REFUSED_STATUS = 418
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

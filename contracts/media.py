@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 import struct
 
+__all__ = ["IMAGE_FORMATS", "REQUESTED_FORMATS", "container", "media_error", "video_seconds"]
+
 IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF"})
 _AUDIO_TYPES = frozenset({"MP3", "WAVE", "OggOpus", "OggVorbis", "FLAC", "MP4", "EasyMP4", "OggFLAC", "AIFF"})
 

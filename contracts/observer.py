@@ -12,6 +12,8 @@ from contracts.gate import GATE_REFUSED_STATUS
 from contracts.spec import ContractSpec
 from contracts.tasks import TaskBook
 
+__all__ = ["RunObserver", "lower_headers", "parse_json"]
+
 
 def parse_json(content: bytes) -> Any:
     try:

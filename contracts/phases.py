@@ -18,6 +18,8 @@ from contracts.findings import Finding, FindingSink, Kind
 from contracts.observer import RunObserver
 from contracts.rules import SCHEMATHESIS_CHECKS, SCHEMATHESIS_PHASES
 
+__all__ = ["BUILTIN_CHECKS", "PhaseOutcome", "PhaseSettings", "Progress", "build_schema", "run_phases"]
+
 # Built-in checks: the rule table's schemathesis rules. Response schemas, headers and statuses are checked by
 # `shuyou_contract` (which tells documented elements from assumed ones), so their built-in twins stay off
 # (status_code_conformance is `undocumented_status`; ignored_auth is `auth_required`; use_after_free needs a

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from contracts.report import RunResult
     from contracts.runner import Options
 
+__all__ = [
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "contracts_options",
+    "contracts_result",
+    "pytest_addoption",
+    "webhook_receiver",
+    "webhook_receiver_factory",
+]
+
 ENV_BASE_URL = "SHUYOU_CONTRACTS_BASE_URL"
 ENV_API_KEY = "SHUYOU_CONTRACTS_API_KEY"
 

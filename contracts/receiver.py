@@ -2,7 +2,9 @@
 
 Run it beside a client or the harness::
 
-    python -m contracts.receiver --port 9000 --secret whsec_... [--script 500,500,200] [--delay 0.5]
+    shuyou-contracts receive --port 9000 --secret whsec_... [--script 500,500,200] [--delay 0.5]
+
+(`python -m contracts.receiver ...` is the same command under its older name.)
 
 `POST` to any path is a delivery: the signature is verified with `standardwebhooks` (401 when it does
 not verify) and the body is validated against the spec's webhook schema (422 when it does not conform);
@@ -10,7 +12,7 @@ otherwise the receiver answers the next status of its script, then its default s
 optional delay and with an optional `Retry-After`. `GET /deliveries[?after=SEQ]` lists what arrived
 (after delivery number SEQ), `DELETE /deliveries` forgets it, `GET/POST /behaviour` reads or changes
 how it answers.
-In tests, `WebhookReceiver` runs it on 127.0.0.1:0 in a thread.
+In tests and in a harness run, `WebhookReceiver` runs it on 127.0.0.1 in a thread.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import anyio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,7 +38,7 @@ from starlette.routing import Route
 from contracts.serving import serve_in_thread
 from contracts.webhooks import SignatureInvalid, payload_errors, verify_signature
 
-__all__ = ["Behaviour", "WebhookReceiver", "create_receiver_app", "main"]
+__all__ = ["Behaviour", "WebhookReceiver", "add_receive_command", "create_receiver_app", "main"]
 
 _SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 _DIGITS = re.compile(r"[0-9]{1,3}")
@@ -214,14 +215,19 @@ def create_receiver_app(
 
 
 class WebhookReceiver:
-    """The receiver on 127.0.0.1:0 in a thread, for tests: `url`, `deliveries()`, `wait_for(n)`, `stop()`."""
+    """The receiver on 127.0.0.1 (`port` 0: a free one) in a thread: `url`, `deliveries()`, `wait_for(n)`, `stop()`."""
 
     def __init__(
-        self, secrets: Sequence[str] = (), *, behaviour: Behaviour | None = None, validate: bool = True
+        self,
+        secrets: Sequence[str] = (),
+        *,
+        behaviour: Behaviour | None = None,
+        validate: bool = True,
+        port: int = 0,
     ) -> None:
         self.app = create_receiver_app(secrets, behaviour=behaviour, validate=validate)
         self._state: _State = self.app.state.receiver
-        self._served = serve_in_thread(self.app, lifespan="off")
+        self._served = serve_in_thread(self.app, port=port, lifespan="off")
         self.base_url = self._served.base_url
         self.url = f"{self.base_url}/webhook"
 
@@ -258,9 +264,21 @@ class WebhookReceiver:
         return got
 
 
+def add_receive_command(commands: Any) -> None:
+    """`shuyou-contracts receive ...` on the CLI's subparsers."""
+    sub = commands.add_parser("receive", help="run the webhook receiver until interrupted")
+    _arguments(sub)
+    sub.set_defaults(handler=lambda parser, args, environ: _serve(parser, args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m contracts.receiver`: serve the receiver until interrupted."""
+    """`python -m contracts.receiver`: the older name of `shuyou-contracts receive` (same flags, same code)."""
     parser = argparse.ArgumentParser(prog="python -m contracts.receiver", description="Run the webhook receiver.")
+    _arguments(parser)
+    return _serve(parser, parser.parse_args(argv))
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--secret", action="append", default=[], help="whsec_... (repeat for several)")
@@ -270,7 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retry-after", default=None, help="Retry-After value on non-2xx answers")
     parser.add_argument("--no-validate", action="store_true", help="do not check bodies against the spec")
     parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
+
+
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Serve the receiver the parsed flags describe until interrupted."""
+    import uvicorn  # lazy: `shuyou-contracts` builds this subcommand on every start
+
     try:
         behaviour = Behaviour.from_json(
             {

@@ -22,13 +22,15 @@ import httpx2
 
 from contracts.budget import Budget
 from contracts.gate import GATE_HEADER, HINT_HEADER, HINT_LIFECYCLE, Gate, Route
-from contracts.lifecycle import example_body, sample_models
 from contracts.observer import parse_json
+from contracts.polling import example_body, sample_models
 from contracts.runner import Options, Progress, resolve_budget
 from contracts.serving import serve_in_thread
 from contracts.spec import ContractSpec, load
 from contracts.target import advance_clock, probe
 from openapi.cassette import CassetteWriter, FileRecord, Redactor
+
+__all__ = ["UNKNOWN_TASK_ID", "RecordOptions", "RecordResult", "Timing", "plan_text", "record"]
 
 UNKNOWN_TASK_ID = "0" * 32  # a well-formed id no target has created: its answer is the not-found shape
 FIRST_WAIT, MAX_WAIT = 1.0, 15.0

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.lifecycle import sample_models
+from contracts.polling import sample_models
 from contracts.record import RecordOptions, plan_text, record
 from contracts.spec import load
 from contracts.target import TargetUnreachable
+
+__all__ = ["add_record_command"]
 
 
 def add_record_command(commands: Any) -> None:

@@ -25,6 +25,8 @@ from contracts.observer import parse_json
 from contracts.target import MOCK_CLOCK_ADVANCE, TargetUnreachable, probe
 from openapi.cassette import Cassette, Exchange as Recorded, FileRecord, Redactor
 
+__all__ = ["REPLAY_KEY", "MockNotStarted", "replay", "started_mock"]
+
 REPLAY_KEY = "sk-drift"  # the recorded key is redacted; the mock takes any key as its own tenant
 _BANNER = re.compile(r"listening on (http://\S+)")
 

@@ -12,6 +12,8 @@ from typing import Any
 from contracts.findings import KIND_TITLES, Finding, Kind, is_failing
 from contracts.rules import BY_ID, RULES
 
+__all__ = ["RunResult", "render_summary", "write_json", "write_junit"]
+
 
 @dataclass(slots=True)
 class RunResult:

@@ -14,9 +14,21 @@ from typing import Any
 import httpx2
 
 from contracts.findings import Finding, FindingSink, Kind
-from contracts.lifecycle import TaskOutcome
 from contracts.media import REQUESTED_FORMATS, container, media_error, video_seconds
+from contracts.polling import TaskOutcome
 from contracts.spec import SUCCESS_STATUS, ContractSpec
+
+__all__ = [
+    "DURATION_TOLERANCE",
+    "MAX_BYTES",
+    "Fetch",
+    "check_results",
+    "download",
+    "output_urls",
+    "requested_format",
+    "requested_images",
+    "requested_seconds",
+]
 
 MAX_BYTES = 64 * 1024 * 1024
 DURATION_TOLERANCE = 0.5  # seconds: a container's length is whole frames, not the exact request

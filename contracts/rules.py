@@ -14,6 +14,28 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+__all__ = [
+    "ALL_OPS",
+    "BY_ID",
+    "IDS",
+    "LIFECYCLE_CREATES",
+    "NOT_CHECKED",
+    "PHASES",
+    "RULES",
+    "SCHEMATHESIS_CHECKS",
+    "SCHEMATHESIS_PHASES",
+    "Family",
+    "Needs",
+    "NotChecked",
+    "Plan",
+    "Rule",
+    "partial_reason",
+    "render_not_checked",
+    "render_table",
+    "skip_reason",
+    "skipped",
+]
+
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = (*SCHEMATHESIS_PHASES, "lifecycle")
 
@@ -26,7 +48,7 @@ class Family(enum.StrEnum):
 
     EXCHANGE = "exchange"  # contracts.checks, on every exchange of every phase
     SCHEMATHESIS = "schemathesis"  # a schemathesis built-in check, in its phases
-    LIFECYCLE = "lifecycle"  # contracts.lifecycle, on the tasks it creates and polls
+    LIFECYCLE = "lifecycle"  # contracts.polling, on the tasks it creates and polls
     WEBHOOK = "webhook"  # contracts.deliveries, on what the receiver recorded
     RESULTS = "results"  # contracts.results, on the result files of the lifecycle's tasks
     CREDITS = "credits"  # contracts.credits, /v1/credits before and after the lifecycle
@@ -79,7 +101,7 @@ class NotChecked:
 
 
 _C = "contracts.checks"
-_L = "contracts.lifecycle"
+_L = "contracts.polling"
 _D = "contracts.deliveries"
 LIFECYCLE_CREATES = 3  # one seeded model per function (image, video, audio); see lifecycle.sample_models
 

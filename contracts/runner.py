@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx2
 
@@ -21,6 +22,11 @@ from contracts.serving import serve_in_thread
 from contracts.spec import ContractSpec, load
 from contracts.target import TargetInfo, probe
 from contracts.tasks import TaskBook
+
+if TYPE_CHECKING:
+    from contracts.receiver import WebhookReceiver
+
+__all__ = ["ALL_PHASES", "DEFAULT_REMOTE_BUDGET", "Options", "Progress", "plan_text", "resolve_budget", "run"]
 
 ALL_PHASES = PHASES  # the name the CLI and the pytest plugin use; the list is in contracts.rules
 DEFAULT_REMOTE_BUDGET = 5
@@ -180,21 +186,21 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
         other_key=bool(options.other_api_key) or target.is_mock,
     )
     return RunResult(
-        options.base_url,
-        target.is_mock,
-        seed,
-        options.strict,
-        limit,
-        state.spent,
-        state.refused,
-        gate.log.statuses,
-        sink.checks_run,
-        sink.checks_failed,
-        sink.findings(),
-        timings,
-        lifecycle,
-        notes,
-        options.command or f"python -m contracts run --base-url {options.base_url} --seed {seed}",
+        base_url=options.base_url,
+        is_mock=target.is_mock,
+        seed=seed,
+        strict=options.strict,
+        budget_limit=limit,
+        budget_spent=state.spent,
+        budget_refused=state.refused,
+        statuses=gate.log.statuses,
+        checks_run=sink.checks_run,
+        checks_failed=sink.checks_failed,
+        findings=sink.findings(),
+        timings=timings,
+        lifecycle=lifecycle,
+        notes=notes,
+        command=options.command or f"python -m contracts run --base-url {options.base_url} --seed {seed}",
         rule_runs=sink.runs,
         rule_fails=sink.fails,
         skipped=skipped(plan),
@@ -202,28 +208,14 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
 
 
 def _models(options: Options, spec: ContractSpec, seed: int) -> list[str]:
-    from contracts.lifecycle import sample_models
+    from contracts.polling import sample_models
 
     return sample_models(spec, list(options.models) or None, seed) if "lifecycle" in options.phases else []
 
 
-class _Receiver:
-    """The webhook receiver (contracts.receiver) on loopback, read through its documented `GET /deliveries`."""
-
-    def __init__(self, secrets: list[str], port: int) -> None:
-        from contracts.receiver import create_receiver_app
-
-        self.served = serve_in_thread(create_receiver_app(secrets), port=port)
-        self.url = f"{self.served.base_url}/webhook"
-
-    def deliveries(self) -> list[dict[str, object]]:
-        answer = httpx2.get(f"{self.served.base_url}/deliveries", timeout=10.0).json()
-        return list(answer["deliveries"])
-
-
 def _receiver(
     options: Options, target: TargetInfo, stack: ExitStack, notes: list[str]
-) -> tuple[_Receiver | None, str | None]:
+) -> tuple[WebhookReceiver | None, str | None]:
     if "lifecycle" not in options.phases:
         return None, options.webhook_url
     secrets = [options.webhook_secret] if options.webhook_secret else []
@@ -233,8 +225,10 @@ def _receiver(
             "forwarding to the local receiver, see --receiver-port)"
         )
         return None, None
-    receiver = _Receiver(secrets, options.receiver_port)
-    stack.callback(receiver.served.stop)
+    from contracts.receiver import WebhookReceiver
+
+    receiver = WebhookReceiver(secrets, port=options.receiver_port)
+    stack.callback(receiver.stop)
     if not secrets:
         notes.append("webhook signatures not checked: pass --webhook-secret whsec_...")
     if options.webhook_url:
@@ -252,11 +246,11 @@ def _lifecycle(
     target: TargetInfo,
     models: list[str],
     webhook_url: str | None,
-    receiver: _Receiver | None,
+    receiver: WebhookReceiver | None,
     progress: Progress,
 ) -> list[dict[str, object]]:
     from contracts.deliveries import check_deliveries, wait_for_deliveries
-    from contracts.lifecycle import Lifecycle
+    from contracts.polling import Lifecycle
 
     progress(f"phase lifecycle ... ({', '.join(models)})")
     auth = {"Authorization": f"Bearer {options.api_key}", HINT_HEADER: HINT_LIFECYCLE}

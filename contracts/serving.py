@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+__all__ = ["Served", "serve_in_thread"]
+
 
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the thread is not the main thread

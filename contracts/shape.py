@@ -13,6 +13,8 @@ from typing import Any
 import openapi
 from contracts.spec import ContractSpec
 
+__all__ = ["ITEM", "documented_headers", "enum_paths", "fields", "json_type"]
+
 ITEM = "[]"  # the path segment of any list item: `/data/output/[]/type`
 
 

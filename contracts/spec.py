@@ -14,6 +14,18 @@ from urllib.parse import quote, unquote
 
 import openapi
 
+__all__ = [
+    "ASSUMPTION_KEY",
+    "OPERATIONS",
+    "PENDING_STATUS",
+    "REQUEST_ID_HEADER",
+    "SUCCESS_STATUS",
+    "ContractSpec",
+    "Operation",
+    "SchemaError",
+    "load",
+]
+
 ASSUMPTION_KEY = "x-assumption"
 REQUEST_ID_HEADER = "X-ShuYou-RequestId"
 # The one documented non-terminal status (NOTES §2: a task is `processing`, then succeeds or fails).
@@ -56,11 +68,7 @@ class ContractSpec:
             for method, op in item.items():
                 if isinstance(op, dict) and "operationId" in op:
                     self.operations[op["operationId"]] = Operation(op["operationId"], method.upper(), path)
-        self.models: dict[str, str] = {}
-        mapping = schemas["CreatePredictionRequest"]["discriminator"]["mapping"]
-        for model, ref in mapping.items():
-            request = self.resolve({"$ref": ref})
-            self.models[model] = request["properties"]["function"]["enum"][0]
+        self.models: dict[str, str] = openapi.models(document)
         # The URL field of each output item type: the item schema's required field besides `type`.
         self.output_url_fields: dict[str, str] = {}
         for kind, ref in schemas["OutputItem"]["discriminator"]["mapping"].items():
@@ -207,7 +215,7 @@ class ContractSpec:
         if absolute[-1:] != ["oneOf"] or not isinstance(instance, dict):
             return None
         try:
-            node = self._walk_to([unquote(str(p)).replace("~1", "/").replace("~0", "~") for p in absolute[:-1]])
+            node = self._pointer(openapi.ref(*absolute[:-1]))
         except (KeyError, IndexError, TypeError, ValueError):
             return None
         discriminator = node.get("discriminator") if isinstance(node, dict) else None
@@ -215,12 +223,6 @@ class ContractSpec:
             return None
         ref = discriminator.get("mapping", {}).get(instance.get(discriminator.get("propertyName")))
         return ref if isinstance(ref, str) else None
-
-    def _walk_to(self, path: Sequence[str | int]) -> Any:
-        node: Any = self.document
-        for part in path:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        return node
 
     def _assumption_along(
         self, pointer: str, evaluation: Sequence[str | int], absolute: Sequence[str | int]
@@ -243,7 +245,7 @@ class ContractSpec:
 
 
 def _escape(path: str) -> str:
-    return quote(path.replace("~", "~0").replace("/", "~1"), safe="~")
+    return quote(openapi.escape(path), safe="~")  # percent-encoded too: a pointer inside a URI fragment
 
 
 def _enum_at(spec: ContractSpec, schema: Any, path: tuple[str, ...], depth: int = 0) -> Iterator[str]:

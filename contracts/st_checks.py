@@ -14,6 +14,8 @@ from requests.structures import CaseInsensitiveDict
 
 from contracts.gate import GATE_HEADER, HINT_EXPECT_REJECT, HINT_HEADER
 
+__all__ = ["Observer", "attach", "before_call", "detach", "shuyou_contract"]
+
 
 class Observer(Protocol):
     def observe(self, case: Any, response: Any) -> None: ...

@@ -17,6 +17,8 @@ from contracts.rules import IDS
 if TYPE_CHECKING:
     from contracts.report import RunResult
 
+__all__ = ["RULES", "test_contract_rule", "test_no_other_findings", "test_no_transport_trouble"]
+
 RULES = IDS
 
 

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+__all__ = ["MOCK_CLOCK_ADVANCE", "MOCK_HEALTH", "TargetInfo", "TargetUnreachable", "advance_clock", "probe"]
+
 MOCK_HEALTH = "/_mock/health"
 MOCK_CLOCK_ADVANCE = "/_mock/clock/advance"
 

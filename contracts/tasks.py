@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = ["TaskBook", "TaskRecord"]
+
 
 @dataclass(slots=True)
 class TaskRecord:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,30 +51,29 @@ def verify_signature(body: bytes, headers: Mapping[str, str], secrets: Sequence[
 def webhook_body_pointer(spec: Mapping[str, Any], name: str = WEBHOOK_NAME) -> str:
     """JSON pointer of the JSON request body schema of webhook `name`, following `$ref`s on the way."""
     steps = ["post", "requestBody", "content", "application/json", "schema"]
-    pointer = "#/webhooks/" + _escape(name)
-    node = _resolve_pointer(spec, pointer)
+    pointer = openapi.ref("webhooks", name)
+    node = _node(spec, pointer)
     for step in steps:
         while isinstance(node, Mapping) and "$ref" in node and step != "schema":
             pointer = str(node["$ref"])
-            node = _resolve_pointer(spec, pointer)
+            node = _node(spec, pointer)
         if not isinstance(node, Mapping) or step not in node:
             raise LookupError(f"the spec's webhook {name!r} has no {'/'.join(steps)} (missing {step!r} at {pointer})")
-        pointer += "/" + _escape(step)
+        pointer += "/" + openapi.escape(step)
         node = node[step]
     return pointer
 
 
+def _node(spec: Mapping[str, Any], pointer: str) -> Any:
+    try:
+        return openapi.pointer(spec, pointer)
+    except (LookupError, TypeError, ValueError) as exc:
+        raise LookupError(f"{pointer} does not resolve in the spec (stuck at {exc})") from None
+
+
 @functools.cache
-def _validator(name: str) -> Any:
-    spec = openapi.load_spec()
-    pointer = webhook_body_pointer(spec, name)
-    root = {
-        "$ref": urllib.parse.quote(pointer, safe="#/~:@!$&'()*+,;=-._"),
-        "components": spec.get("components", {}),
-        "webhooks": spec.get("webhooks", {}),
-        "paths": spec.get("paths", {}),
-    }
-    return jsonschema_rs.Draft202012Validator(root, validate_formats=True)
+def _validator(name: str) -> jsonschema_rs.Draft202012Validator:
+    return openapi.schema_validator(webhook_body_pointer(openapi.load_spec(), name))
 
 
 def payload_errors(payload: Any, name: str = WEBHOOK_NAME) -> list[str]:
@@ -89,17 +87,3 @@ def payload_errors(payload: Any, name: str = WEBHOOK_NAME) -> list[str]:
         f"${''.join(f'[{p}]' if isinstance(p, int) else f'.{p}' for p in err.instance_path)}: {err.message}"
         for err in _validator(name).iter_errors(payload)
     ]
-
-
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
-def _resolve_pointer(spec: Mapping[str, Any], pointer: str) -> Any:
-    node: Any = spec
-    for raw in pointer.removeprefix("#/").split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, Mapping) or part not in node:
-            raise LookupError(f"{pointer} does not resolve in the spec (stuck at {part!r})")
-        node = node[part]
-    return node

@@ -39,10 +39,6 @@ SECTIONS = {
 }
 
 
-def _escape(segment: str) -> str:
-    return segment.replace("~", "~0").replace("/", "~1")
-
-
 def marks(node: Any, pointer: str = "#") -> Iterator[tuple[str, str]]:
     """Yield `(json pointer, reason)` for every `x-assumption` in the document, in document order."""
     if isinstance(node, dict):
@@ -50,7 +46,7 @@ def marks(node: Any, pointer: str = "#") -> Iterator[tuple[str, str]]:
             value = node["x-assumption"]
             yield pointer, "(no reason given)" if value is True else " ".join(str(value).split())
         for key, child in node.items():
-            yield from marks(child, f"{pointer}/{_escape(str(key))}")
+            yield from marks(child, f"{pointer}/{openapi.escape(str(key))}")
     elif isinstance(node, list):
         for index, child in enumerate(node):
             yield from marks(child, f"{pointer}/{index}")

@@ -33,7 +33,7 @@ POLLS = (1.0, 3.0, 7.0, 15.0)
 
 
 def _example(spec: dict[str, Any], name: str) -> Any:
-    return json.loads(json.dumps(spec["components"]["examples"][name]["value"]))
+    return json.loads(json.dumps(openapi.examples(spec)[name]))
 
 
 def render() -> str:

@@ -25,19 +25,6 @@ from mock_server.errors import SettingsError
 __all__ = ["Catalog", "ModelInfo", "load_catalog"]
 
 
-def _properties(spec: Mapping[str, Any], schema: Any) -> dict[str, Any]:
-    """Merged `properties` of a schema and its allOf parts (resolved)."""
-    schema = openapi.resolve(spec, schema)
-    props: dict[str, Any] = {}
-    if not isinstance(schema, Mapping):
-        return props
-    for part in schema.get("allOf", ()):
-        props.update(_properties(spec, part))
-    for name, sub in (schema.get("properties") or {}).items():
-        props[name] = openapi.resolve(spec, sub)
-    return props
-
-
 class _Validator:
     """A model's request validator, compiled on first use: compiling all 23 at startup took ~100 ms (2026-12-02,
     this shared 2-core machine) that the first answer, often not a create, does not need."""
@@ -90,21 +77,16 @@ class Catalog:
 
 def build_catalog(spec: Mapping[str, Any]) -> Catalog:
     """Derive the catalog from a parsed spec; raises SettingsError when a convention is missing."""
-    schemas = spec.get("components", {}).get("schemas", {})
-    request = schemas.get("CreatePredictionRequest")
-    if not isinstance(request, Mapping) or "discriminator" not in request:
-        raise SettingsError("spec: components.schemas.CreatePredictionRequest needs a discriminator mapping")
-    mapping: Mapping[str, str] = request["discriminator"].get("mapping") or {}
-    if not mapping:
-        raise SettingsError("spec: CreatePredictionRequest.discriminator.mapping is empty")
+    try:
+        functions = openapi.models(spec)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    mapping: Mapping[str, str] = spec["components"]["schemas"]["CreatePredictionRequest"]["discriminator"]["mapping"]
     components = {"components": spec["components"]}
     models: dict[str, ModelInfo] = {}
-    for model, ref in mapping.items():
-        props = _properties(spec, {"$ref": ref})
-        functions = (props.get("function") or {}).get("enum") or []
-        if len(functions) != 1:
-            raise SettingsError(f"spec: {ref}.properties.function.enum must hold exactly one value, got {functions!r}")
-        input_props = _properties(spec, props.get("input") or {})
+    for model, function in functions.items():
+        ref = mapping[model]
+        input_props = openapi.properties(spec, openapi.properties(spec, {"$ref": ref}).get("input") or {})
         defaults = {
             name: sub["default"] for name, sub in input_props.items() if isinstance(sub, Mapping) and "default" in sub
         }
@@ -115,7 +97,7 @@ def build_catalog(spec: Mapping[str, Any]) -> Catalog:
             for name, sub in input_props.items()
             if isinstance(sub, Mapping) and sub.get("x-case-insensitive") is True and sub.get("enum")
         }
-        models[model] = ModelInfo(model, functions[0], schema_name, defaults, validator, frozenset(input_props), folds)
+        models[model] = ModelInfo(model, function, schema_name, defaults, validator, frozenset(input_props), folds)
     return Catalog(models=models, spec=spec, error_types=_error_types(spec), credentials=operation_credentials(spec))
 
 
@@ -128,7 +110,7 @@ def _error_types(spec: Mapping[str, Any]) -> dict[int, tuple[str, ...]]:
         code: Any = None
         types: Any = None
         for part in [schema, *schema.get("allOf", ())]:
-            error = _properties(spec, _properties(spec, part).get("error") or {})
+            error = openapi.properties(spec, openapi.properties(spec, part).get("error") or {})
             code = (error.get("code") or {}).get("const", code)
             types = (error.get("type") or {}).get("enum", types)
         if isinstance(code, str) and code.isdigit() and types:

@@ -45,18 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _example_body() -> dict[str, Any]:
-    from mock_server.catalog import load_catalog
+    import openapi
 
-    examples = load_catalog().spec["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]
-    for example in (examples.get("examples") or {}).values():
-        ref = example.get("$ref", "")
-        node: Any = load_catalog().spec
-        for part in ref.removeprefix("#/").split("/") if ref else ():
-            node = node[part]
-        value = (node if ref else example).get("value")
+    for value in openapi.request_examples().values():
         if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != "webhook"}
-            return value
+            return {k: v for k, v in value.items() if k != "webhook"}
     return {}
 
 
@@ -147,7 +140,8 @@ def serve(args: argparse.Namespace) -> int:
     if settings.admin_token:
         reachable = socket.gethostname() if settings.host in ("0.0.0.0", "::") else host  # a name others can use
         print(token_line(f"http://{reachable}:{port}", settings), flush=True)
-    config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on")
+    # ws="none": the API has no WebSocket routes, and uvicorn's "auto" imports `websockets` (~20 ms at startup)
+    config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on", ws="none")
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -181,6 +175,7 @@ def _serve_workers(args: argparse.Namespace, settings: Any) -> int:
         log_level="info",
         access_log=args.access_log,
         lifespan="on",
+        ws="none",
     )
     sock = config.bind_socket()
     port = sock.getsockname()[1]

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mock_server.errors import SettingsError
 from mock_server.settings import Settings
 
@@ -20,6 +18,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"--config {path}: cannot read the file ({exc.strerror})") from None
+    import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -9,7 +9,6 @@ import functools
 import json
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,10 +23,9 @@ from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
 from mock_server.rules import parse_rules
+from mock_server.webhooks.policy import mask_secrets
 
-__all__ = ["CONTROL_SPEC_PATH", "control_routes"]
-
-CONTROL_SPEC_PATH = openapi.SPEC_PATH.with_name("control.yaml")
+__all__ = ["control_routes"]
 
 
 def _ctx(request: Request) -> MockContext:
@@ -51,6 +49,7 @@ def _limit(text: str | None) -> int:
 
 
 def task_summary(p: Prediction) -> dict[str, Any]:
+    """A task as listed; a webhook URL's password shows as `***` here and in `task_detail` (`mask_secrets`)."""
     return {
         "task_id": p.task_id,
         "key": mask_key(p.key),
@@ -60,31 +59,36 @@ def task_summary(p: Prediction) -> dict[str, Any]:
         "created_at": p.created_at,
         "due_at": p.due_at,
         "finished_at": p.finished_at,
-        "webhook": p.webhook,
+        "webhook": mask_secrets(p.webhook),
     }
 
 
 def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
-    return {
-        **task_summary(p),
-        "planned_outcome": str(p.outcome),
-        "input": p.input,
-        "events": [{"time": t, "task_status": s} for t, s in p.history],
-        "outputs": [
-            {
-                "kind": o.kind,
-                "format": o.fmt,
-                "extension": o.extension,
-                "width": o.width,
-                "height": o.height,
-                "seconds": o.seconds,
-            }
-            for o in p.outputs
-        ],
-        "webhook_chaos": p.webhook_chaos,
-        "body": ctx.service.body(p),
-        "webhooks": [d.to_record(payload=False) for d in ctx.webhooks.list(task_id=p.task_id)] if ctx.webhooks else [],
-    }
+    detail: dict[str, Any] = mask_secrets(
+        {
+            **task_summary(p),
+            "planned_outcome": str(p.outcome),
+            "input": p.input,
+            "events": [{"time": t, "task_status": s} for t, s in p.history],
+            "outputs": [
+                {
+                    "kind": o.kind,
+                    "format": o.fmt,
+                    "extension": o.extension,
+                    "width": o.width,
+                    "height": o.height,
+                    "seconds": o.seconds,
+                }
+                for o in p.outputs
+            ],
+            "webhook_chaos": p.webhook_chaos,
+            "body": ctx.service.body(p),
+            "webhooks": [d.to_record(payload=False) for d in ctx.webhooks.list(task_id=p.task_id)]
+            if ctx.webhooks
+            else [],
+        }
+    )
+    return detail
 
 
 async def health(request: Request) -> Response:
@@ -128,7 +132,12 @@ async def list_tasks(request: Request) -> Response:
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidParams(f"status: {status!r} is not one of {[s.value for s in Status]}")
     limit = _limit(q.get("limit"))
-    tasks = ctx.store.find(key=q.get("key"), status=status, model=q.get("model"), limit=limit)
+    key = q.get("key")
+    if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
+        found = ctx.store.find(status=status, model=q.get("model"), limit=10_000)
+        tasks = [p for p in found if mask_key(p.key) == key][:limit]
+    else:
+        tasks = ctx.store.find(key=key, status=status, model=q.get("model"), limit=limit)
     return json_response({"data": [task_summary(p) for p in tasks]})
 
 
@@ -171,7 +180,7 @@ async def list_requests(request: Request) -> Response:
     entries = ctx.journal.requests(
         method=q.get("method"), path=q.get("path"), key=q.get("key"), status=status, limit=_limit(q.get("limit"))
     )
-    return json_response({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors})
+    return json_response(mask_secrets({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors}))
 
 
 async def get_config(request: Request) -> Response:
@@ -182,8 +191,7 @@ async def get_config(request: Request) -> Response:
 
 @functools.cache
 def _control_spec() -> bytes:
-    with CONTROL_SPEC_PATH.open("rb") as f:
-        return json.dumps(yaml.safe_load(f)).encode()
+    return json.dumps(openapi.control_spec()).encode()
 
 
 async def control_openapi(request: Request) -> Response:

@@ -52,10 +52,9 @@ class SpecValidator:
         self.operations: list[_Operation] = []
         for path, item in self.document.get("paths", {}).items():
             regex = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
-            escaped = path.replace("~", "~0").replace("/", "~1")  # schema_validator percent-encodes it
             for method, op in item.items():
                 if isinstance(op, Mapping) and "operationId" in op:
-                    pointer = f"#/paths/{escaped}/{method}/responses"
+                    pointer = openapi.ref("paths", path, method, "responses")  # schema_validator percent-encodes it
                     self.operations.append(
                         _Operation(op["operationId"], method.upper(), regex, op.get("responses", {}), pointer)
                     )

@@ -9,24 +9,28 @@ Matching rules (first that applies; docs/drift.md):
 4. any other request matches a recorded one with the same method, path and query (the last recorded answer).
 
 Ids are mapped: a replayed create answers a fresh task id, every recorded id in its answers becomes that id,
-and its result URLs point at this mock (`/files/<id>/<index>.<ext>`), which serves the recorded bytes when
-the cassette has them and a generated file otherwise. A request that matches nothing is simulated as usual,
-or refused with 404 in the error envelope under `--replay-strict`.
+and its result URLs point at this mock (`/files/<id>/<index>.<ext>?e=&token=`, signed and expiring like any
+result URL, `fileurls`), which serves the recorded bytes when the cassette has them and a generated file
+otherwise. A request that matches nothing is simulated as usual, or refused with 404 in the error envelope
+under `--replay-strict`. Every request to a spec operation needs a key its `security` accepts, as without
+`--replay` (the same 401, before any matching).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.context import MockContext
-from mock_server.errors import NotFound, SettingsError
+from mock_server.errors import Forbidden, NotFound, SettingsError
+from mock_server.fileurls import FileSigner
 from mock_server.ids import IdFactory
 from mock_server.note import note
 from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
@@ -81,6 +85,7 @@ class ReplayBook:
         self._plain: dict[tuple[str, str, str], Exchange] = {}
         self._tasks = cassette.tasks()
         self.replayed: dict[str, _Replayed] = {}
+        self.signer: FileSigner | None = None  # the mock's, set by ReplayMiddleware: replayed file URLs are signed
         for ex in cassette.exchanges:
             if ex.name:
                 self._named.setdefault(ex.name, ex)
@@ -97,7 +102,7 @@ class ReplayBook:
             ex = self._named.get(name)
             return None if ex is None else self._play(ex, now, base_url)
         if path.startswith("/files/"):
-            return self._file(path)
+            return self._file(path, query, now)
         task = path.rstrip("/").rpartition("/")[2]
         if method == "GET" and task in self.replayed:
             return self._poll(task, now, base_url)
@@ -131,9 +136,10 @@ class ReplayBook:
         for before, after in zip(state.polls, state.polls[1:], strict=False):
             if age >= ((before.elapsed or 0.0) + (after.elapsed or 0.0)) / 2:
                 current = after
-        return self._render(current, {state.recorded: task}, base_url)
+        return self._render(current, {state.recorded: task}, base_url, state.created + (current.elapsed or 0.0))
 
-    def _render(self, ex: Exchange, ids: Mapping[str, str], base_url: str) -> Answer:
+    def _render(self, ex: Exchange, ids: Mapping[str, str], base_url: str, shown: float = 0.0) -> Answer:
+        """The recorded answer with `ids` mapped; its file URLs signed to expire `url_ttl` after `shown`."""
         body = ex.response_body
         if body is None:
             return Answer(ex.status, b"", ex.response_headers.get("content-type", "application/json"))
@@ -145,15 +151,20 @@ class ReplayBook:
         value = json.loads(text)
         task = next(iter(ids.values()), None)
         if task is not None:
-            _point_files_here(value, task, base_url)
+            _point_files_here(value, task, base_url, self.signer, shown)
         headers = tuple((k, v) for k, v in ex.response_headers.items() if k in {"retry-after"})
         return Answer(ex.status, json.dumps(value).encode(), headers=headers)
 
-    def _file(self, path: str) -> Answer | None:
+    def _file(self, path: str, query: str, now: float) -> Answer | None:
         _, _, task, name = path.split("/", 3) if path.count("/") == 3 else ("", "", "", "")
         state = self.replayed.get(task)
         if state is None:
             return None
+        if self.signer is not None:
+            q = {k: v[-1] for k, v in parse_qs(query).items()}
+            problem = self.signer.problem(task, name, q.get("e"), q.get("token"), now)
+            if problem:
+                raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
         index_text, _, ext = name.partition(".")
         index = int(index_text) if index_text.isdigit() else 0
         recorded = state.files.get(index)
@@ -175,7 +186,7 @@ class ReplayBook:
         return Answer(200, rendered.data, rendered.content_type)
 
 
-def _point_files_here(body: Any, task: str, base_url: str) -> None:
+def _point_files_here(body: Any, task: str, base_url: str, signer: FileSigner | None, shown: float) -> None:
     data = body.get("data") if isinstance(body, dict) else None
     output = data.get("output") if isinstance(data, dict) else None
     for index, item in enumerate(output if isinstance(output, list) else []):
@@ -183,7 +194,9 @@ def _point_files_here(body: Any, task: str, base_url: str) -> None:
         url = item.get(kind) if isinstance(kind, str) else None
         if isinstance(url, str):
             ext = url.split("?")[0].rpartition(".")[2].lower() or "bin"
-            item[kind] = f"{base_url}/files/{task}/{index}.{ext}"
+            name = f"{index}.{ext}"
+            signed = signer.path(task, name, int(shown + signer.ttl)) if signer else f"/files/{task}/{name}"
+            item[kind] = base_url + signed
 
 
 class ReplayMiddleware:
@@ -191,6 +204,16 @@ class ReplayMiddleware:
 
     def __init__(self, app: ASGIApp, context: MockContext, book: ReplayBook, strict: bool = False) -> None:
         self.app, self.context, self.book, self.strict = app, context, book, strict
+        book.signer = context.files.signer
+        self._operations = _operations(context.catalog.spec)
+
+    def _authenticate(self, method: str, path: str, headers: Mapping[str, str]) -> None:
+        """A spec operation's key check, as without replay: a missing or refused key raises the same 401."""
+        operation = next((op for m, pattern, op in self._operations if m == method and pattern.fullmatch(path)), None)
+        if operation is None:
+            return
+        credentials = self.context.catalog.credentials[operation]
+        self.context.service.authenticate(credentials.key(headers), credentials.hint())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(("/_mock", "/openapi.")):
@@ -204,6 +227,7 @@ class ReplayMiddleware:
                 break
         raw = b"".join(chunks)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self._authenticate(scope["method"], scope["path"], headers)  # MockMiddleware renders and journals a 401
         try:
             body = json.loads(raw) if raw else None
         except (ValueError, UnicodeDecodeError):
@@ -240,3 +264,14 @@ class ReplayMiddleware:
             return {"type": "http.request", "body": raw, "more_body": False}
 
         await self.app(scope, replay_receive, send)
+
+
+def _operations(spec: Mapping[str, Any]) -> Sequence[tuple[str, re.Pattern[str], str]]:
+    """(METHOD, path pattern, operationId) for every operation of the spec: `{param}` matches one segment."""
+    out: list[tuple[str, re.Pattern[str], str]] = []
+    for template, item in (spec.get("paths") or {}).items():
+        pattern = re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+        for method, operation in item.items():
+            if isinstance(operation, Mapping) and "operationId" in operation:
+                out.append((method.upper(), pattern, str(operation["operationId"])))
+    return out

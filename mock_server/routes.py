@@ -7,7 +7,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -94,6 +93,8 @@ def _rendered_spec(fmt: str) -> tuple[bytes, bytes]:
     spec = openapi.load_spec()
     spec["servers"] = [{"url": _SERVER_URL, "description": "this mock"}, *spec.get("servers", [])]
     if fmt == "yaml":
+        import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
         dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
         text = yaml.dump(spec, Dumper=dumper, sort_keys=False, allow_unicode=True).encode()
         placeholder = _SERVER_URL.encode()

@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 import anyio
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -41,6 +40,7 @@ from mock_server.inspector.data import (
 )
 from mock_server.note import note
 from mock_server.responses import json_response
+from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
 
@@ -55,7 +55,7 @@ def _ctx(request: Request) -> MockContext:
 
 def _endpoint(view: View) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:  # due tasks are settled by the middleware before a read
-        return json_response(view(request, _ctx(request)))
+        return json_response(mask_secrets(view(request, _ctx(request))))  # no webhook password in any view
 
     return endpoint
 
@@ -64,6 +64,8 @@ async def parse_rules_yaml(request: Request) -> Response:
     """YAML text -> `{"rules": [...]}` for `PUT /_mock/rules`; a syntax error names its line and column."""
     ctx = _ctx(request)
     raw = await read_body(request, ctx.settings.max_body_bytes)
+    import yaml  # lazily: PyYAML costs ~20 ms at startup (bench/bench_startup.py)
+
     try:
         data = yaml.safe_load(raw.decode("utf-8", "replace")) if raw else []
     except yaml.YAMLError as exc:
@@ -97,7 +99,8 @@ async def stream(request: Request) -> Response:
             data["config"] = watcher.status.as_dict()
         if open_task is not None:
             data["detail"] = detail(request, ctx, open_task, request_id)
-        return data
+        masked: dict[str, Any] = mask_secrets(data)
+        return masked
 
     def mark(data: dict[str, Any]) -> bytes:
         # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only

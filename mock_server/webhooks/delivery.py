@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import anyio
-import httpx2
 
-__all__ = ["Answer", "DeliveryFailed", "HttpSender", "WebhookSender"]
+if TYPE_CHECKING:  # httpx2 is imported at the first delivery, not at startup (~75 ms; bench/bench_startup.py)
+    import httpx2
+
+__all__ = ["Answer", "DeliveryFailed", "HttpSender", "LazyHttpSender", "WebhookSender"]
 
 FailureKind = Literal["timeout", "connect", "transport"]
 
@@ -49,6 +51,8 @@ class WebhookSender(Protocol):
 
 @contextmanager
 def _translated(timeout: float) -> Iterator[None]:
+    import httpx2  # loaded by then: a client exists
+
     try:
         yield
     except TimeoutError as exc:
@@ -113,3 +117,37 @@ class HttpSender:
             if size >= self._excerpt_limit:
                 break
         return b"".join(chunks)[: self._excerpt_limit].decode("utf-8", errors="replace")
+
+
+class LazyHttpSender:
+    """An `HttpSender` over the engine's own client (`KeepAliveTransport`), made at the first delivery.
+
+    Creating the client imports httpx2 and the transport, ~75 ms of CPU that a mock which never sends a webhook
+    (or not yet: the first answer waits for nothing) does not pay at startup. Creation has no await, so two
+    first deliveries at once still make one client. `aclose()` closes it; a later send makes a new one.
+    """
+
+    __slots__ = ("_client", "_excerpt_limit", "_max_idle", "_sender", "_timeout")
+
+    def __init__(self, *, timeout: float, excerpt_limit: int = 512, max_idle_per_host: int = 64) -> None:
+        self._timeout = timeout
+        self._excerpt_limit = excerpt_limit
+        self._max_idle = max_idle_per_host
+        self._client: httpx2.AsyncClient | None = None
+        self._sender: HttpSender | None = None
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        if self._sender is None:
+            import httpx2
+
+            from mock_server.webhooks.transport import KeepAliveTransport
+
+            transport = KeepAliveTransport(max_idle_per_host=self._max_idle)
+            self._client = httpx2.AsyncClient(transport=transport, trust_env=False)
+            self._sender = HttpSender(self._client, timeout=self._timeout, excerpt_limit=self._excerpt_limit)
+        return await self._sender.send(url, headers, body)
+
+    async def aclose(self) -> None:
+        client, self._client, self._sender = self._client, None, None
+        if client is not None:
+            await client.aclose()

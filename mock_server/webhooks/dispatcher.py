@@ -28,20 +28,19 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
-import httpx2
 
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
 from mock_server.peers import STALE
 from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
-from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, WebhookSender
+from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, LazyHttpSender, WebhookSender
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
 from mock_server.webhooks.lanes import Lanes
@@ -49,7 +48,9 @@ from mock_server.webhooks.policy import Allowlist, receiver_of
 from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
-from mock_server.webhooks.transport import KeepAliveTransport
+
+if TYPE_CHECKING:  # imported by LazyHttpSender at the first delivery, not at startup
+    import httpx2
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
 
@@ -137,13 +138,15 @@ class WebhookDispatcher:
             return
         stack = AsyncExitStack()
         if self._sender is None:
-            client = self._client
-            if client is None:  # our own client, closed by aclose(); a later start() makes a new one
-                transport = KeepAliveTransport(max_idle_per_host=self.settings.receiver_concurrency)
-                client = await stack.enter_async_context(httpx2.AsyncClient(transport=transport, trust_env=False))
-            self._active_sender = HttpSender(
-                client, timeout=self.settings.timeout, excerpt_limit=self.settings.excerpt_limit
-            )
+            s = self.settings
+            if self._client is None:  # our own client, made at the first delivery, closed by aclose()
+                lazy = LazyHttpSender(
+                    timeout=s.timeout, excerpt_limit=s.excerpt_limit, max_idle_per_host=s.receiver_concurrency
+                )
+                stack.push_async_callback(lazy.aclose)
+                self._active_sender = lazy
+            else:
+                self._active_sender = HttpSender(self._client, timeout=s.timeout, excerpt_limit=s.excerpt_limit)
         else:
             self._active_sender = self._sender
         tg = await stack.enter_async_context(anyio.create_task_group())

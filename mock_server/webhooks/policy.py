@@ -14,12 +14,48 @@ loopback network, RFC 1122 3.2.1.3) and `[::1]`, in that canonical spelling (`12
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Allowlist", "WebhookUrlRejected", "check_create_url", "host_of", "is_loopback", "receiver_of"]
+__all__ = [
+    "Allowlist",
+    "WebhookUrlRejected",
+    "check_create_url",
+    "host_of",
+    "is_loopback",
+    "mask_secrets",
+    "mask_userinfo",
+    "receiver_of",
+]
 
 _LOOPBACK_NAMES = frozenset({"localhost"})  # names other than this one depend on the resolver; not trusted
+
+
+# `scheme://user:password@`: the password is what a served view replaces with `***` (also inside JSON text,
+# where `/` may be written `\/`). A password cannot hold `/ ? # @` unencoded (RFC 3986 3.2.1).
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:(?:\\?/){2}[^/\\\s:@\"'?#]*):[^/\\\s@\"'?#]+@")
+
+
+def mask_userinfo(text: str) -> str:
+    """`text` with every URL's password shown as `***` (`https://user:***@host/...`); the user name stays."""
+    return _USERINFO.sub(r"\1:***@", text) if "@" in text else text
+
+
+def mask_secrets(value: Any) -> Any:
+    """A JSON-able value (a served task, delivery, journal entry or body) with `mask_userinfo` on every string.
+
+    Every view the mock serves goes through this, so a webhook's Basic-auth password is never shown while
+    the stored URL, which the delivery uses, keeps it whole.
+    """
+    if isinstance(value, str):
+        return mask_userinfo(value)
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_secrets(v) for v in value]
+    return value
 
 
 class WebhookUrlRejected(ValueError):

@@ -15,6 +15,7 @@ from mock_server.errors import InvalidParams, NotFound
 from mock_server.responses import json_response
 from mock_server.webhooks.dispatcher import WebhookDispatcher
 from mock_server.webhooks.journal import DeliveryStatus
+from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["webhook_routes"]
 
@@ -32,7 +33,7 @@ async def list_deliveries(request: Request) -> Response:
         raise InvalidParams(f"status: must be one of {', '.join(_STATUSES)}; got {status!r}")
     task_id = request.query_params.get("task_id")
     deliveries = _dispatcher(request).list(task_id=task_id, status=status)
-    return json_response({"deliveries": [d.to_record(payload=False) for d in deliveries]})
+    return json_response(mask_secrets({"deliveries": [d.to_record(payload=False) for d in deliveries]}))
 
 
 async def get_delivery(request: Request) -> Response:
@@ -41,7 +42,7 @@ async def get_delivery(request: Request) -> Response:
         delivery = _dispatcher(request).get(delivery_id)
     except KeyError:
         raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
-    return json_response(delivery.to_record())
+    return json_response(mask_secrets(delivery.to_record()))
 
 
 async def redeliver(request: Request) -> Response:
@@ -50,7 +51,7 @@ async def redeliver(request: Request) -> Response:
         delivery = _dispatcher(request).redeliver(delivery_id)
     except KeyError:
         raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
-    return json_response(delivery.to_record(payload=False), 202)
+    return json_response(mask_secrets(delivery.to_record(payload=False)), 202)
 
 
 def webhook_routes(prefix: str = "/_mock/webhooks") -> list[Route]:

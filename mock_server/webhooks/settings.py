@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -167,6 +166,8 @@ def _read(cls: type[Any], raw: dict[str, Any], *, prefix: str) -> dict[str, Any]
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         if name not in known:
+            import difflib  # only for a bad key: ~7 ms at startup otherwise
+
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(known))}"
             raise SettingsError(f"{prefix}.{key} is not a setting{hint}")

@@ -7,16 +7,15 @@ from typing import Any
 import httpx2
 import jsonschema_rs
 import pytest
-import yaml
 from openapi_spec_validator import validate
 
+import openapi
 from mock_server.clock import FakeClock
-from mock_server.control import CONTROL_SPEC_PATH
 from mock_server.settings import Settings
 from tests.app._support import KEY, create
 
 pytestmark = pytest.mark.anyio
-DOC: dict[str, Any] = yaml.safe_load(CONTROL_SPEC_PATH.read_text(encoding="utf-8"))
+DOC: dict[str, Any] = openapi.control_spec()
 
 
 def check(path: str, method: str, status: int, body: object) -> None:

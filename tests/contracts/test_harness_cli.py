@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,12 +10,7 @@ from contract_mocks import KEY, SECRET
 from contracts.cli import main
 from contracts.serving import Served, serve_in_thread
 from contracts.target import probe
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests._support import free_port
 
 
 class Recorder:
@@ -34,7 +28,7 @@ class Recorder:
 
 
 def test_unreachable_target_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", "--base-url", f"http://127.0.0.1:{_closed_port()}", "--api-key", KEY])
+    code = main(["run", "--base-url", f"http://127.0.0.1:{free_port()}", "--api-key", KEY])
 
     err = capsys.readouterr().err
     assert code == 2

@@ -4,14 +4,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from standin import Differences, StandinClock, create_standin
+from standin import API_KEY, Differences, StandinClock, create_standin
 
 from contracts.record import RecordOptions, Timing, record
 from mock_server.app import create_app
 from mock_server.settings import Settings
 from mock_server.testing import LiveServer, serve_in_thread
 
-API_KEY = "sk-live-0123456789SECRET"
 NO_DIFFERENCES = Differences()
 
 

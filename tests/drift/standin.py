@@ -23,6 +23,8 @@ from starlette.routing import Route
 
 from contracts.spec import load
 
+# The key a recording is made with; a cassette must never contain it (tests/drift/test_cassette.py).
+API_KEY = "sk-live-0123456789SECRET"
 DURATIONS = {"image": 10.0, "video": 60.0, "audio": 5.0}
 FILES = {"image": ("png", "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64), "video": ("mp4", "video/mp4", b"\0" * 64)}
 FILES["audio"] = ("mp3", "audio/mpeg", b"ID3" + b"\0" * 64)

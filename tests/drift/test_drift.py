@@ -5,8 +5,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY
-from standin import Differences
+from standin import API_KEY, Differences
 
 from contracts.cli import main
 

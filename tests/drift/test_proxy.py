@@ -7,8 +7,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import API_KEY
-from standin import Differences, StandinClock, create_standin
+from standin import API_KEY, Differences, StandinClock, create_standin
 
 from contracts.cli import main
 from mock_server.proxy import RecordingProxy

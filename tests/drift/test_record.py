@@ -4,8 +4,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY
-from standin import Differences
+from standin import API_KEY, Differences
 
 from contracts.cli import main
 from openapi.cassette import read_cassette

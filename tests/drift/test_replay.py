@@ -6,12 +6,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import API_KEY
 from PIL import Image
-from standin import Differences
+from standin import API_KEY, Differences
 
 from contracts.cli import main
-from contracts.lifecycle import example_body
+from contracts.polling import example_body
 from contracts.spec import load
 from mock_server.app import create_app
 from mock_server.errors import SettingsError
@@ -116,3 +115,41 @@ def test_a_bad_replay_cassette_stops_the_mock_at_startup(tmp_path: Path) -> None
     bad.write_text("{}\n")
     with pytest.raises(SettingsError, match=r"--replay: cassette .* first line must be the header"):
         create_app(Settings(replay=str(bad)))
+
+
+def test_replayed_requests_need_a_key_like_any_other(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    cassette = record_standin(Differences(queued=True), models=("gpt-image-2",))
+    recorded = next(ex for ex in read_cassette(cassette).exchanges if ex.name == "create gpt-image-2")
+    for strict in (False, True):
+        client = replaying(cassette, strict=strict)
+        task_id = client.post("/v1/predictions", json=recorded.request_body).json()["data"]["task_id"]
+        for method, path, body in (
+            ("POST", "/v1/predictions", recorded.request_body),
+            ("GET", f"/v1/predictions/{task_id}", None),
+            ("GET", "/v1/credits", None),
+        ):
+            bare = httpx2.request(method, f"{client.base_url}{path}", json=body, timeout=10)
+            assert bare.status_code == 401, (strict, path, bare.text)
+            assert "x-mock-replayed" not in bare.headers
+            assert bare.json()["error"]["message"].startswith("Authorization: missing or empty API key")
+        assert client.get(f"/v1/predictions/{task_id}").headers["x-mock-replayed"] == "1"  # with the key: replayed
+    unmatched = httpx2.post(f"{client.base_url}/v1/predictions", json={"model": "nope"}, timeout=10)
+    assert unmatched.status_code == 401  # strict: the key is checked before matching, as without --replay
+
+
+def test_replayed_file_urls_are_signed_and_expire(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    client = replaying(record_standin(Differences(), models=("gpt-image-2",)))
+    task_id = client.post("/v1/predictions", json=example_body(load(), "gpt-image-2")).json()["data"]["task_id"]
+    _advance(client, 20)
+    url = client.get(f"/v1/predictions/{task_id}").json()["data"]["output"][0]["image"]
+    assert "?e=" in url
+    assert "&token=" in url
+    assert client.get(url).status_code == 200
+    unsigned = url.partition("?")[0]
+    assert client.get(unsigned).status_code == 403
+    tampered = client.get(url[:-2] + ("AA" if not url.endswith("AA") else "BB"))
+    assert (tampered.status_code, tampered.json()["error"]["code"]) == (403, "403")
+    _advance(client, 86_400 + 60)  # past url_ttl on the mock clock
+    assert client.get(url).status_code == 403
+    fresh = client.get(f"/v1/predictions/{task_id}").json()["data"]["output"][0]["image"]
+    assert fresh == url  # the same URL on every poll, as for a simulated task: it does not renew itself

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import httpx2
 
+import openapi
 from contracts.cli import main
 from mock_server.app import create_app
 from mock_server.settings import Settings
 from mock_server.testing import serve_in_thread
-from openapi import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "sample.cassette"
@@ -29,9 +29,9 @@ def test_the_sample_cassette_shows_no_drift_against_the_mock() -> None:
 
 
 def test_the_mock_replaying_the_sample_answers_the_documented_examples() -> None:
-    examples = load_spec()["components"]["examples"]
-    request = {k: v for k, v in examples["create-prediction.image"]["value"].items() if k != "webhook"}
-    documented = examples["prediction.success_image"]["value"]
+    examples = openapi.examples()
+    request = {k: v for k, v in examples["create-prediction.image"].items() if k != "webhook"}
+    documented = examples["prediction.success_image"]
     with (
         serve_in_thread(create_app(Settings(replay=str(SAMPLE), replay_strict=True))) as live,
         httpx2.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-test"}) as client,

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -21,6 +21,7 @@ from mock_server.metrics import prepare_multiprocess
 from mock_server.settings import Settings
 from mock_server.testing import serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+from tests._support import eventually
 from tests.live._cli import served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,14 +35,6 @@ def value(text: str, name: str, **labels: str) -> float:
             if s.name == name and s.labels == labels:
                 return s.value
     return 0.0
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Bounded poll: the dispatcher and the receiver run in other threads."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_deliveries_pending_and_retries_are_scraped() -> None:

@@ -29,18 +29,7 @@ from mock_server.testing import LiveServer, serve_in_thread
 KEY = {"Authorization": "Bearer sk-live"}
 
 
-def _examples() -> dict[str, dict[str, Any]]:
-    spec = openapi.load_spec()
-    named = spec["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]["examples"]
-    out = {}
-    for name, example in named.items():
-        if "$ref" in example:
-            example = spec["components"]["examples"][example["$ref"].rsplit("/", 1)[-1]]
-        out[name] = example["value"]
-    return out
-
-
-EXAMPLES = _examples()
+EXAMPLES: dict[str, dict[str, Any]] = openapi.request_examples()
 
 
 @pytest.fixture(scope="module")

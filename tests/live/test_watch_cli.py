@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
+from tests._support import eventually
 from tests.live._cli import served
 
 BODY = {"model": "qwen3-tts-flash", "function": "audio", "input": {"prompt": "fail-me please", "voice": "Cherry"}}
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    """Bounded poll: the server notices the file on its own wall-time poll."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -4,24 +4,23 @@ the contracts receiver on another loopback socket."""
 from __future__ import annotations
 
 import functools
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 from standardwebhooks.webhooks import Webhook
 
 from contracts.receiver import WebhookReceiver
 from mock_server.app import create_app
 from mock_server.clock import FakeClock
 from mock_server.settings import Settings
+from mock_server.testing import LiveServer, serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
+from tests._support import eventually, free_port
 
 RETRYING = WebhookSettings(backoff_base=10.0, jitter=0.0, max_attempts=3, timeout=5.0)
 
@@ -36,17 +35,13 @@ BODIES = {
 }
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        pass
-
-
 @dataclass
 class Mock:
+    """A mock served by `mock_server.testing.serve_in_thread`, its clock, and a client with a key."""
+
     clock: FakeClock
     client: httpx2.Client
-    server: _Server
-    thread: threading.Thread
+    live: LiveServer
 
     def create(self, kind: str, webhook: str, **headers: str) -> str:
         response = self.client.post("/v1/predictions", json={**BODIES[kind], "webhook": webhook}, headers=headers)
@@ -62,20 +57,13 @@ class Mock:
 
     def stop(self) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.live.stop()
 
 
 def serve(settings: Settings, clock: FakeClock) -> Mock:
-    server = _Server(uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the mock did not start"
-        thread.join(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    client = httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": "Bearer test-key"})
-    return Mock(clock, client, server, thread)
+    live = serve_in_thread(create_app(settings, clock=clock))
+    client = httpx2.Client(base_url=live.base_url, headers={"authorization": "Bearer test-key"})
+    return Mock(clock, client, live)
 
 
 @pytest.fixture
@@ -96,14 +84,6 @@ def mock(shared_mock: Mock) -> Mock:
     """The module's mock, reset: no tasks, no deliveries, no pending retries."""
     assert shared_mock.client.post("/_mock/reset").status_code == 200
     return shared_mock
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Bounded poll for the result of a socket round-trip in another thread."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.005)
 
 
 @pytest.mark.parametrize("kind", ["image", "video", "audio"])
@@ -166,14 +146,8 @@ def test_redeliver_and_unknown_delivery(mock: Mock, receiver: WebhookReceiver) -
     assert mock.client.get("/_mock/webhooks", params={"status": "lost"}).status_code == 400
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: Mock) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/hook"
+    url = f"http://127.0.0.1:{free_port()}/hook"
     task_ids = [mock.create("audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
     mock.clock.advance(1)
     for n in (1, 2):

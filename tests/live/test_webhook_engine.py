@@ -4,9 +4,8 @@ and the contracts receiver in a thread. Backoff is crossed by advancing the cloc
 from __future__ import annotations
 
 import functools
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from mock_server.webhooks.dispatcher import DeliveryStore, WebhookDispatcher
 from mock_server.webhooks.journal import Delivery
 from mock_server.webhooks.settings import DEV_SECRET, WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import generate_secret
+from tests._support import free_port, until
 
 pytestmark = pytest.mark.anyio
 
@@ -65,13 +65,6 @@ async def engine(
             scheduler.stop()
             tg.cancel_scope.cancel()
     assert not errors, errors
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Bounded poll for something a socket round-trip will make true."""
-    with anyio.fail_after(timeout):
-        while not predicate():
-            await anyio.sleep(0.002)
 
 
 async def received(receiver: WebhookReceiver, count: int) -> list[dict[str, Any]]:
@@ -141,14 +134,8 @@ async def test_410_gone_stops_retrying_and_is_journaled_gone(receiver: WebhookRe
     assert len(receiver.deliveries()) == 1
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_receiver_down_exhausts_after_the_configured_attempts() -> None:
-    url = f"http://127.0.0.1:{closed_port()}/webhook"
+    url = f"http://127.0.0.1:{free_port()}/webhook"
     async with engine(WebhookSettings(max_attempts=3, backoff_base=1.0, jitter=0.0)) as (dispatcher, clock):
         delivery_id = dispatcher.on_event(Task("c" * 32, url), "success", body("c" * 32))
         assert delivery_id is not None

@@ -1,13 +1,12 @@
-"""The contracts receiver as users run it: `python -m contracts.receiver`, and its control endpoints."""
+"""The contracts receiver as users run it: `shuyou-contracts receive` (or its older name `python -m
+contracts.receiver`), and its control endpoints."""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ import pytest
 from contracts.receiver import WebhookReceiver
 from mock_server.webhooks.settings import DEV_SECRET
 from mock_server.webhooks.signing import Signer
+from tests._support import eventually, free_port
 
 BODY = json.dumps({"code": "0", "data": {"task_id": "a" * 32, "task_status": "failed"}, "request_id": "b" * 32})
 
@@ -25,24 +25,22 @@ def signed(msg_id: str = "msg_1") -> dict[str, str]:
     return Signer([DEV_SECRET]).headers(msg_id, int(time.time()), BODY.encode())
 
 
-@pytest.fixture
-def cli_receiver() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "contracts.receiver", "--port", str(port), "--secret", DEV_SECRET]
+@pytest.fixture(params=[("contracts", "receive"), ("contracts.receiver",)], ids=["receive", "alias"])
+def cli_receiver(request: pytest.FixtureRequest) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", *request.param, "--port", str(port), "--secret", DEV_SECRET]
     proc = subprocess.Popen([*command, "--script", "503,200", "--retry-after", "9"], stdout=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
+
+        def up() -> bool:
             assert proc.poll() is None, "the receiver exited"
-            assert time.monotonic() < deadline, "the receiver did not start"
             try:
-                httpx2.get(f"{base}/deliveries", timeout=1)
-                break
+                return httpx2.get(f"{base}/deliveries", timeout=1).status_code == 200
             except httpx2.TransportError:
-                threading.Event().wait(0.05)
+                return False
+
+        eventually(up, interval=0.05)
         yield base
     finally:
         proc.terminate()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 
 from contracts.receiver import WebhookReceiver
 from mock_server.webhooks.settings import DEV_SECRET
+from tests._support import eventually, free_port
 
 # A mock on a FakeClock (moved through POST /_mock/clock/advance) with retries 10 s apart.
 SERVE = """
@@ -30,19 +29,6 @@ db, port, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 settings = Settings(store=f"sqlite:///{db}", webhooks=WebhookSettings(backoff_base=10.0, jitter=0.0))
 uvicorn.run(create_app(settings, clock=FakeClock(start=start)), host="127.0.0.1", port=port, log_level="warning")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.01)
 
 
 @contextmanager

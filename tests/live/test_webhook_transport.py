@@ -20,13 +20,23 @@ Answer = Callable[[int], bytes]  # request number (from 1) -> raw bytes to answe
 
 
 @asynccontextmanager
-async def server(answer: Answer, *, close_after: bool = False) -> AsyncIterator[tuple[str, list[int]]]:
-    """A TCP server on 127.0.0.1:0 answering each request with `answer(n)`; yields its URL and connection count."""
+async def server(
+    answer: Answer, *, close_after: bool = False, closed: anyio.Event | None = None
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A TCP server on 127.0.0.1:0 answering each request with `answer(n)`; yields its URL and connection count.
+    `closed` is set each time the server has closed a connection."""
     connections: list[int] = []
     count = 0
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
 
     async def handle(stream: anyio.abc.SocketStream) -> None:
+        try:
+            await converse(stream)
+        finally:
+            if closed is not None:
+                closed.set()
+
+    async def converse(stream: anyio.abc.SocketStream) -> None:
         nonlocal count
         connections.append(1)
         reader = BufferedByteReceiveStream(stream)
@@ -99,9 +109,11 @@ async def test_connection_close_and_unframed_bodies() -> None:
 
 
 async def test_a_silently_closed_keep_alive_connection_is_retried_on_a_new_one() -> None:
-    async with server(fixed(200), close_after=True) as (url, conns), client() as c:
+    closed = anyio.Event()
+    async with server(fixed(200), close_after=True, closed=closed) as (url, conns), client() as c:
         assert (await c.post(url, content=b"{}")).status_code == 200
-        await anyio.sleep(0.01)  # let the server's close reach us
+        with anyio.fail_after(10):
+            await closed.wait()  # the server has closed the connection the client keeps alive
         assert (await c.post(url, content=b"{}")).status_code == 200
     assert len(conns) == 2
 

@@ -110,12 +110,8 @@ def test_error_responses_pin_status_and_types(name: str, status: str, types: lis
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return node
+    resolved: dict[str, Any] = openapi.resolve(SPEC, node)
+    return resolved
 
 
 def _ref_nodes(node: Any) -> list[dict[str, Any]]:

@@ -12,17 +12,13 @@ import openapi
 SPEC = openapi.load_spec()
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
 def _media_types(node: Any, pointer: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (pointer, object) for every media type object that carries a schema and examples."""
     if isinstance(node, dict):
         if "schema" in node and ("examples" in node or "example" in node):
             yield pointer, node
         for key, value in node.items():
-            yield from _media_types(value, f"{pointer}/{_escape(str(key))}")
+            yield from _media_types(value, f"{pointer}/{openapi.escape(str(key))}")
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _media_types(value, f"{pointer}/{index}")
@@ -33,8 +29,7 @@ def _cases() -> Iterator[Any]:
         if "example" in media:
             yield pytest.param(f"{pointer}/schema", "example", media["example"], id=f"{pointer}:example")
         for name, example in media.get("examples", {}).items():
-            ref = example.get("$ref", "")
-            resolved = SPEC["components"]["examples"][ref.rsplit("/", 1)[-1]] if ref else example
+            resolved = openapi.resolve(SPEC, example)
             yield pytest.param(f"{pointer}/schema", name, resolved["value"], id=f"{pointer}:{name}")
 
 

@@ -24,10 +24,7 @@ SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
 MAPPING: dict[str, str] = SCHEMAS["CreatePredictionRequest"]["discriminator"]["mapping"]
 MODELS = sorted(MAPPING)
 EXAMPLES: dict[str, Any] = SPEC["components"]["examples"]
-REQUEST_EXAMPLES = {
-    name: EXAMPLES[name]["value"]
-    for name in SPEC["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]["examples"]
-}
+REQUEST_EXAMPLES = openapi.request_examples(SPEC)
 # What the upstream pages document (docs.shuyou.ai source at 4104763): 23 model pages, 80 request examples in all
 # (77 on the model pages and 3 on the generic Create Prediction page).
 DOCUMENTED_MODEL_COUNT = 23
@@ -44,18 +41,11 @@ CREATE = openapi.schema_validator("CreatePredictionRequest")
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def lookup(document: dict[str, Any], ref: str) -> Any:
-    node: Any = document
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
 def resolve(node: dict[str, Any], document: dict[str, Any] = SPEC) -> dict[str, Any]:
     """Follow `$ref`s; sibling keywords (the per-model limits) are laid over the referenced schema."""
     while "$ref" in node:
         siblings = {key: value for key, value in node.items() if key != "$ref"}
-        node = {**lookup(document, node["$ref"]), **siblings}
+        node = {**openapi.pointer(document, node["$ref"]), **siblings}
     return node
 
 

@@ -13,12 +13,7 @@ CATALOG = load_catalog()
 
 
 def _request_examples() -> list[dict[str, Any]]:
-    spec = openapi.load_spec()
-    named = spec["paths"]["/v1/predictions"]["post"]["requestBody"]["content"]["application/json"]["examples"]
-    return [
-        spec["components"]["examples"][e["$ref"].rsplit("/", 1)[-1]]["value"] if "$ref" in e else e["value"]
-        for e in named.values()
-    ]
+    return list(openapi.request_examples().values())
 
 
 def test_catalog_models_are_the_discriminator_mapping() -> None:

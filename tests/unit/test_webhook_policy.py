@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.webhooks.policy import Allowlist, WebhookUrlRejected, check_create_url
+from mock_server.webhooks.policy import Allowlist, WebhookUrlRejected, check_create_url, mask_secrets, mask_userinfo
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,29 @@ def test_non_string_webhook_is_rejected() -> None:
 )
 def test_delivery_allowlist(entries: list[str], url: str, allowed: bool) -> None:
     assert Allowlist(entries).allows(url) is allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://hook:s3cret@example.com/h?x=1", "https://hook:***@example.com/h?x=1"),
+        ("http://u:p%40ss@127.0.0.1:9/x", "http://u:***@127.0.0.1:9/x"),
+        ('{"webhook":"http:\\/\\/u:pw@h\\/x"}', '{"webhook":"http:\\/\\/u:***@h\\/x"}'),  # JSON-escaped slashes
+        ("https://hook@example.com/h", "https://hook@example.com/h"),  # no password: nothing to hide
+        ("https://example.com/a@b", "https://example.com/a@b"),
+        ("mailto:a@b.c", "mailto:a@b.c"),
+    ],
+)
+def test_mask_userinfo_hides_only_the_password(text: str, shown: str) -> None:
+    assert mask_userinfo(text) == shown
+    assert mask_userinfo(shown) == shown
+
+
+def test_mask_secrets_walks_json_values() -> None:
+    value = {"webhook": "https://a:b@c.d/", "attempts": [{"url": "https://a:b@c.d/"}], "n": 1, "x": None}
+    assert mask_secrets(value) == {
+        "webhook": "https://a:***@c.d/",
+        "attempts": [{"url": "https://a:***@c.d/"}],
+        "n": 1,
+        "x": None,
+    }

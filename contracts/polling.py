@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 
+import openapi
 from contracts.checks import Exchange, check_exchange, count_rules
 from contracts.findings import Finding, FindingSink, Kind
 from contracts.gate import GATE_HEADER
@@ -22,6 +23,8 @@ from contracts.observer import lower_headers, parse_json
 from contracts.spec import ContractSpec
 from contracts.target import advance_clock
 from contracts.tasks import TaskBook
+
+__all__ = ["MOCK_OUTCOME_HEADER", "Lifecycle", "Progress", "TaskOutcome", "example_body", "sample_models"]
 
 Progress = Callable[[str], None]
 MOCK_OUTCOME_HEADER = "X-Mock-Outcome"  # the mock's per-request outcome control (README of the mock)
@@ -54,10 +57,7 @@ def sample_models(spec: ContractSpec, wanted: list[str] | None, seed: int) -> li
 
 def example_body(spec: ContractSpec, model: str) -> dict[str, Any] | None:
     """The first documented example request for `model` (the spec's named examples)."""
-    op = spec.operations["createPrediction"]
-    content = spec.document["paths"][op.path]["post"]["requestBody"]["content"]["application/json"]
-    for example in content.get("examples", {}).values():
-        value = spec.resolve(example).get("value")
+    for value in openapi.request_examples(spec.document).values():
         if isinstance(value, dict) and value.get("model") == model:
             return dict(value)
     return None
