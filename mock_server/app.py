@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from mock_server.catalog import load_catalog
-from mock_server.clock import Clock, FakeClock, SystemClock
+from mock_server.clock import Clock, MovableClock, SystemClock
 from mock_server.context import MockContext
 from mock_server.control import control_routes
 from mock_server.errors import ApiError
@@ -34,10 +34,8 @@ __all__ = ["create_app"]
 
 
 def _dispatcher(ctx: dict[str, Any], settings: Settings, http_client: Any) -> Any:
-    try:
-        from mock_server.webhooks.dispatcher import WebhookDispatcher
-    except ImportError:  # pragma: no cover - the webhooks package is part of the mock
-        return None
+    from mock_server.webhooks.dispatcher import WebhookDispatcher
+
     return WebhookDispatcher(
         settings.webhooks,  # `webhook_secret` is already in `webhooks.secrets` (Settings resolves the alias)
         clock=ctx["clock"],
@@ -63,10 +61,11 @@ def create_app(
     store = store or open_store(settings.store, journal_limit=settings.webhooks.journal_limit)
     peers = Peers(store, clock if isinstance(clock, SystemClock) else None)
     journal = Journal(settings.journal_size)
-    scheduler = Scheduler(clock, sleeps=not isinstance(clock, FakeClock), on_error=journal.error)
-    subscribe = getattr(clock, "subscribe", None)
-    if subscribe is not None:
-        subscribe(scheduler.wake)
+    # A clock that moves only when told (a FakeClock) wakes the scheduler itself: no sleeping on wall time.
+    sleeps = clock.running if isinstance(clock, MovableClock) else True
+    scheduler = Scheduler(clock, sleeps=sleeps, on_error=journal.error)
+    if isinstance(clock, MovableClock):
+        clock.subscribe(scheduler.wake)
     files = FileStore(FileSigner(settings.url_secret, settings.url_ttl), settings.media_cache_items)
     service = PredictionService(
         settings, catalog=catalog, store=store, clock=clock, scheduler=scheduler, journal=journal, files=files

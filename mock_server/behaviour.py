@@ -1,4 +1,7 @@
-"""How the mock behaves for one create request: the one place that decides outcome, timing and errors.
+"""How the mock behaves for one API request: the one place that decides outcome, timing and errors.
+
+A create gets a `Plan` (`plan`); every other operation gets an `Injection` (`inject`): the injected error
+and latency alone. Both draw an error's rate by the one rule of `draw_error`.
 
 Precedence, per field: an `X-Mock-*` request header, then the first matching rule that sets the field,
 then the global settings. Randomness (failure probability, error rate) comes from the injected
@@ -16,12 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server.errors import InvalidParams
-from mock_server.lifecycle import OUTCOMES
+from mock_server.lifecycle import OUTCOMES, Status
 from mock_server.rules import ErrorSpec, Rule
 from mock_server.settings import Settings
 from mock_server.wire import decimal
 
-__all__ = ["HEADER_DURATION", "HEADER_ERROR", "HEADER_LATENCY", "HEADER_OUTCOME", "Plan", "header_error", "plan"]
+__all__ = [
+    "HEADER_DURATION",
+    "HEADER_ERROR",
+    "HEADER_LATENCY",
+    "HEADER_OUTCOME",
+    "Injection",
+    "Plan",
+    "draw_error",
+    "header_error",
+    "inject",
+    "plan",
+]
 
 HEADER_OUTCOME = "x-mock-outcome"
 HEADER_DURATION = "x-mock-duration"
@@ -31,7 +45,7 @@ HEADER_LATENCY = "x-mock-latency"
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    outcome: str  # success | failed
+    outcome: Status  # success | failed (lifecycle.OUTCOMES)
     duration: float  # mock seconds until the outcome
     error: ErrorSpec | None = None  # answer with this HTTP error instead
     latency: float = 0.0  # wall seconds to wait before answering
@@ -39,6 +53,40 @@ class Plan:
     failure_message: str = "The task failed (mock outcome)."
     rule: str | None = None
     webhook_chaos: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """What a request other than a create is answered with besides its result: an error, a wait."""
+
+    error: ErrorSpec | None = None  # answer with this HTTP error instead
+    latency: float = 0.0  # wall seconds to wait before answering
+
+
+def draw_error(error: ErrorSpec | None, rng: random.Random) -> ErrorSpec | None:
+    """`error` drawn at its rate (the one rule: a rate below 1 draws once, kept when the draw is under it)."""
+    if error is not None and error.rate < 1.0 and rng.random() >= error.rate:
+        return None
+    return error
+
+
+_NOTHING = Injection()
+
+
+def inject(settings: Settings, rng: random.Random, headers: Mapping[str, str]) -> Injection:
+    """The injected error and latency of a request other than a create: its headers, then the settings."""
+    if (
+        settings.error is None
+        and not settings.latency
+        and HEADER_ERROR not in headers
+        and HEADER_LATENCY not in headers
+    ):
+        return _NOTHING  # the common case (every poll of a load test): two lookups, nothing built
+    latency = header_latency(headers)
+    return Injection(
+        error=draw_error(header_error(headers) or settings.error, rng),
+        latency=settings.latency if latency is None else latency,
+    )
 
 
 def _float_header(headers: Mapping[str, str], name: str, high: float) -> float | None:
@@ -106,14 +154,12 @@ def plan(
         chaos = chaos if chaos is not None else rule.webhook_chaos
     if duration is None:
         duration = settings.duration_for(function) * settings.time_scale
-    error = error or settings.error
-    if error is not None and error.rate < 1.0 and rng.random() >= error.rate:
-        error = None
+    error = draw_error(error or settings.error, rng)
     if outcome is None:
         probability = settings.failure_probability if probability is None else probability
         outcome = "failed" if probability > 0 and rng.random() < probability else "success"
     return Plan(
-        outcome=outcome,
+        outcome=Status(outcome),
         duration=duration,
         error=error,
         latency=settings.latency if latency is None else latency,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["Clock", "FakeClock", "MovableClock", "SystemClock"]
 
 
 @runtime_checkable
@@ -20,6 +20,19 @@ class Clock(Protocol):
     """Tells the time in unix seconds."""
 
     def now(self) -> float: ...
+
+
+@runtime_checkable
+class MovableClock(Clock, Protocol):
+    """A clock `POST /_mock/clock/advance` can move, telling its listeners (the scheduler) when it does."""
+
+    @property
+    def running(self) -> bool:
+        """True when time also passes on its own (wall time), False when it moves only when told."""
+        ...
+
+    def advance(self, seconds: float) -> float: ...
+    def subscribe(self, listener: Callable[[], None]) -> None: ...
 
 
 class SystemClock:
@@ -33,6 +46,10 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time() + self._offset
+
+    @property
+    def running(self) -> bool:
+        return True
 
     @property
     def offset(self) -> float:
@@ -62,6 +79,10 @@ class FakeClock:
         self._now = float(start)
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def running(self) -> bool:
+        return False
 
     def now(self) -> float:
         return self._now

@@ -11,26 +11,30 @@ import collections
 import functools
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from mock_server import media
-from mock_server.fileurls import FileSigner
-from mock_server.lifecycle import OutputFile, Prediction
+import anyio.to_thread
 
-__all__ = ["FileStore", "outputs_for"]
+from mock_server import media
+from mock_server.errors import Forbidden, NotFound
+from mock_server.fileurls import FileSigner
+from mock_server.lifecycle import OutputFile, Prediction, Status
+from mock_server.wire import decimal
+
+__all__ = ["FileStore", "file_headers", "outputs_for"]
 
 _probe_lock = threading.Lock()
-_extensions: dict[tuple[str, str], str] = {}
+_extensions: dict[tuple[media.Kind, str], str] = {}
 
 
-def extension(kind: str, fmt: str) -> str:
+def extension(kind: media.Kind, fmt: str) -> str:
     """The extension `render(kind, fmt)` produces (probed once with a tiny render)."""
-    key = (kind, fmt)
+    key: tuple[media.Kind, str] = (kind, fmt)
     ext = _extensions.get(key)
     if ext is None:
         with _probe_lock:
-            rendered = media.render(kind, fmt or None, width=8, height=8, seconds=0.1, seed=0)  # type: ignore[arg-type]
+            rendered = media.render(kind, fmt or None, width=8, height=8, seconds=0.1, seed=0)
             ext = _extensions[key] = rendered.extension
     return ext
 
@@ -52,11 +56,11 @@ def _seconds(value: Any, default: float) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: str) -> tuple[int, int]:
-    return media.dimensions(aspect_ratio, size, resolution, kind)  # type: ignore[arg-type]
+def _dimensions(aspect_ratio: Any, size: Any, resolution: Any, kind: media.Kind) -> tuple[int, int]:
+    return media.dimensions(aspect_ratio, size, resolution, kind)
 
 
-def _dims(params: Mapping[str, Any], kind: str) -> tuple[int, int]:
+def _dims(params: Mapping[str, Any], kind: media.Kind) -> tuple[int, int]:
     keys = (params.get("aspect_ratio"), params.get("size"), params.get("resolution"))
     return _dimensions(*(k if isinstance(k, str) else None for k in keys), kind)
 
@@ -131,7 +135,7 @@ class FileStore:
         """Render one output's bytes (pure; safe to run in a worker thread)."""
         o = p.outputs[index]
         return media.render(
-            o.kind,  # type: ignore[arg-type]
+            o.kind,
             o.fmt,
             width=o.width,
             height=o.height,
@@ -145,13 +149,41 @@ class FileStore:
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
 
-    def render(self, p: Prediction, index: int) -> media.Rendered:
-        """Cached bytes of one output, rendering them on a miss."""
+    async def open(
+        self,
+        task_id: str,
+        name: str,
+        expiry: str | None,
+        token: str | None,
+        now: float,
+        lookup: Callable[[str | None, str], Prediction],
+    ) -> media.Rendered:
+        """The bytes of file `name` of task `task_id` at a signed URL (`?e=expiry&token=`), or the API error.
+
+        `lookup(None, task_id)` finds the task whoever owns it (`PredictionService.get`), settling it if due.
+        """
+        problem = self.signer.problem(task_id, name, expiry, token, now)
+        if problem:
+            raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
+        p = lookup(None, task_id)
+        index = decimal(name.partition(".")[0])
+        if index is None or p.status is not Status.SUCCESS or not 0 <= index < len(p.outputs):
+            raise NotFound(f"file: task {task_id} has no output {name!r}")
+        if self.name(p, index) != name:
+            raise NotFound(f"file: task {task_id} has no output {name!r}")
         rendered = self.cached(p, index)
-        if rendered is None:
-            rendered = self.produce(p, index)
+        if rendered is None:  # render off the event loop: a video takes milliseconds the API should not wait for
+            rendered = await anyio.to_thread.run_sync(self.produce, p, index)
             self.keep(p, index, rendered)
         return rendered
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+def file_headers(rendered: media.Rendered, name: str) -> dict[str, str]:
+    """The response headers of a served file: caching, its name, and a format fallback if there was one."""
+    headers = {"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'}
+    if rendered.fallback_from:  # the media package could not honestly produce the requested format
+        headers["X-Mock-Format-Fallback"] = f"{rendered.fallback_from} -> {rendered.extension}"
+    return headers

@@ -6,16 +6,17 @@ from starlette.requests import ClientDisconnect, Request
 
 from mock_server import wire
 from mock_server.errors import PayloadTooLarge
+from mock_server.note import note
 
 __all__ = ["read_body", "request_headers"]
 
 
 def request_headers(request: Request) -> dict[str, str]:
     """Request headers as one plain dict (lower-case names), built once per request."""
-    state = request.scope["state"]
-    found: dict[str, str] | None = state.get("headers")
+    record = note(request.scope)
+    found = record.headers
     if found is None:
-        found = state["headers"] = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
+        found = record.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.scope["headers"]}
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mock_server.errors import InvalidTransition
 
@@ -21,6 +21,7 @@ __all__ = [
     "OUTCOMES",
     "TERMINAL",
     "TRANSITIONS",
+    "Kind",
     "OutputFile",
     "Prediction",
     "Status",
@@ -39,6 +40,8 @@ class Status(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# What an output file is (media.Kind re-exports it: the renderer's closed set of kinds).
+Kind = Literal["image", "video", "audio"]
 TERMINAL: frozenset[Status] = frozenset({Status.SUCCESS, Status.FAILED, Status.CANCELLED})
 # What a task may be planned to become (X-Mock-Outcome, a rule's `outcome`); cancelled comes only from /_mock.
 OUTCOMES: tuple[str, ...] = (Status.SUCCESS.value, Status.FAILED.value)
@@ -69,7 +72,7 @@ class Usage:
 class OutputFile:
     """One result file: rendered lazily when its URL is fetched."""
 
-    kind: str  # image | video | audio
+    kind: Kind
     fmt: str  # png, jpeg, webp, mp4, wav, mp3, ...
     width: int = 0
     height: int = 0

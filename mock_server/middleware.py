@@ -1,6 +1,6 @@
 """One pure-ASGI middleware: request id header, access rules (`access`), journal entry and metrics, a 500
-envelope for anything unexpected, and `GET /metrics` (`metrics.Metrics`, outside the router so that it
-counts what the router answers, 404s included).
+envelope for anything unexpected, due tasks settled before a read of the mock's own surfaces, and
+`GET /metrics` (`metrics.Metrics`, outside the router so that it counts what the router answers, 404s included).
 
 It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is journaled (for
 `journal.check()`) and answered in the envelope instead of a plain-text 500.
@@ -9,22 +9,22 @@ It sits inside Starlette's ServerErrorMiddleware, so an unexpected exception is 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.requests import ClientDisconnect, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server import wire
 from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
 from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
 from mock_server.metrics import CONTENT_TYPE, Metrics
+from mock_server.note import open_note
 from mock_server.responses import error_response
 
 __all__ = ["MockMiddleware"]
 
 _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and frame rules
+_READS = ("GET", "HEAD")
 _INSPECTOR = "/_mock/ui"
 _METRICS = "/metrics"
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
@@ -65,7 +65,6 @@ class MockMiddleware:
                 f"method: {scope['method']} is not allowed on /metrics; allowed: GET, HEAD",
                 headers={"Allow": "GET, HEAD"},
             )
-        await self.context.scheduler.run_due()  # tasks due by now are counted as ended, as /_mock/tasks shows them
         await Response(self.metrics.render(), media_type=CONTENT_TYPE)(scope, receive, send)
 
     def _guard(self, scope: Scope) -> tuple[ApiError | None, bytes | None]:
@@ -112,8 +111,7 @@ class MockMiddleware:
         ctx = self.context
         request_id = ctx.service.request_id()
         header = (b"x-shuyou-requestid", request_id.encode())
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["request_id"] = request_id
+        record = open_note(scope, request_id)
         started = time.perf_counter()
         status = 500
         responded = False
@@ -133,9 +131,11 @@ class MockMiddleware:
 
         try:
             if refused is not None:
-                state["error_type"], state["error_message"] = refused.type, refused.message
+                record.error(refused.type, refused.message)
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
+            if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
+                await ctx.scheduler.run_due()  # a read of /_mock or /metrics sees every task due by now as ended
             if scope["path"] == _METRICS:
                 await self._serve_metrics(scope, receive, send_wrapper)
                 return
@@ -143,25 +143,14 @@ class MockMiddleware:
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
             status = 499
         except ApiError as exc:  # raised here, outside the router's exception handlers (/metrics)
-            state["error_type"], state["error_message"] = exc.type, exc.message
+            record.error(exc.type, exc.message)
             await error_response(exc)(scope, receive, send_wrapper)
         except Exception as exc:
             ctx.journal.error(exc)
-            state["error_type"], state["error_message"] = "internal_server_error", f"{type(exc).__name__}: {exc}"
+            record.error("internal_server_error", f"{type(exc).__name__}: {exc}")
             if not responded:
                 error = InternalError(f"internal_server_error: {type(exc).__name__} in the mock; see /_mock/requests")
-                body = wire.dumps(wire.render_error(error))
-                await send_wrapper(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await error_response(error)(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -172,10 +161,10 @@ class MockMiddleware:
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 status=status,
-                key=state.get("key"),
+                key=record.key,
                 request_id=request_id,
                 duration_ms=round(elapsed * 1000, 3),
-                task_id=state.get("task_id"),
-                error_type=state.get("error_type"),
-                error_message=state.get("error_message"),
+                task_id=record.task_id,
+                error_type=record.error_type,
+                error_message=record.error_message,
             )

@@ -32,6 +32,7 @@ from mock_server.context import MockContext
 from mock_server.errors import Forbidden, NotFound, SettingsError
 from mock_server.fileurls import FileSigner
 from mock_server.ids import IdFactory
+from mock_server.note import note
 from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
 
 __all__ = ["REPLAY_HEADER", "ReplayBook", "ReplayMiddleware", "load_replay"]
@@ -171,9 +172,10 @@ class ReplayBook:
             return Answer(200, recorded.file.data, recorded.file.content_type)
         from mock_server import media  # rendering is heavy: only when a replayed file is fetched
 
-        kind = {"image/": "image", "video/": "video", "audio/": "audio"}.get(_MIME.get(ext, "image/")[:6], "image")
+        kinds: dict[str, media.Kind] = {"image/": "image", "video/": "video", "audio/": "audio"}
+        kind = kinds.get(_MIME.get(ext, "image/")[:6], "image")
         rendered = media.render(
-            kind,  # type: ignore[arg-type]
+            kind,
             ext or "png",
             width=1024 if kind == "image" else 1280,
             height=1024 if kind == "image" else 720,
@@ -249,8 +251,7 @@ class ReplayMiddleware:
                 f"replay: no recorded exchange matches {scope['method']} {scope['path']} "
                 "(--replay-strict refuses requests the cassette does not answer; see docs/drift.md for the rules)"
             )
-            state = scope.setdefault("state", {})
-            state["error_type"], state["error_message"] = "not_found", refusal
+            note(scope).error("not_found", refusal)
             await error_response(NotFound(refusal))(scope, receive, send)
             return
         sent = False

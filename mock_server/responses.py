@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from mock_server import wire
 from mock_server.errors import ApiError, MethodNotAllowed, NotFound
+from mock_server.note import note
 
 __all__ = ["api_error_handler", "error_response", "http_exception_handler", "json_response"]
 
@@ -43,8 +44,7 @@ def error_response(exc: ApiError) -> Response:
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    request.state.error_type = exc.type
-    request.state.error_message = exc.message
+    note(request.scope).error(exc.type, exc.message)
     return error_response(exc)
 
 

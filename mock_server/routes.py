@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 import openapi
-from mock_server import behaviour, wire
+from mock_server import wire
 from mock_server.context import MockContext
-from mock_server.errors import Forbidden, InjectedError, NotFound, SettingsError
+from mock_server.errors import SettingsError
+from mock_server.files import file_headers
 from mock_server.incoming import read_body, request_headers
-from mock_server.lifecycle import Status
+from mock_server.note import note
 from mock_server.responses import json_response
-from mock_server.rules import ErrorSpec
-from mock_server.scheduler import delay
+from mock_server.service import Admission, BodyReader, Operation
 
 __all__ = ["public_routes"]
 
@@ -30,30 +29,16 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-async def _enter(request: Request, ctx: MockContext, operation_id: str, *, create: bool = False) -> str:
-    """Auth, rate limit, then (except on create, where behaviour.plan decides) injected error and latency."""
-    service = ctx.service
-    headers = request_headers(request)
-    credentials = ctx.catalog.credentials[operation_id]  # the headers the spec's `security` names
-    key = service.authenticate(credentials.key(headers), credentials.hint())
-    request.scope["state"]["key"] = key
-    service.check_rate(key)
-    if create:
-        return key
-    error = behaviour.header_error(headers) or service.global_error()
-    latency = behaviour.header_latency(headers)
-    latency = ctx.settings.latency if latency is None else latency
-    if latency:
-        await delay(latency)
-    if error is not None:
-        raise _injected(ctx, error)
-    return key
+async def _admit(ctx: MockContext, request: Request, operation: Operation, body: BodyReader | None = None) -> Admission:
+    return await ctx.service.admit(operation, request_headers(request), note(request.scope), body)
 
 
-def _injected(ctx: MockContext, error: ErrorSpec) -> InjectedError:
-    # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
-    error_type = error.type or ctx.catalog.error_type(error.status)
-    return InjectedError(error.message, status=error.status, type=error_type)
+async def _body(ctx: MockContext, request: Request) -> dict[str, Any]:
+    """The create's JSON body, read up to the limit and parsed (the API's error envelope if it is not one)."""
+    settings = ctx.settings
+    raw = await read_body(request, settings.max_body_bytes)
+    content_type = request_headers(request).get("content-type")
+    return wire.parse_json_body(raw, content_type, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
 
 def _base_url(request: Request) -> str:
@@ -68,62 +53,28 @@ def _base_url(request: Request) -> str:
 
 async def create_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx, "createPrediction", create=True)
-    settings = ctx.settings
-    raw = await read_body(request, settings.max_body_bytes)
-    body = wire.parse_json_body(
-        raw,
-        request_headers(request).get("content-type"),
-        max_bytes=settings.max_body_bytes,
-        max_depth=settings.max_json_depth,
-    )
-    plan, info = ctx.service.plan(key, body, request_headers(request))
-    if plan.latency:
-        await delay(plan.latency)
-    if plan.error is not None:
-        raise _injected(ctx, plan.error)
-    prediction = ctx.service.create(key, body, plan, info, _base_url(request))
-    request.scope["state"]["task_id"] = prediction.task_id
-    return json_response(wire.render_create(prediction))
+    admission = await _admit(ctx, request, "createPrediction", functools.partial(_body, ctx, request))
+    return json_response(wire.render_create(ctx.service.create(admission, _base_url(request))))
 
 
 async def get_prediction(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx, "getPrediction")
+    admission = await _admit(ctx, request, "getPrediction")
     task_id = request.path_params["prediction_id"]
-    request.scope["state"]["task_id"] = task_id
-    prediction = ctx.service.get(key, task_id)
-    return json_response(ctx.service.body(prediction, base_url=_base_url(request)))
+    return json_response(ctx.service.prediction(admission, task_id, _base_url(request)))
 
 
 async def get_credits(request: Request) -> Response:
     ctx = _ctx(request)
-    key = await _enter(request, ctx, "getCredits")
-    await ctx.scheduler.run_due()
-    return json_response(ctx.service.credits(key))
+    admission = await _admit(ctx, request, "getCredits")
+    return json_response(ctx.service.credits(admission))
 
 
 async def get_file(request: Request) -> Response:
-    ctx = _ctx(request)
-    task_id, name = request.path_params["task_id"], request.path_params["name"]
+    ctx, task_id, name = _ctx(request), request.path_params["task_id"], request.path_params["name"]
     query = request.query_params
-    problem = ctx.files.signer.problem(task_id, name, query.get("e"), query.get("token"), ctx.clock.now())
-    if problem:
-        raise Forbidden(f"file URL: {problem} (You have no permission to access this resource)")
-    prediction = ctx.service.get(None, task_id)
-    index = wire.decimal(name.partition(".")[0])
-    if index is None or prediction.status is not Status.SUCCESS or not 0 <= index < len(prediction.outputs):
-        raise NotFound(f"file: task {task_id} has no output {name!r}")
-    if ctx.files.name(prediction, index) != name:
-        raise NotFound(f"file: task {task_id} has no output {name!r}")
-    rendered = ctx.files.cached(prediction, index)
-    if rendered is None:  # render off the event loop: a video takes milliseconds the API should not wait for
-        rendered = await anyio.to_thread.run_sync(ctx.files.produce, prediction, index)
-        ctx.files.keep(prediction, index, rendered)
-    headers = {"Cache-Control": "private, max-age=86400", "Content-Disposition": f'inline; filename="{name}"'}
-    if rendered.fallback_from:  # the media package could not honestly produce the requested format
-        headers["X-Mock-Format-Fallback"] = f"{rendered.fallback_from} -> {rendered.extension}"
-    return Response(rendered.data, media_type=rendered.content_type, headers=headers)
+    rendered = await ctx.files.open(task_id, name, query.get("e"), query.get("token"), ctx.clock.now(), ctx.service.get)
+    return Response(rendered.data, media_type=rendered.content_type, headers=file_headers(rendered, name))
 
 
 _SERVER_URL = "__shuyou_mock_server_url__"  # stands in for this mock's URL in the one rendering of the document
@@ -169,7 +120,11 @@ async def spec_yaml(request: Request) -> Response:
     return Response(_served_spec(str(request.base_url).rstrip("/"), "yaml"), media_type="application/yaml")
 
 
-HANDLERS = {"createPrediction": create_prediction, "getPrediction": get_prediction, "getCredits": get_credits}
+HANDLERS: dict[Operation, Callable[[Request], Awaitable[Response]]] = {
+    "createPrediction": create_prediction,
+    "getPrediction": get_prediction,
+    "getCredits": get_credits,
+}
 
 
 def public_routes(spec: Mapping[str, Any]) -> list[Route]:

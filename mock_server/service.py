@@ -1,5 +1,9 @@
 """The use cases of the mock API: create, get, credits, cancel, reset. No Starlette types here.
 
+Every API operation takes two steps: `admit` (auth, rate limit, body, validation, credits, what `behaviour`
+decides, the injected latency, and settling due tasks before a read that counts them) returns an
+`Admission`; then `create`, `prediction` or `credits` raises the injected error or answers.
+
 Rules: a status change happens in `_settle` or `cancel` only, through `lifecycle.transition`, and each
 real transition fires the subscribers exactly once (`on_event(prediction, event, body)` where body is
 the Get Prediction body at that moment). A poll settles its own task lazily from timestamps; a heap
@@ -13,32 +17,66 @@ import heapq
 import inspect
 import random
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from mock_server import behaviour, lifecycle, pricing, wire
 from mock_server.behaviour import Plan
-from mock_server.catalog import Catalog
+from mock_server.catalog import Catalog, ModelInfo
 from mock_server.clock import Clock
-from mock_server.errors import AccessDenied, Conflict, InsufficientCredit, InvalidParams, NotFound
+from mock_server.errors import AccessDenied, Conflict, InjectedError, InsufficientCredit, InvalidParams, NotFound
 from mock_server.files import FileStore, outputs_for
 from mock_server.ids import IdFactory
 from mock_server.journal import Journal
 from mock_server.lifecycle import Prediction, Status, TaskError
+from mock_server.note import RequestNote
 from mock_server.ratelimit import RateLimiter, shared_buckets
 from mock_server.rules import ErrorSpec, Rule
-from mock_server.scheduler import Scheduler, TimerHandle
+from mock_server.scheduler import Scheduler, TimerHandle, delay
 from mock_server.settings import Settings
 from mock_server.store import OutboxRecord, Store
 from mock_server.validation import validate_create
 from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 
-__all__ = ["UNLIMITED_CREDITS", "EventCallback", "Outbox", "OutboxItem", "PredictionService"]
+__all__ = [
+    "UNLIMITED_CREDITS",
+    "Admission",
+    "BodyReader",
+    "EventCallback",
+    "Operation",
+    "Order",
+    "Outbox",
+    "OutboxItem",
+    "PredictionService",
+]
 
 EventCallback = Callable[[Prediction, str, dict[str, Any]], Any]
 UNLIMITED_CREDITS = 1_000_000.0
+# The spec's operationIds the mock implements (routes.HANDLERS checks them against openapi/predictions.yaml).
+Operation = Literal["createPrediction", "getPrediction", "getCredits"]
+BodyReader = Callable[[], Awaitable[dict[str, Any]]]  # reads and parses the JSON body, once auth has passed
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A create's validated request: its body, its model and how it behaves."""
+
+    body: dict[str, Any]
+    model: ModelInfo
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A request let in by `PredictionService.admit`: whose it is and the error it was planned to get."""
+
+    operation: Operation
+    key: str
+    note: RequestNote
+    error: ErrorSpec | None = None
+    order: Order | None = None  # createPrediction's
 
 
 class OutboxItem(Protocol):
@@ -137,17 +175,39 @@ class PredictionService:
         if self.limiter.enabled:
             self.limiter.check(key, self.clock.now())
 
-    def global_error(self) -> ErrorSpec | None:
-        """The configured global error, drawn at its rate."""
-        error = self.settings.error
-        if error is not None and error.rate < 1.0 and self._error_rng.random() >= error.rate:
-            return None
-        return error
+    async def admit(
+        self, operation: Operation, headers: Mapping[str, str], note: RequestNote, body: BodyReader | None = None
+    ) -> Admission:
+        """Auth and rate limit, then (a create) its body, validation, credits and plan, then the injected latency."""
+        credentials = self.catalog.credentials[operation]  # the headers the spec's `security` names
+        key = note.key = self.authenticate(credentials.key(headers), credentials.hint())
+        self.check_rate(key)
+        if body is not None:
+            parsed = await body()
+            plan, info = self._plan(key, parsed, headers)
+            latency, error, order = plan.latency, plan.error, Order(parsed, info, plan)
+        else:
+            injection = behaviour.inject(self.settings, self._error_rng, headers)
+            latency, error, order = injection.latency, injection.error, None
+        if latency:
+            await delay(latency)
+        if error is None and operation == "getCredits":  # tasks due by now hold no credits
+            await self.scheduler.run_due()
+        return Admission(operation, key, note, error, order)
+
+    def _raise_injected(self, error: ErrorSpec) -> NoReturn:
+        # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
+        error_type = error.type or self.catalog.error_type(error.status)
+        raise InjectedError(error.message, status=error.status, type=error_type)
 
     def total_credits(self, key: str) -> float | None:
         return self.settings.balances.get(key, self.settings.default_balance)
 
-    def credits(self, key: str) -> wire.CreditsResponse:
+    def credits(self, admission: Admission) -> wire.CreditsResponse:
+        """The Get Credits body for the admitted key (or its injected error)."""
+        if admission.error is not None:
+            self._raise_injected(admission.error)
+        key = admission.key
         total = self.total_credits(key)
         # Credits held by tasks still processing count as used until they settle (docs/assumptions.md).
         used = self.store.usage(key) + self.store.reserved(key)
@@ -162,7 +222,7 @@ class PredictionService:
         )
 
     # -- use cases ---------------------------------------------------------------------------------
-    def plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, Any]:
+    def _plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, ModelInfo]:
         """Validate `body` and decide how the task behaves (raises the API error to answer with)."""
         info = validate_create(self.catalog, body)
         webhook = body.get("webhook")
@@ -211,7 +271,14 @@ class PredictionService:
             and not any(name.startswith("x-mock-") for name in headers)
         )
 
-    def create(self, key: str, body: dict[str, Any], plan: Plan, info: Any, base_url: str) -> Prediction:
+    def create(self, admission: Admission, base_url: str) -> Prediction:
+        """Create the admitted task (or raise its injected error); file URLs will be on `base_url`."""
+        if admission.error is not None:
+            self._raise_injected(admission.error)
+        order = admission.order
+        if order is None:
+            raise TypeError(f"create: admission for {admission.operation} carries no order (admit it with a body)")
+        key, body, info, plan = admission.key, order.body, order.model, order.plan
         now = self.clock.now()
         # Only fields the model declares (so validated) plan outputs and cost: an input schema without
         # additionalProperties: false lets e.g. `duration: 1e309` through on a model that has no duration.
@@ -225,7 +292,7 @@ class PredictionService:
             seconds=outputs[0].seconds if info.function == "video" else 0.0,
             prompt_chars=len(prompt) if isinstance(prompt, str) else 0,
         )
-        failed = plan.outcome == "failed"
+        failed = plan.outcome is Status.FAILED
         planned = pricing.usage_for(price, units, self.settings.discount_percent)
         p = Prediction(
             task_id=self._ids.new(),
@@ -250,6 +317,7 @@ class PredictionService:
         total = self.total_credits(key)
         if not self.store.admit(p, reserve=planned.cost, limit=total, outbox=_records(items)):
             raise self._overdue(key, total or 0.0, planned.cost)
+        admission.note.task_id = p.task_id
         self._accept(items)
         if any(intermediate for _, intermediate, _ in self._subscribers):
             self._fire(p, str(Status.PROCESSING), intermediate=True)
@@ -258,6 +326,13 @@ class PredictionService:
         else:
             self._schedule(p)
         return p
+
+    def prediction(self, admission: Admission, task_id: str, base_url: str) -> wire.GetPredictionResponse:
+        """The Get Prediction body of the admitted key's task (or its injected error), file URLs on `base_url`."""
+        if admission.error is not None:
+            self._raise_injected(admission.error)
+        admission.note.task_id = task_id
+        return self.body(self.get(admission.key, task_id), base_url=base_url)
 
     def get(self, key: str | None, task_id: str) -> Prediction:
         p = self.store.get(task_id)
@@ -311,6 +386,7 @@ class PredictionService:
         self._rng = random.Random(self.settings.seed)
         self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
         self._ids = self._task_ids()
+        self._request_ids = IdFactory(None if self.settings.seed is None else self.settings.seed + 1)
 
     def reconfigure(self, settings: Settings, *, rules: bool) -> None:
         """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema_rs import ValidationErrorKind as K
+
 from mock_server.catalog import Catalog, ModelInfo
 from mock_server.errors import InvalidParams, PayloadTooLarge
 from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
@@ -22,7 +24,7 @@ def _branch_error(error: Any) -> Any | None:
     path = list(error.instance_path)
     branches = [list(b) for b in (getattr(error.kind, "context", None) or []) if b]
     for branch in branches:
-        if not any(type(e.kind).__name__ == "Type" and list(e.instance_path) == path for e in branch):
+        if not any(isinstance(e.kind, K.Type) and list(e.instance_path) == path for e in branch):
             return branch[0]
     return None
 
@@ -31,38 +33,39 @@ def _message(error: Any) -> tuple[str, str]:
     """(path, rule) for one jsonschema_rs error."""
     kind = error.kind
     path = list(error.instance_path)
-    name = type(kind).__name__
-    if name in ("OneOfNotValid", "AnyOf"):
+    if isinstance(kind, K.OneOfNotValid | K.AnyOf):
         inner = _branch_error(error)
         if inner is not None:
             return _message(inner)
-        types = sorted({t for b in kind.context for e in b if type(e.kind).__name__ == "Type" for t in e.kind.types})
+        types = sorted({t for b in kind.context for e in b if isinstance(e.kind, K.Type) for t in e.kind.types})
         if types:
             return json_path(path), f"{short(error.instance)} is not of type {' or '.join(types)}"
-    if name == "Required":
+    if isinstance(kind, K.Required):
         return json_path([*path, kind.property]), "is required"
-    if name == "Enum":
+    if isinstance(kind, K.Enum):
         return json_path(path), f"{short(error.instance)} is not one of {list(kind.options)!r}"
-    if name == "Constant":
+    if isinstance(kind, K.Constant):
         return json_path(path), f"{short(error.instance)} must be {kind.expected_value!r}"
-    if name == "Type":
+    if isinstance(kind, K.Type):
         return json_path(path), f"{short(error.instance)} is not of type {' or '.join(kind.types)}"
-    if name == "MaxLength":
+    if isinstance(kind, K.MaxLength):
         return json_path(path), f"is longer than {kind.limit} characters"
-    if name == "MinLength":
+    if isinstance(kind, K.MinLength):
         return json_path(path), f"is shorter than {kind.limit} characters"
-    if name == "MaxItems":
+    if isinstance(kind, K.MaxItems):
         return json_path(path), f"has more than {kind.limit} items"
-    if name == "MinItems":
+    if isinstance(kind, K.MinItems):
         return json_path(path), f"has fewer than {kind.limit} items"
-    if name == "AdditionalProperties":
+    if isinstance(kind, K.AdditionalProperties):
         return json_path([*path, kind.unexpected[0]]), "is not an allowed field (additionalProperties is false)"
-    if name == "Pattern" and path == ["webhook"]:  # the spec's WebhookUrl pattern is the policy; say it in words
+    if isinstance(kind, K.Pattern) and path == [
+        "webhook"
+    ]:  # the spec's WebhookUrl pattern is the policy; say it in words
         try:
             check_create_url(error.instance)
         except WebhookUrlRejected as exc:
             return "webhook", str(exc).removeprefix("webhook: ")
-    if name in ("Minimum", "Maximum", "ExclusiveMinimum", "ExclusiveMaximum"):
+    if isinstance(kind, K.Minimum | K.Maximum | K.ExclusiveMinimum | K.ExclusiveMaximum):
         return json_path(path), f"{short(error.instance)} is out of range: {error.message}"
     return json_path(path), str(error.message)
 
@@ -94,7 +97,7 @@ def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
     errors = list(info.validator.iter_errors(body))
     for error in errors:
         path = list(error.instance_path)
-        if type(error.kind).__name__ == "MaxLength" and path and path[-1] == "prompt":
+        if isinstance(error.kind, K.MaxLength) and path and path[-1] == "prompt":
             raise PayloadTooLarge(f"Prompt is too long: {json_path(path)} is longer than {error.kind.limit} characters")
     where, rule = _message(errors[0])
     if where == "function":

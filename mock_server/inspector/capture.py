@@ -1,6 +1,6 @@
 """The bodies behind the request journal: the last `size` JSON/text request and response bodies.
 
-A pure-ASGI middleware inside `MockMiddleware` (which sets `state["request_id"]`), so each body pair is
+A pure-ASGI middleware inside `MockMiddleware` (which opens the `RequestNote` with the request id), so each body pair is
 found by the journal entry's `request_id`. Bounded twice: `size` pairs (oldest dropped) and `max_bytes`
 per body (the rest cut, marked `truncated`). Binary bodies (result files) and the inspector's own
 requests are not kept. Cost: 4-7 us per request (two closures, one NamedTuple, one dict insert; measured
@@ -13,6 +13,8 @@ import collections
 from typing import NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server.note import note
 
 __all__ = ["BodyLog", "CaptureMiddleware", "Exchange"]
 
@@ -103,7 +105,7 @@ class CaptureMiddleware:
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
         finally:
-            request_id = scope.get("state", {}).get("request_id")
+            request_id = note(scope).request_id
             if request_id is not None:
                 request, request_cut = _joined(request_chunks, limit) if request_chunks else (b"", False)
                 response, response_cut = _joined(response_chunks, limit) if response_chunks else (b"", False)

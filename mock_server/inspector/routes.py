@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mock_server import wire
-from mock_server.clock import FakeClock
+from mock_server.clock import MovableClock
 from mock_server.context import MockContext
 from mock_server.errors import InvalidParams
 from mock_server.incoming import read_body
@@ -38,6 +38,7 @@ from mock_server.inspector.data import (
     tasks_view,
     webhooks_view,
 )
+from mock_server.note import note
 from mock_server.responses import json_response
 from mock_server.webhooks.policy import mask_secrets
 
@@ -52,12 +53,9 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
-def _endpoint(view: View, *, settle: bool = False) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        ctx = _ctx(request)
-        if settle:
-            await ctx.scheduler.run_due()
-        return json_response(mask_secrets(view(request, ctx)))  # no webhook password in any view
+def _endpoint(view: View) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:  # due tasks are settled by the middleware before a read
+        return json_response(mask_secrets(view(request, _ctx(request))))  # no webhook password in any view
 
     return endpoint
 
@@ -92,7 +90,7 @@ async def stream(request: Request) -> Response:
         raise InvalidParams(f"view: {name!r} is not one of {sorted(VIEWS)}")
     view(request, ctx)  # a bad filter answers 400 now, not inside the stream
     open_task = request.query_params.get("detail") or None  # a task shown open beside the list
-    request_id = request.scope.get("state", {}).get("request_id")  # one Get Prediction request_id per stream
+    request_id = note(request.scope).request_id  # one Get Prediction request_id per stream
 
     def snapshot() -> dict[str, Any]:
         data = {"view": name, **view(request, ctx), "errors": len(ctx.journal.errors)}
@@ -108,7 +106,8 @@ async def stream(request: Request) -> Response:
         # What "changed" means: the rows, not the clock's every tick. A running clock counts as changed only
         # when advanced (its lead over the monotonic clock moves); the page extrapolates it in between.
         now = ctx.clock.now()
-        clock = now if isinstance(ctx.clock, FakeClock) else round(now - anyio.current_time(), 1)
+        moved_only = isinstance(ctx.clock, MovableClock) and not ctx.clock.running
+        clock = now if moved_only else round(now - anyio.current_time(), 1)
         same = {**data, "clock": clock}
         if isinstance(data.get("detail"), dict):
             same["detail"] = {**data["detail"], "clock": clock}
@@ -153,8 +152,8 @@ def inspector_routes() -> list[BaseRoute]:
     return [
         Route("/_mock/ui", ui, methods=["GET"]),
         Mount("/_mock/ui/static", StaticFiles(packages=[("mock_server.inspector", "static")]), name="inspector"),
-        Route(f"{p}/tasks", _endpoint(tasks_view, settle=True), methods=["GET"]),
-        Route(f"{p}/tasks/{{task_id}}", _endpoint(task_detail_view, settle=True), methods=["GET"]),
+        Route(f"{p}/tasks", _endpoint(tasks_view), methods=["GET"]),
+        Route(f"{p}/tasks/{{task_id}}", _endpoint(task_detail_view), methods=["GET"]),
         Route(f"{p}/webhooks", _endpoint(webhooks_view), methods=["GET"]),
         Route(f"{p}/requests", _endpoint(requests_view), methods=["GET"]),
         Route(f"{p}/requests/{{request_id}}", _endpoint(request_bodies_view), methods=["GET"]),

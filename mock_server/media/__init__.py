@@ -13,8 +13,8 @@ image  png, jpeg (alias jpg),     image/png, image/jpeg,          anything else 
 video  mp4 (Motion-JPEG track,    video/mp4                       anything else → MP4
        container written here)
 audio  wav, pcm (raw s16le),      audio/wav,                      flac, ogg_opus and anything else → WAV;
-       mp3 (if lameenc is         application/octet-stream,       mp3 → WAV when lameenc is not installed
-       installed)                 audio/mpeg
+       mp3 (by lameenc)           application/octet-stream,
+                                  audio/mpeg
 =====  =========================  ==============================  ================================================
 
 Sizes: ``dimensions(aspect_ratio, size, resolution, kind)`` gives the *nominal* size the real API would return.

@@ -1,28 +1,17 @@
 from __future__ import annotations
 
 import array
-import importlib
 import io
 import math
 import sys
 import wave
-from types import ModuleType
+
+import lameenc  # a required dependency (LAME in a small wheel, 1 ms to import): every MP3 is a real one
 
 SAMPLE_RATE = 24000  # Hz, what TTS services commonly return; 16-bit mono keeps a second at 48 kB
 _AMPLITUDE = 0.3 * 32767
 _FADE = SAMPLE_RATE // 100  # 10 ms ramps so the tone starts and stops without a click
 _MP3_KBPS = 32
-
-
-def _lameenc() -> ModuleType | None:
-    # lameenc (LAME in a wheel) is optional: without it MP3 requests fall back to WAV.
-    try:
-        return importlib.import_module("lameenc")
-    except ImportError:
-        return None
-
-
-LAMEENC = _lameenc()
 
 
 def tone(seconds: float, seed: int) -> bytes:
@@ -52,11 +41,9 @@ def wav(pcm: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def mp3(pcm: bytes) -> bytes | None:
-    """MPEG-2 Layer III (CBR) of ``pcm``, or None when lameenc is not installed."""
-    if LAMEENC is None:
-        return None
-    encoder = LAMEENC.Encoder()
+def mp3(pcm: bytes) -> bytes:
+    """MPEG-2 Layer III (CBR) of ``pcm``."""
+    encoder = lameenc.Encoder()
     encoder.set_in_sample_rate(SAMPLE_RATE)
     encoder.set_out_sample_rate(SAMPLE_RATE)
     encoder.set_channels(1)

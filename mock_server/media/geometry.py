@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
 
-Kind = Literal["image", "video", "audio"]
+from mock_server.lifecycle import Kind as Kind  # re-exported: the kinds the renderer takes
 
 #: Longest side, in pixels, of every image or video frame the mock actually encodes.
 MAX_SIDE = 256

@@ -67,9 +67,7 @@ def _audio(fmt: str | None, seconds: float, seed: int) -> Rendered:
     if key == "pcm":
         return Rendered(pcm, *_PCM, None)
     if key == "mp3":
-        encoded = audio.mp3(pcm)
-        if encoded is not None:
-            return Rendered(encoded, *_MP3, None)
+        return Rendered(audio.mp3(pcm), *_MP3, None)
     return Rendered(audio.wav(pcm), *_WAV, None if key == "wav" else fmt)
 
 

@@ -6,7 +6,8 @@ Fixtures, all prefixed `mock_`:
   By default the session's shared server, reset before the test; a server of its own when the test's settings
   differ (markers below, or an overridden `mock_settings`). After the test, a server-side error is re-raised.
 - `mock_fresh_server` (function): always a server of its own for this test.
-- `mock_session_server` (session): the shared live server (uvicorn in a thread, `FakeClock`).
+- `mock_session_server` (session): the shared live mock (`LiveMock`: its `server`, uvicorn in a thread, with the
+  `settings` and `FakeClock` it was built with).
 - `mock_app` (function): the same `MockServer` handle on an in-process app (Starlette `TestClient`, no socket).
 - `mock_client` / `mock_async_client` (function): an authenticated in-process `httpx2` client, sync or async.
 - `mock_base_settings` (session), `mock_settings` (function), `mock_api_key` (function): the knobs.
@@ -15,19 +16,19 @@ Fixtures, all prefixed `mock_`:
 Markers: `mock_settings(**fields)` (config-file keys), `mock_time_scale(x)`, `mock_seed(n)` choose the
 server's settings; `mock_rules(*rules)` and `mock_outcome(outcome, *, duration=None, **match)` set rules.
 The mock's clock is a `FakeClock`: it stands still until the test calls `mock_server.advance(seconds)`.
-This package: `control` (typed client of `/_mock/...`), `server` (the `MockServer` handle, building servers,
-reading markers); the fixtures are here. See docs/pytest-plugin.md.
+This package: `client` (`MockControl`, the typed client of `/_mock/...`), `server` (the `MockServer` handle,
+building servers, reading markers); the fixtures are here. See docs/pytest-plugin.md.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from mock_server.pytest_plugin.control import MockAttempt, MockControl, MockDelivery, MockRequest, MockTask
+from mock_server.pytest_plugin.client import MockAttempt, MockControl, MockDelivery, MockRequest, MockTask
 from mock_server.pytest_plugin.server import (
     TESTSERVER,
     LiveMock,
@@ -45,9 +46,17 @@ if TYPE_CHECKING:
     import httpx2
 
     from mock_server.settings import Settings
-    from mock_server.testing import LiveServer
 
-__all__ = ["MockAttempt", "MockControl", "MockDelivery", "MockRequest", "MockServer", "MockTask"]
+__all__ = [
+    "LiveMock",
+    "MockAttempt",
+    "MockControl",
+    "MockDelivery",
+    "MockRequest",
+    "MockServer",
+    "MockTask",
+    "WebhookReceiver",
+]
 
 MARKERS = (
     "mock_settings(**fields): run the test on its own mock whose settings take these config-file keys",
@@ -57,7 +66,17 @@ MARKERS = (
     "mock_outcome(outcome, *, duration=None, **match): shorthand for one rule forcing 'success' or 'failed'",
 )
 _DEFAULT_KEY = "sk-test"
-_SESSION: dict[int, LiveMock] = {}  # the session server's clock and settings, by id of its LiveServer
+
+
+class WebhookReceiver(Protocol):
+    """What `mock_webhook_receiver` gives (`contracts.receiver.WebhookReceiver`, which the mock does not import)."""
+
+    url: str
+
+    def deliveries(self) -> list[dict[str, Any]]: ...
+    def clear(self) -> None: ...
+    def set_behaviour(self, **changes: Any) -> object: ...
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]: ...
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,13 +114,13 @@ def mock_api_key(mock_settings: Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def mock_session_server(mock_base_settings: Settings) -> Iterator[LiveServer]:
-    """The shared live server (uvicorn on 127.0.0.1:0 in a thread), started on first use."""
+def mock_session_server(mock_base_settings: Settings) -> Iterator[LiveMock]:
+    """The shared live mock (uvicorn on 127.0.0.1:0 in a thread, its settings and clock), started on first use."""
     live = start_live(mock_base_settings)
-    _SESSION[id(live.server)] = live
-    yield live.server
-    _SESSION.pop(id(live.server), None)
-    live.server.stop()
+    try:
+        yield live
+    finally:
+        live.server.stop()
 
 
 @pytest.fixture
@@ -126,9 +145,8 @@ def mock_server(
     if mock_settings != mock_base_settings:
         yield request.getfixturevalue("mock_fresh_server")
         return
-    server: LiveServer = request.getfixturevalue("mock_session_server")
-    live = _SESSION[id(server)]
-    handle = make_handle(server.base_url, live.settings, server.app, live.clock, mock_api_key)
+    live: LiveMock = request.getfixturevalue("mock_session_server")
+    handle = make_handle(live.server.base_url, live.settings, live.server.app, live.clock, mock_api_key)
     with prepared_for_test(handle, request.node, reset=True) as ready:
         yield ready
 
@@ -171,14 +189,14 @@ async def mock_async_client(
 
 
 @pytest.fixture
-def mock_webhook_receiver(mock_settings: Settings, request: pytest.FixtureRequest) -> Any:
+def mock_webhook_receiver(mock_settings: Settings, request: pytest.FixtureRequest) -> WebhookReceiver:
     """A webhook receiver on 127.0.0.1:0 (the one from `contracts`) that verifies the mock's signing secrets.
 
     `url`, `deliveries()`, `wait_for(n)`, `set_behaviour(script=[500, 200])`; provided through the `contracts`
     plugin's `webhook_receiver_factory` fixture, so the mock never imports the harness.
     """
     try:
-        factory: Callable[..., Any] = request.getfixturevalue("webhook_receiver_factory")
+        factory: Callable[..., WebhookReceiver] = request.getfixturevalue("webhook_receiver_factory")
     except pytest.FixtureLookupError:
         pytest.fail(
             "mock_webhook_receiver needs the `contracts` plugin's webhook_receiver_factory fixture "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mock_server.pytest_plugin.control import MockControl
+from mock_server.pytest_plugin.client import MockControl
 
 if TYPE_CHECKING:
     import httpx2
@@ -106,8 +106,10 @@ def make_handle(base_url: str, settings: Settings, app: Any, clock: FakeClock, a
     return MockServer(base_url, api_key, settings, clock, app, http, MockControl(http), [http])
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class LiveMock:
+    """The session's shared live mock (`mock_session_server`): the server and what it was built with."""
+
     server: LiveServer
     settings: Settings
     clock: FakeClock

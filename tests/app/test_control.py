@@ -163,6 +163,12 @@ async def test_reset_forgets_tasks(client: httpx2.AsyncClient) -> None:
     assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).status_code == 404
 
 
+async def test_reset_restarts_the_seeded_request_ids(client: httpx2.AsyncClient) -> None:
+    first = (await client.get("/v1/credits", headers=KEY)).headers["x-shuyou-requestid"]
+    await client.post("/_mock/reset")  # answered with the next id, then the seeded sequence starts again
+    assert (await client.get("/v1/credits", headers=KEY)).headers["x-shuyou-requestid"] == first
+
+
 async def test_control_surface_is_loopback_only(make_client) -> None:  # type: ignore[no-untyped-def]
     async with make_client(client=("10.1.2.3", 4000)) as client:
         envelope(await client.get("/_mock/health"), 403, "access_denied", "loopback clients only")

@@ -13,6 +13,7 @@ from mock_server.app import create_app
 from mock_server.clock import FakeClock
 from mock_server.errors import Conflict
 from mock_server.lifecycle import Prediction
+from mock_server.note import RequestNote
 from mock_server.service import PredictionService
 from mock_server.settings import Settings
 
@@ -43,8 +44,12 @@ class ServiceMachine(RuleBasedStateMachine):
 
     @rule(body=st.sampled_from(BODIES), key=st.sampled_from(["a", "b"]))
     def create(self, body: dict[str, Any], key: str) -> None:
-        plan, info = self.service.plan(key, dict(body), {})
-        p = self.service.create(key, dict(body), plan, info, "http://127.0.0.1")
+        async def read() -> dict[str, Any]:
+            return dict(body)
+
+        headers = {"authorization": f"Bearer {key}"}
+        admission = anyio.run(self.service.admit, "createPrediction", headers, RequestNote(), read)
+        p = self.service.create(admission, "http://127.0.0.1")
         self.seen[p.task_id] = "processing"
 
     @rule(seconds=st.sampled_from([0.5, 4.0, 10.0, 60.0]))

@@ -8,7 +8,7 @@ import wave
 import av
 import pytest
 
-from mock_server.media import audio, render
+from mock_server.media import render
 
 
 def _wav(data: bytes) -> tuple[int, int, int, bytes]:
@@ -69,13 +69,6 @@ def test_mp3_decodes_with_pyav(seconds: float) -> None:
         assert stream.sample_rate == 24000
     # LAME adds encoder delay and padding (well under a frame pair), so allow a tenth of a second.
     assert abs(samples / 24000 - seconds) < 0.1
-
-
-def test_mp3_without_lameenc_falls_back_to_wav(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audio, "LAMEENC", None)
-    out = render("audio", "mp3", seconds=1)
-    assert (out.content_type, out.extension, out.fallback_from) == ("audio/wav", "wav", "mp3")
-    assert _wav(out.data)[2] == 24000
 
 
 @pytest.mark.parametrize("fmt", ["flac", "ogg_opus", "aac", "FLAC"])
