@@ -57,6 +57,7 @@ class _Replayed:
     created: float  # mock clock
     polls: list[Exchange]
     files: dict[int, Exchange] = field(default_factory=dict)
+    key: str = ""  # the key that created it: like any task, it is invisible (404) to every other key
 
 
 def _normal(body: Any) -> str:
@@ -95,35 +96,44 @@ class ReplayBook:
                 self._plain[(ex.method, ex.path, ex.query)] = ex
 
     def answer(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: Any, now: float, base_url: str
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: Any,
+        now: float,
+        base_url: str,
+        key: str = "",
     ) -> Answer | None:
         name = headers.get(REPLAY_HEADER)
         if name:
             ex = self._named.get(name)
-            return None if ex is None else self._play(ex, now, base_url)
+            return None if ex is None else self._play(ex, now, base_url, key)
         if path.startswith("/files/"):
             return self._file(path, query, now)
         task = path.rstrip("/").rpartition("/")[2]
         if method == "GET" and task in self.replayed:
-            return self._poll(task, now, base_url)
+            # another key's poll falls through to the mock, which knows no such task: 404, as for any task
+            return self._poll(task, now, base_url) if self.replayed[task].key == key else None
         if method == "POST":
             recorded = self._creates.get(_normal(body))
             if recorded and recorded[0].path == path:
-                key = _normal(body)
-                index = min(self._used.get(key, 0), len(recorded) - 1)
-                self._used[key] = index + 1
-                return self._play(recorded[index], now, base_url)
+                shape = _normal(body)
+                index = min(self._used.get(shape, 0), len(recorded) - 1)
+                self._used[shape] = index + 1
+                return self._play(recorded[index], now, base_url, key)
         ex = self._plain.get((method, path, query))
         return None if ex is None else self._render(ex, {}, base_url)
 
-    def _play(self, ex: Exchange, now: float, base_url: str) -> Answer:
+    def _play(self, ex: Exchange, now: float, base_url: str, key: str = "") -> Answer:
         if ex.operation != "createPrediction" or not ex.task or ex.status != 200:
             return self._render(ex, {}, base_url)
         new = self._ids.new()
         exchanges = self._tasks.get(ex.task, [])
         polls = [e for e in exchanges if e.operation == "getPrediction" and e.elapsed is not None]
         files = {int(e.path.rpartition("/")[2].partition(".")[0] or 0): e for e in exchanges if e.operation == "file"}
-        self.replayed[new] = _Replayed(ex.task, now, polls, files)
+        self.replayed[new] = _Replayed(ex.task, now, polls, files, key)
         return self._render(ex, {ex.task: new}, base_url)
 
     def _poll(self, task: str, now: float, base_url: str) -> Answer | None:
@@ -207,13 +217,13 @@ class ReplayMiddleware:
         book.signer = context.files.signer
         self._operations = _operations(context.catalog.spec)
 
-    def _authenticate(self, method: str, path: str, headers: Mapping[str, str]) -> None:
+    def _authenticate(self, method: str, path: str, headers: Mapping[str, str]) -> str:
         """A spec operation's key check, as without replay: a missing or refused key raises the same 401."""
         operation = next((op for m, pattern, op in self._operations if m == method and pattern.fullmatch(path)), None)
         if operation is None:
-            return
+            return ""
         credentials = self.context.catalog.credentials[operation]
-        self.context.service.authenticate(credentials.key(headers), credentials.hint())
+        return self.context.service.authenticate(credentials.key(headers), credentials.hint())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(("/_mock", "/openapi.")):
@@ -227,7 +237,7 @@ class ReplayMiddleware:
                 break
         raw = b"".join(chunks)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self._authenticate(scope["method"], scope["path"], headers)  # MockMiddleware renders and journals a 401
+        key = self._authenticate(scope["method"], scope["path"], headers)  # MockMiddleware renders a 401
         try:
             body = json.loads(raw) if raw else None
         except (ValueError, UnicodeDecodeError):
@@ -235,7 +245,7 @@ class ReplayMiddleware:
         base_url = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}"
         query = scope.get("query_string", b"").decode("latin-1")
         answer = self.book.answer(
-            scope["method"], scope["path"], query, headers, body, self.context.clock.now(), base_url
+            scope["method"], scope["path"], query, headers, body, self.context.clock.now(), base_url, key
         )
         if answer is not None:
             raw_headers = [(b"content-type", answer.content_type.encode()), (b"x-mock-replayed", b"1")]

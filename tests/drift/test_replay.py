@@ -153,3 +153,14 @@ def test_replayed_file_urls_are_signed_and_expire(record_standin, replaying) -> 
     assert client.get(url).status_code == 403
     fresh = client.get(f"/v1/predictions/{task_id}").json()["data"]["output"][0]["image"]
     assert fresh == url  # the same URL on every poll, as for a simulated task: it does not renew itself
+
+
+def test_a_replayed_task_is_invisible_to_another_key(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    cassette = record_standin(Differences(), models=("gpt-image-2",))
+    recorded = next(ex for ex in read_cassette(cassette).exchanges if ex.name == "create gpt-image-2")
+    client = replaying(cassette)
+    task_id = client.post("/v1/predictions", json=recorded.request_body).json()["data"]["task_id"]
+    other = client.get(f"/v1/predictions/{task_id}", headers={"Authorization": "Bearer sk-someone-else"})
+    assert (other.status_code, other.json()["error"]["type"]) == (404, "not_found")
+    assert "x-mock-replayed" not in other.headers
+    assert client.get(f"/v1/predictions/{task_id}").headers["x-mock-replayed"] == "1"  # its own key still sees it
