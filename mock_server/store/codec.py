@@ -17,6 +17,7 @@ __all__ = [
     "OutboxRecord",
     "dumps",
     "loads",
+    "matches",
     "prediction_from_json",
     "prediction_from_record",
     "prediction_to_json",
@@ -90,3 +91,10 @@ def prediction_to_json(p: Prediction) -> str:
 
 def prediction_from_json(text: str | bytes) -> Prediction:
     return prediction_from_record(loads(text))
+
+
+def matches(p: Prediction, *, key: str | None, status: str | None, model: str | None) -> bool:
+    """`find()`'s filter for the backends that scan (memory, redis): None matches anything."""
+    return (
+        (key is None or p.key == key) and (status is None or p.status == status) and (model is None or p.model == model)
+    )

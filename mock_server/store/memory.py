@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord
+from mock_server.store.codec import OutboxRecord, matches
 
 __all__ = ["MemoryStore"]
 
@@ -45,11 +45,7 @@ class MemoryStore:
     ) -> list[Prediction]:
         out: list[Prediction] = []
         for p in reversed(self._tasks.values()):
-            if (
-                (key is None or p.key == key)
-                and (status is None or p.status == status)
-                and (model is None or p.model == model)
-            ):
+            if matches(p, key=key, status=status, model=model):
                 out.append(p)
                 if len(out) >= limit:
                     break

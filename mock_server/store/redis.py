@@ -35,7 +35,7 @@ import redis
 
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord, dumps, loads, prediction_from_json, prediction_to_json
+from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
 
 __all__ = ["RedisStore"]
 
@@ -260,11 +260,7 @@ class RedisStore:
                 if body is None:
                     continue
                 p = prediction_from_json(body)
-                if (
-                    (key is None or p.key == key)
-                    and (status is None or p.status == status)
-                    and (model is None or p.model == model)
-                ):
+                if matches(p, key=key, status=status, model=model):
                     out.append(p)
                     if len(out) >= limit:
                         break
