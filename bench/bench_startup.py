@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_mock import cpu_seconds  # bench/ is on sys.path: one /proc reader for every bench
+
 ROOT = Path(__file__).resolve().parent.parent
 BARE = """
 import socket, sys
@@ -44,12 +46,6 @@ REQUEST = b"GET /v1/credits HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer
 DEADLINE = 20.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used so far (Linux /proc), steadier than wall time on a loaded machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def first_answer(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process) from spawning `argv` to its first HTTP answer."""
     started = time.perf_counter()
@@ -70,7 +66,7 @@ def first_answer(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
                 with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as conn:
                     conn.sendall(REQUEST)
                     if conn.recv(64).startswith(b"HTTP/1.1 200"):
-                        return time.perf_counter() - started, _cpu_seconds(process.pid)
+                        return time.perf_counter() - started, cpu_seconds(process.pid)
             except OSError:
                 time.sleep(0.002)  # a real process must catch up: a bounded poll
         raise RuntimeError(f"{argv} gave no answer within {DEADLINE} s")

@@ -18,13 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench_mock import cpu_seconds  # bench/ is on sys.path: one /proc reader for every bench
+
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def start(config: Path, watch: bool) -> tuple[subprocess.Popen[str], str]:

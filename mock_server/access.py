@@ -21,6 +21,8 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from mock_server.webhooks.policy import is_loopback  # the one reading of a loopback name or address
+
 __all__ = [
     "SAFE_METHODS",
     "TOKEN_COOKIE",
@@ -62,19 +64,11 @@ def host_name(host_header: str) -> str:
 
 def is_loopback_name(name: str) -> bool:
     """localhost, *.localhost (RFC 6761), 127.0.0.0/8 and ::1."""
-    if name in ("localhost", _IN_PROCESS_HOST) or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return name == _IN_PROCESS_HOST or name.endswith(".localhost") or is_loopback(name)
 
 
 def _is_loopback_client(client_host: str) -> bool:
-    try:
-        return ipaddress.ip_address(client_host).is_loopback
-    except ValueError:
-        return client_host == _IN_PROCESS_CLIENT
+    return client_host == _IN_PROCESS_CLIENT or is_loopback(client_host)
 
 
 def _matches(name: str, patterns: tuple[str, ...]) -> bool:
