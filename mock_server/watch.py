@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from mock_server.context import MockContext
 from mock_server.errors import SettingsError
 from mock_server.settings import Settings
 
-__all__ = ["RUNTIME_FIELDS", "ConfigWatcher", "ReloadStatus", "changed_fields", "cli_flags", "watching"]
+__all__ = ["RUNTIME_FIELDS", "ConfigWatcher", "ReloadStatus", "changed_fields", "watching"]
 
 RUNTIME_FIELDS = frozenset(
     {
@@ -53,12 +53,6 @@ RUNTIME_FIELDS = frozenset(
     }
 )
 _log = logging.getLogger("uvicorn.error")  # the CLI's console logger
-
-
-def cli_flags(parsed: Mapping[str, Any]) -> dict[str, Any]:
-    """The CLI flags that set a Settings field (`--seed` -> seed), as given: a reload applies them again."""
-    names = {f.name for f in dataclasses.fields(Settings)}
-    return {name: value for name, value in parsed.items() if name in names and value is not None}
 
 
 def changed_fields(old: Settings, new: Settings) -> tuple[str, ...]:
