@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import shlex
@@ -98,13 +97,9 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     served: Any = app
     if args.watch:
-        from mock_server.watch import ConfigWatcher, watching
+        from mock_server.watch import watched
 
-        path = args.config or os.environ.get("MOCK_CONFIG")
-        if not path:
-            raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
-        load = functools.partial(load_settings, os.environ, args.config, flags)  # as at startup
-        served = watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
+        served = watched(app, loaded, os.environ, args.config, flags)  # reloaded as startup read it
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets (else Nagle adds ~40 ms per keep-alive request)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -144,6 +139,11 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     given = vars(args)
     flags = {"MOCK_" + "__".join(path).upper(): given.get("__".join(path)) for path, _ in flag_paths()}
     flags.update({"MOCK_CONFIG": args.config, "MOCK_STORE": settings.store, "MOCK_ADMIN_TOKEN": settings.admin_token})
+    if args.watch:  # each worker watches the file itself (mock_server.asgi)
+        from mock_server.watch import WATCH_VARIABLE, watched_path
+
+        watched_path(os.environ, args.config)
+        flags[WATCH_VARIABLE] = "1"
     os.environ.update({name: str(value) for name, value in flags.items() if value is not None})
     config = uvicorn.Config(
         "mock_server.asgi:app",
@@ -156,6 +156,7 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
         ws="none",
     )
     sock = config.bind_socket()
+    sock.listen(2048)  # as in serve(): connections made before the workers are up wait in the backlog, not refused
     port = sock.getsockname()[1]
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     secret = settings.webhook_secrets[0]

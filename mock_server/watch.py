@@ -10,14 +10,19 @@ running mock can adopt (`RUNTIME_FIELDS`: rules, outcomes, durations, prices, ke
 errors, latency, body limits) apply to the requests that follow; the others (bind, store, seed, secrets,
 webhooks, access rules, journal size) are reported as needing a restart. A file that does not load is
 logged and shown at `/_mock/config`; the last good settings stay in force.
+
+With `--workers N` every worker watches the file itself (`MOCK_WATCH=1`, which the supervisor sets, read
+by `mock_server.asgi`): each worker holds its own settings, so each reloads them, within one `interval`
+of the others; `/_mock/config` names the process that answered.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +30,24 @@ from typing import Any, Literal
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mock_server.config import load_settings
 from mock_server.context import MockContext
 from mock_server.errors import SettingsError
 from mock_server.settings import Settings
 
-__all__ = ["RUNTIME_FIELDS", "ConfigWatcher", "ReloadStatus", "changed_fields", "watching"]
+__all__ = [
+    "RUNTIME_FIELDS",
+    "WATCH_VARIABLE",
+    "ConfigWatcher",
+    "ReloadStatus",
+    "changed_fields",
+    "watched",
+    "watched_path",
+    "watching",
+]
+
+WATCH_VARIABLE = "MOCK_WATCH"
+"""Set to 1, `uvicorn mock_server.asgi:app` (and so each `--workers` worker) watches MOCK_CONFIG's file."""
 
 RUNTIME_FIELDS = frozenset(
     {
@@ -78,7 +96,8 @@ class ReloadStatus:
     """Mock-clock time of the last change seen."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"watching": True, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {"watching": True, **fields, "process": os.getpid()}  # with --workers: which worker answered
 
 
 class ConfigWatcher:
@@ -124,7 +143,7 @@ class ConfigWatcher:
             new = self._load()
         except SettingsError as exc:
             self.status = dataclasses.replace(self.status, state="invalid", error=str(exc), checked_at=now)
-            _log.error("shuyou-mock: --watch: %s; the last good config stays in force", exc)
+            _log.error("shuyou-mock: --watch: %s; the last good config stays in force [%d]", exc, os.getpid())
             return self.status
         runtime = tuple(name for name in changed_fields(self._loaded, new) if name in RUNTIME_FIELDS)
         restart = tuple(name for name in changed_fields(self._startup, new) if name not in RUNTIME_FIELDS)
@@ -136,10 +155,11 @@ class ConfigWatcher:
         self._loaded = new
         self.status = ReloadStatus(str(self.path), "ok", self.status.reloads + 1, runtime, restart, None, now)
         _log.info(
-            "shuyou-mock: --watch: reloaded %s (applied: %s%s)",
+            "shuyou-mock: --watch: reloaded %s (applied: %s%s) [%d]",  # [pid] as uvicorn names its workers
             self.path,
             ", ".join(runtime) or "nothing changed",
             f"; needs a restart: {', '.join(restart)}" if restart else "",
+            os.getpid(),
         )
         return self.status
 
@@ -147,6 +167,27 @@ class ConfigWatcher:
         while True:
             await anyio.sleep(self.interval)
             self.poll()
+
+
+def watched_path(environ: Mapping[str, str], config: str | None = None) -> str:
+    """The file `--watch` polls; a SettingsError (a startup error) when there is none."""
+    path = config or environ.get("MOCK_CONFIG")
+    if not path:
+        raise SettingsError("--watch: there is no file to watch; give --config <file.yaml> (or MOCK_CONFIG)")
+    return path
+
+
+def watched(
+    app: Any,
+    loaded: Settings,
+    environ: Mapping[str, str],
+    config: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> ASGIApp:
+    """`app` watching its config file (`config`, else MOCK_CONFIG), reloaded from the sources startup read."""
+    path = watched_path(environ, config)
+    load = functools.partial(load_settings, environ, config, flags)
+    return watching(app, ConfigWatcher(path, load, app.state.mock, loaded=loaded))
 
 
 def watching(app: Any, watcher: ConfigWatcher) -> ASGIApp:

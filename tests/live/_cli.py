@@ -8,17 +8,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def served(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `serve --port 0 *args`, yield the base URL from its banner, terminate it afterwards."""
+def served(*args: str, env: dict[str, str] | None = None, stderr: IO[str] | None = None) -> Iterator[str]:
+    """Start `serve --port 0 *args`, yield the base URL from its banner, terminate it afterwards; its log goes to
+    `stderr` (a file) if given."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mock_server", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr if stderr is not None else subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         cwd=ROOT,
