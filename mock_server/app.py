@@ -85,7 +85,9 @@ def create_app(
         files=files,
         service=service,
         webhooks=dispatcher,
+        peers=peers,
     )
+    peers.share_rules(service, settings.rules)  # PUT /_mock/rules reaches every process on a shared store
 
     bodies = BodyLog()  # request and response bodies behind the journal, for the inspector
 

@@ -28,3 +28,4 @@ class MockContext:
     files: FileStore
     service: PredictionService
     webhooks: Any = None  # the WebhookDispatcher, when the webhooks package is present
+    peers: Any = None  # mock_server.peers.Peers: what processes sharing the store keep in step

@@ -22,7 +22,6 @@ from mock_server.incoming import read_body, request_headers
 from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
-from mock_server.rules import parse_rules
 from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["control_routes"]
@@ -99,6 +98,8 @@ async def health(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     ctx = _ctx(request)
     ctx.service.reset()
+    if ctx.peers is not None:
+        ctx.peers.publish_rules()  # the file's rules again, in every process on a shared store
     ctx.journal.clear()
     if ctx.webhooks is not None:
         ctx.webhooks.reset()
@@ -164,9 +165,11 @@ async def put_rules(request: Request) -> Response:
     if not isinstance(body, dict) or "rules" not in body:
         raise InvalidParams('body: expected {"rules": [...]}')
     try:
-        ctx.service.rules = parse_rules(body["rules"])
+        ctx.service.adopt_raw_rules(body["rules"])
     except SettingsError as exc:
         raise InvalidParams(str(exc)) from None
+    if ctx.peers is not None:
+        ctx.peers.publish_rules()  # for every process on a shared store
     return json_response({"rules": [dict(r.raw) for r in ctx.service.rules]})
 
 

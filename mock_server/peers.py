@@ -10,20 +10,29 @@ settles exactly once), and takes over the pending webhook deliveries of any proc
 `STALE` seconds (`store.reclaim`, atomic: one taker), which it then sends with their original
 `webhook-id`. On any store the clock offset is restored at start and written on every advance (it
 survives a restart).
+
+Rules set at runtime (`PUT /_mock/rules`, and the file's rules again after `/_mock/reset`) are kept in the
+store too (`RULES`, with the config rules they replaced): every process sharing the store adopts them before
+its next answer, and a process that starts later adopts them if its own config's rules are the ones they
+replaced (a restart keeps them; an edited config file wins over them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from mock_server.clock import SystemClock
+from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction
 from mock_server.store import Store
 
-__all__ = ["CLOCK_OFFSET", "STALE", "SWEEP", "ClockSyncMiddleware", "Peers"]
+__all__ = ["CLOCK_OFFSET", "RULES", "STALE", "SWEEP", "ClockSyncMiddleware", "Peers"]
 
 CLOCK_OFFSET = "clock_offset"
+RULES = "rules"
+"""Meta key: JSON `{"base": <the config rules replaced>, "rules": <the rules in force>}`."""
 SWEEP = 0.25
 """Wall seconds between two sweeps (heartbeat, due tasks, dead processes' deliveries)."""
 STALE = 1.5
@@ -36,6 +45,17 @@ class _Settler(Protocol):
     def settle_due(self, prediction: Prediction) -> Prediction: ...
 
 
+class _Ruled(Protocol):
+    @property
+    def rules(self) -> Sequence[Any]: ...  # mock_server.rules.Rule, each with its `raw` mapping
+
+    def adopt_raw_rules(self, raw: Any) -> None: ...  # SettingsError when they do not parse
+
+
+def _raw(rules: Sequence[Any]) -> list[Any]:
+    return [dict(r.raw) for r in rules]
+
+
 class Peers:
     """The clock offset kept in the store, and (on a shared store) the sweep for due tasks."""
 
@@ -44,11 +64,14 @@ class Peers:
         self._clock = clock
         self._syncing = False
         self._changed: Callable[[], bool] | None = None
+        self._ruled: _Ruled | None = None
+        self._rules_seen: str | None = None
+        self._base = ""  # the config rules, as JSON (share_rules)
+        track = getattr(store, "track_meta", None)
+        if self.shared and track is not None:
+            track()
+            self._changed = store.meta_changed  # type: ignore[attr-defined]
         if clock is not None:
-            track = getattr(store, "track_meta", None)
-            if self.shared and track is not None:
-                track()
-                self._changed = store.meta_changed  # type: ignore[attr-defined]
             self.refresh()
             clock.subscribe(self._persist)
 
@@ -57,9 +80,14 @@ class Peers:
         return bool(getattr(self._store, "multiprocess", False))
 
     def refresh(self) -> None:
-        """Take the store's clock offset if it is ahead of ours (another process advanced the clock)."""
+        """Take the store's clock offset if it is ahead of ours (another process advanced the clock), and the
+        rules another process put."""
+        if self._changed is not None and not self._changed():
+            return
+        if self._ruled is not None:
+            self._sync_rules()
         clock = self._clock
-        if clock is None or (self._changed is not None and not self._changed()):
+        if clock is None:
             return
         saved = self._store.get_meta(CLOCK_OFFSET)
         if saved is not None and float(saved) > clock.offset + 1e-9:
@@ -68,6 +96,38 @@ class Peers:
                 clock.advance(float(saved) - clock.offset)
             finally:
                 self._syncing = False
+
+    # -- rules --------------------------------------------------------------------------------------
+    def share_rules(self, service: _Ruled, config_rules: Sequence[Any]) -> None:
+        """Keep `service.rules` in step with the other processes (a shared store); adopt the stored rules now
+        if they replaced these same `config_rules` (a restart, or a worker that started after the change)."""
+        if not self.shared:
+            return
+        self._ruled, self._base = service, json.dumps(_raw(config_rules), sort_keys=True, default=str)
+        saved = self._store.get_meta(RULES)
+        if saved is not None and _loads(saved).get("base") == self._base:
+            self._sync_rules()
+        else:
+            self._rules_seen = saved
+
+    def publish_rules(self) -> None:
+        """Store the rules now in force in this process for the others (after `PUT /_mock/rules` or a reset)."""
+        if self._ruled is None:
+            return
+        value = json.dumps({"base": self._base, "rules": _raw(self._ruled.rules)}, sort_keys=True, default=str)
+        self._rules_seen = value
+        self._store.set_meta(RULES, value)
+
+    def _sync_rules(self) -> None:
+        assert self._ruled is not None
+        saved = self._store.get_meta(RULES)
+        if saved is None or saved == self._rules_seen:
+            return
+        self._rules_seen = saved
+        try:
+            self._ruled.adopt_raw_rules(_loads(saved).get("rules", []))
+        except SettingsError:  # written by another version of the mock: keep ours
+            return
 
     def _persist(self) -> None:
         if not self._syncing and self._clock is not None:
@@ -103,6 +163,14 @@ class Peers:
             except Exception as exc:  # a store hiccup must not stop the sweeps
                 on_error(exc)
             await delay(SWEEP)
+
+
+def _loads(value: str) -> dict[str, Any]:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class ClockSyncMiddleware:

@@ -33,7 +33,7 @@ from mock_server.journal import Journal
 from mock_server.lifecycle import Prediction, Status, TaskError
 from mock_server.note import RequestNote
 from mock_server.ratelimit import RateLimiter, shared_buckets
-from mock_server.rules import ErrorSpec, Rule
+from mock_server.rules import ErrorSpec, Rule, parse_rules
 from mock_server.scheduler import Scheduler, TimerHandle, delay
 from mock_server.settings import Settings
 from mock_server.store import OutboxRecord, Store
@@ -387,6 +387,15 @@ class PredictionService:
         self._error_rng = random.Random(None if self.settings.seed is None else f"errors:{self.settings.seed}")
         self._ids = self._task_ids()
         self._request_ids = IdFactory(None if self.settings.seed is None else self.settings.seed + 1)
+
+    def adopt_rules(self, rules: tuple[Rule, ...]) -> None:
+        """Rules put elsewhere (another process on the shared store, `PUT /_mock/rules`) for later creates."""
+        self.rules = rules
+        self._plans.clear()
+
+    def adopt_raw_rules(self, raw: Any) -> None:
+        """`adopt_rules` of rules as `PUT /_mock/rules` takes them; SettingsError when they do not parse."""
+        self.adopt_rules(parse_rules(raw))
 
     def reconfigure(self, settings: Settings, *, rules: bool) -> None:
         """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""
