@@ -22,17 +22,59 @@ def anyio_backend() -> str:
 
 
 REDIS_SERVER = "/usr/bin/redis-server"
+"""Debian's binary, the default when `redis-server` is not on PATH."""
+SERVER_ENV = "SHUYOU_REDIS_SERVER"
+"""Names another server binary for the Redis tests, e.g. a Valkey build: SHUYOU_REDIS_SERVER=/path/valkey-server."""
+
+
+def _redis_binary() -> tuple[str | None, str]:
+    """The server binary the Redis tests start and where it came from: $SHUYOU_REDIS_SERVER, PATH, Debian's."""
+    chosen = os.environ.get(SERVER_ENV)
+    if chosen:
+        return chosen, SERVER_ENV
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path, "PATH"
+    return (REDIS_SERVER, "Debian's") if os.path.exists(REDIS_SERVER) else (None, "")
+
+
+def _server_version(binary: str) -> str:
+    """The binary's own `--version` line (`Redis server v=7.0.15 ...`, `Valkey server v=9.1.2 ...`), or why not."""
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"does not run ({exc})"
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if lines else f"printed no version (exit {done.returncode})"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line naming the Redis server the tests start (a Valkey run is visible in the log)."""
+    binary, source = _redis_binary()
+    if binary is None:
+        return "redis tests: no redis-server (apt-get install -y redis-server; or set SHUYOU_REDIS_SERVER)"
+    return f"redis tests: {binary} (from {source}): {_server_version(binary)}"
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private `redis-server` on a free loopback port with a temp dir (never 6379); yields its base URL."""
-    binary = shutil.which("redis-server") or (REDIS_SERVER if os.path.exists(REDIS_SERVER) else None)
+    """A private Redis server on a free loopback port with a temp dir (never 6379); yields its base URL.
+
+    The binary is `$SHUYOU_REDIS_SERVER` when set (any Redis >= 7 or Valkey server, e.g.
+    `SHUYOU_REDIS_SERVER=/path/valkey-server make test`), else `redis-server` from PATH, else Debian's
+    `/usr/bin/redis-server`; the pytest report header names it and its version. A `$SHUYOU_REDIS_SERVER`
+    that is not an executable file fails the tests (it was asked for); a missing `redis-server` fails
+    under CI=true and skips elsewhere. The server's output goes to `server.log` in its temp dir, whose
+    end a start-up failure quotes.
+    """
+    binary, source = _redis_binary()
     if binary is None:
         message = "redis-server not found; install it with: apt-get install -y redis-server"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+    if source == SERVER_ENV and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.fail(f"{SERVER_ENV}={binary!r} is not an executable file")
     workdir = tmp_path_factory.mktemp("redis")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,7 +92,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--appendonly",
         "no",
     ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -60,8 +104,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     break
         except OSError:
             pass
-        assert proc.poll() is None, f"redis-server exited on port {port} (exit {proc.returncode})"
-        assert time.monotonic() < deadline, f"redis-server did not answer PING on port {port} within 10 s"
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            pytest.fail(
+                f"{binary} exited on port {port} (exit {proc.returncode}): " + (" | ".join(tail) or "no output")
+            )
+        assert time.monotonic() < deadline, f"{binary} did not answer PING on port {port} within 10 s"
         threading.Event().wait(0.02)
     try:
         yield f"redis://127.0.0.1:{port}"
