@@ -18,6 +18,7 @@ from mock_server.journal import mask_key
 from mock_server.settings import Settings
 from mock_server.testing import serve_in_thread
 from openapi.cassette import read_cassette
+from tests.app.test_control_doc import check
 
 AUTH = {"Authorization": "Bearer sk-test"}
 MASKED = mask_key("sk-test")  # as the control surface shows keys
@@ -187,9 +188,12 @@ def test_replayed_tasks_are_listed_and_shown_like_any_task(record_standin, repla
     assert detail["body"]["data"] == polled["data"]  # the recorded answer, as a poll gets it
     assert [o["kind"] for o in detail["outputs"]] == [o["type"] for o in polled["data"]["output"]]
     assert [e["task_status"] for e in detail["events"]] == ["processing", "success"]
-    page = client.get("/_mock/inspector/tasks").json()["data"]
-    assert [(r["task_id"], r["key"], r["task_status"]) for r in page] == [(task_id, MASKED, "success")]
+    page = client.get("/_mock/inspector/tasks").json()
+    assert [(r["task_id"], r["key"], r["task_status"]) for r in page["data"]] == [(task_id, MASKED, "success")]
     shown = client.get(f"/_mock/inspector/tasks/{task_id}").json()
+    for path, body in (("/_mock/tasks/{task_id}", detail), ("/_mock/inspector/tasks", page)):
+        check(path, "get", 200, body)  # as openapi/control.yaml documents them
+    check("/_mock/inspector/tasks/{task_id}", "get", 200, shown)
     assert [o["url"] for o in shown["outputs"]] == [o["image"] for o in polled["data"]["output"]]
     assert client.get(shown["outputs"][0]["url"]).status_code == 200  # served from the replay
     cancel = client.post(f"/_mock/tasks/{task_id}/cancel")
