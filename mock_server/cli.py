@@ -207,7 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "proxy":
             from mock_server import proxy
 
-            return proxy.run(args.target, args.record, host=args.host, port=args.port)
+            code = 0
+            with _sigterm_is_a_stop():
+                code = proxy.run(args.target, args.record, host=args.host, port=args.port)
+            return code
     except SettingsError as exc:
         print(f"shuyou-mock: {exc}", file=sys.stderr)
         return 2
