@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from contracts.runner import ALL_PHASES, Options
+from contracts.target import ENV_MOCK_TOKEN
 
 __all__ = ["ENV_API_KEY", "execute", "main"]
 
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate-limit", help="cap schemathesis' request rate, e.g. 10/s or 100/m (kind to real targets)")
     run.add_argument("--workers", type=_positive, default=1, help="concurrent schemathesis workers (default 1)")
     run.add_argument("--strict", action="store_true", help="differences from x-assumption elements fail too")
+    run.add_argument(
+        "--mock-token", help=f"our mock's admin token for its /_mock surface off loopback (default: ${ENV_MOCK_TOKEN})"
+    )
     from contracts.drift_cli import add_drift_command
     from contracts.receiver import add_receive_command
     from contracts.record_cli import add_record_command
@@ -139,6 +143,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         other_api_key=args.other_api_key,
         rate_limit=args.rate_limit,
         workers=args.workers,
+        mock_token=args.mock_token or environ.get(ENV_MOCK_TOKEN) or None,
     )
     return execute(options, args_list, junit=args.junit, report=args.report)
 

@@ -75,6 +75,7 @@ class Lifecycle:
     other_client: httpx2.Client | None = None
     progress: Progress = lambda _: None
     sleep: Callable[[float], None] = time.sleep
+    mock_token: str | None = None  # sent to /_mock (target.control_headers)
 
     def run(self, models: list[str]) -> list[TaskOutcome]:
         self._unknown_task()
@@ -160,7 +161,7 @@ class Lifecycle:
                 self.sink.add([Finding(Kind.CONTRACT, "auth_required", message, operation, None, response.status_code)])
 
     def _wait(self, seconds: float) -> None:
-        if not (self.is_mock and advance_clock(self.client, seconds)):
+        if not (self.is_mock and advance_clock(self.client, seconds, self.mock_token)):
             self.sleep(seconds)
 
     def _check(self, operation: str, response: httpx2.Response, request_body: Any, task_id: str | None) -> Any:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_API_KEY",
     "ENV_BASE_URL",
+    "ENV_MOCK_TOKEN",
     "contracts_options",
     "contracts_result",
     "pytest_addoption",
@@ -32,6 +33,7 @@ __all__ = [
 
 ENV_BASE_URL = "SHUYOU_CONTRACTS_BASE_URL"
 ENV_API_KEY = "SHUYOU_CONTRACTS_API_KEY"
+ENV_MOCK_TOKEN = "SHUYOU_MOCK_TOKEN"  # = contracts.target.ENV_MOCK_TOKEN, not imported: target imports httpx2
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--contracts-seed", type=int, default=None, help="seed (printed in the summary)")
     group.addoption("--contracts-webhook-secret", default=None, help="whsec_... to verify webhook signatures")
     group.addoption("--contracts-strict", action="store_true", help="x-assumption differences fail too")
+    group.addoption(
+        "--contracts-mock-token", default=None, help=f"our mock's admin token for /_mock (env {ENV_MOCK_TOKEN})"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +69,7 @@ def contracts_options(pytestconfig: pytest.Config) -> Options:
         phases=tuple(p.strip() for p in phases.split(",") if p.strip()) if phases else ALL_PHASES,
         webhook_secret=pytestconfig.getoption("contracts_webhook_secret"),
         strict=pytestconfig.getoption("contracts_strict"),
+        mock_token=pytestconfig.getoption("contracts_mock_token") or os.environ.get(ENV_MOCK_TOKEN) or None,
     )
 
 

@@ -48,6 +48,7 @@ class RecordOptions:
     with_files: bool = False
     timeout: float = 300.0
     request_timeout: float = 30.0
+    mock_token: str | None = None  # our mock's admin token, for its /_mock surface off loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +107,11 @@ class _Task:
 
 
 class _Recorder:
-    def __init__(self, writer: CassetteWriter, spec: ContractSpec, timing: Timing, is_mock: bool) -> None:
+    def __init__(
+        self, writer: CassetteWriter, spec: ContractSpec, timing: Timing, is_mock: bool, mock_token: str | None = None
+    ) -> None:
         self.writer, self.spec, self.timing, self.is_mock = writer, spec, timing, is_mock
+        self.mock_token = mock_token
         self.started = timing.now()
         self.advanced = 0.0  # seconds the mock's clock was moved on instead of waiting
 
@@ -115,7 +119,7 @@ class _Recorder:
         return self.timing.now() - self.started + self.advanced
 
     def wait(self, client: httpx2.Client, seconds: float) -> None:
-        if self.is_mock and advance_clock(client, seconds):
+        if self.is_mock and advance_clock(client, seconds, self.mock_token):
             self.advanced += seconds
         else:
             self.timing.sleep(seconds)
@@ -181,14 +185,14 @@ def record(options: RecordOptions, *, progress: Progress = print, timing: Timing
     spec = load()
     seed = options.seed if options.seed is not None else random.randrange(2**32)
     models = sample_models(spec, list(options.models) or None, seed)
-    target = probe(options.base_url, timeout=min(options.request_timeout, 10.0))
+    target = probe(options.base_url, timeout=min(options.request_timeout, 10.0), token=options.mock_token)
     limit, budget_line = resolve_budget(Options(options.base_url, options.api_key, budget=options.budget), target)
     progress(f"target {options.base_url}: {'our mock' if target.is_mock else 'not the mock'}; {budget_line}")
     budget = Budget(limit)
     routes = [Route(op.method, op.path, op.operation_id) for op in spec.operations.values()]
     gate = Gate(options.base_url, budget, routes, timeout=options.request_timeout)
     result = RecordResult(options.out, budget_limit=limit, notes=[budget_line, f"seed {seed}"])
-    redactor = Redactor(secrets=(options.api_key,))
+    redactor = Redactor(secrets=(options.api_key, *([options.mock_token] if options.mock_token else [])))
     header = {"source": options.base_url, "tool": "shuyou-contracts record", "with_files": options.with_files}
     with ExitStack() as stack:
         served = serve_in_thread(gate)
@@ -199,7 +203,7 @@ def record(options: RecordOptions, *, progress: Progress = print, timing: Timing
             httpx2.Client(base_url=served.base_url, headers=auth, timeout=options.request_timeout)
         )
         files = stack.enter_context(httpx2.Client(timeout=options.request_timeout, follow_redirects=True))
-        recorder = _Recorder(writer, spec, timing or Timing(), target.is_mock)
+        recorder = _Recorder(writer, spec, timing or Timing(), target.is_mock, options.mock_token)
         ops = spec.operations
         recorder.send(client, "GET", ops["getCredits"].path, operation="getCredits", name="credits")
         unknown = ops["getPrediction"].path.replace("{prediction_id}", UNKNOWN_TASK_ID)

@@ -11,7 +11,7 @@ from typing import Any
 from contracts.polling import sample_models
 from contracts.record import RecordOptions, plan_text, record
 from contracts.spec import load
-from contracts.target import TargetUnreachable
+from contracts.target import ENV_MOCK_TOKEN, TargetUnreachable
 
 __all__ = ["add_record_command"]
 
@@ -31,6 +31,7 @@ def add_record_command(commands: Any) -> None:
     sub.add_argument("--seed", type=int, help="seed of the model sampling")
     sub.add_argument("--timeout", type=float, default=300.0, help="seconds to poll a task (default 300)")
     sub.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
+    sub.add_argument("--mock-token", help="our mock's admin token for its /_mock surface (default: $SHUYOU_MOCK_TOKEN)")
     sub.set_defaults(handler=_main)
 
 
@@ -51,6 +52,7 @@ def _main(parser: Any, args: Any, environ: Any) -> int:
         with_files=args.with_files,
         timeout=args.timeout,
         request_timeout=args.request_timeout,
+        mock_token=args.mock_token or environ.get(ENV_MOCK_TOKEN) or None,
     )
     spec = load()
     seed = options.seed if options.seed is not None else random.randrange(2**32)

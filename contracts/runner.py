@@ -53,6 +53,7 @@ class Options:
     other_api_key: str | None = None
     rate_limit: str | None = None
     workers: int = 1
+    mock_token: str | None = None  # our mock's admin token, for its /_mock surface off loopback
     command: str = ""
     extra_notes: tuple[str, ...] = field(default=())
 
@@ -135,7 +136,7 @@ def run(options: Options, *, progress: Progress = _stderr) -> RunResult:
     spec = load()
     seed = options.seed if options.seed is not None else random.randrange(2**32)
     models = _models(options, spec, seed)
-    target = probe(options.base_url, timeout=min(options.request_timeout, 10.0))
+    target = probe(options.base_url, timeout=min(options.request_timeout, 10.0), token=options.mock_token)
     limit, budget_line = resolve_budget(options, target)
     progress(f"target {options.base_url}: {'our mock' if target.is_mock else 'not the mock'}; {budget_line}")
     budget = Budget(limit)
@@ -266,7 +267,18 @@ def _lifecycle(
                     timeout=options.request_timeout,
                 )
             )
-        runner = Lifecycle(client, spec, book, sink, target.is_mock, options.timeout, webhook_url, other, progress)
+        runner = Lifecycle(
+            client,
+            spec,
+            book,
+            sink,
+            target.is_mock,
+            options.timeout,
+            webhook_url,
+            other,
+            progress,
+            mock_token=options.mock_token,
+        )
         outcomes = runner.run(models)
     from contracts.results import check_results
 

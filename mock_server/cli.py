@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mock_server.errors import SettingsError
@@ -119,8 +122,37 @@ def serve(args: argparse.Namespace) -> int:
         print(token_line(f"http://{reachable}:{port}", settings), flush=True)
     # ws="none": the API has no WebSocket routes, and uvicorn's "auto" imports `websockets` (~20 ms at startup)
     config = uvicorn.Config(served, log_level="info", access_log=args.access_log, lifespan="on", ws="none")
-    uvicorn.Server(config).run(sockets=[sock])
+    with _sigterm_is_a_stop():
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_is_a_stop() -> Iterator[None]:
+    """Exit 0 after uvicorn's graceful shutdown on SIGTERM, as on Ctrl-C.
+
+    uvicorn handles SIGTERM itself, shuts down, restores the handler it found and then re-raises the signal
+    (`signal.raise_signal`, uvicorn 0.29+) for "the expected behaviour": under SIG_DFL that kills the process,
+    exit 143. Found here, the handler ends the run instead. (The `--workers` supervisor re-raises nothing.)
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal.signal works in the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        yield
+    except _Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -176,7 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "proxy":
             from mock_server import proxy
 
-            return proxy.run(args.target, args.record, host=args.host, port=args.port)
+            code = 0
+            with _sigterm_is_a_stop():
+                code = proxy.run(args.target, args.record, host=args.host, port=args.port)
+            return code
     except SettingsError as exc:
         print(f"shuyou-mock: {exc}", file=sys.stderr)
         return 2

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from mock_server.catalog import Catalog
 from mock_server.clock import Clock
 from mock_server.files import FileStore
 from mock_server.journal import Journal
+from mock_server.lifecycle import Prediction
 from mock_server.scheduler import Scheduler
 from mock_server.service import PredictionService
 from mock_server.settings import Settings
 from mock_server.store import Store
 
-__all__ = ["MockContext"]
+__all__ = ["MockContext", "TaskSource"]
+
+
+class TaskSource(Protocol):
+    """Tasks the store does not hold, listed beside its own: `serve --replay`'s (`replay.ReplayBook`).
+
+    Each task is a `Prediction` as of `now` on the mock's clock; `body` is what a poll of it answers now.
+    """
+
+    def find(
+        self, now: float, *, key: str | None, status: str | None, model: str | None, limit: int
+    ) -> list[Prediction]: ...
+    def get(self, task_id: str, now: float) -> Prediction | None: ...
+    def body(self, task_id: str, now: float, base_url: str) -> Mapping[str, Any] | None: ...
+    def reset(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +45,26 @@ class MockContext:
     service: PredictionService
     webhooks: Any = None  # the WebhookDispatcher, when the webhooks package is present
     peers: Any = None  # mock_server.peers.Peers: what processes sharing the store keep in step
+    sources: list[TaskSource] = field(default_factory=list)  # ReplayMiddleware adds its book
+
+    def find_tasks(
+        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[Prediction]:
+        """`store.find()` and every source's, newest first."""
+        found = self.store.find(key=key, status=status, model=model, limit=limit)
+        if not self.sources:
+            return found
+        now = self.clock.now()
+        for source in self.sources:
+            found = [*found, *source.find(now, key=key, status=status, model=model, limit=limit)]
+        found.sort(key=lambda p: p.created_at, reverse=True)
+        return found[:limit]
+
+    def sourced(self, task_id: str) -> tuple[Prediction, TaskSource] | None:
+        """A task some source holds (not the store), as of now, and that source."""
+        now = self.clock.now()
+        for source in self.sources:
+            p = source.get(task_id, now)
+            if p is not None:
+                return p, source
+        return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +18,7 @@ import openapi
 from mock_server import wire
 from mock_server.clock import MovableClock
 from mock_server.context import MockContext
-from mock_server.errors import Conflict, InvalidParams, SettingsError
+from mock_server.errors import Conflict, InvalidParams, NotFound, SettingsError
 from mock_server.incoming import read_body, request_headers
 from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
@@ -62,7 +63,8 @@ def task_summary(p: Prediction) -> dict[str, Any]:
     }
 
 
-def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
+def task_detail(ctx: MockContext, p: Prediction, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`body`: a replayed task's answer (`serve --replay`), else the mock renders it."""
     detail: dict[str, Any] = mask_secrets(
         {
             **task_summary(p),
@@ -81,7 +83,7 @@ def task_detail(ctx: MockContext, p: Prediction) -> dict[str, Any]:
                 for o in p.outputs
             ],
             "webhook_chaos": p.webhook_chaos,
-            "body": ctx.service.body(p),
+            "body": body if body is not None else ctx.service.body(p),
             "webhooks": [d.to_record(payload=False) for d in ctx.webhooks.list(task_id=p.task_id)]
             if ctx.webhooks
             else [],
@@ -100,6 +102,8 @@ async def reset(request: Request) -> Response:
     ctx.service.reset()
     if ctx.peers is not None:
         ctx.peers.publish_rules()  # the file's rules again, in every process on a shared store
+    for source in ctx.sources:  # the replayed tasks too
+        source.reset()
     ctx.journal.clear()
     if ctx.webhooks is not None:
         ctx.webhooks.reset()
@@ -135,22 +139,32 @@ async def list_tasks(request: Request) -> Response:
     limit = _limit(q.get("limit"))
     key = q.get("key")
     if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
-        found = ctx.store.find(status=status, model=q.get("model"), limit=10_000)
+        found = ctx.find_tasks(status=status, model=q.get("model"), limit=10_000)
         tasks = [p for p in found if mask_key(p.key) == key][:limit]
     else:
-        tasks = ctx.store.find(key=key, status=status, model=q.get("model"), limit=limit)
+        tasks = ctx.find_tasks(key=key, status=status, model=q.get("model"), limit=limit)
     return json_response({"data": [task_summary(p) for p in tasks]})
 
 
 async def get_task(request: Request) -> Response:
     ctx = _ctx(request)
-    p = ctx.service.get(None, request.path_params["task_id"])
-    return json_response(task_detail(ctx, p))
+    task_id = request.path_params["task_id"]
+    try:
+        return json_response(task_detail(ctx, ctx.service.get(None, task_id)))
+    except NotFound:
+        sourced = ctx.sourced(task_id)
+        if sourced is None:
+            raise
+    p, source = sourced
+    return json_response(task_detail(ctx, p, source.body(task_id, ctx.clock.now(), p.base_url)))
 
 
 async def cancel_task(request: Request) -> Response:
     ctx = _ctx(request)
-    p = ctx.service.cancel(request.path_params["task_id"])
+    task_id = request.path_params["task_id"]
+    if ctx.sourced(task_id) is not None:
+        raise Conflict(f"task {task_id}: cannot cancel a replayed task, it follows its recording (serve --replay)")
+    p = ctx.service.cancel(task_id)
     return json_response(task_detail(ctx, p))
 
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +32,9 @@ from mock_server.context import MockContext
 from mock_server.errors import Forbidden, NotFound, SettingsError
 from mock_server.fileurls import FileSigner
 from mock_server.ids import IdFactory
+from mock_server.lifecycle import TERMINAL, Kind, OutputFile, Prediction, Status, Usage
 from mock_server.note import note
+from mock_server.store.codec import matches
 from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
 
 __all__ = ["REPLAY_HEADER", "ReplayBook", "ReplayMiddleware", "load_replay"]
@@ -41,6 +43,8 @@ REPLAY_HEADER = "x-mock-replay"
 _ID = re.compile(r"\b[0-9a-f]{32}\b")
 _MIME = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp", "mp4": "video/mp4"}
 _MIME |= {"mp3": "audio/mpeg", "wav": "audio/wav"}
+_STATUSES = frozenset(s.value for s in Status)
+_KINDS: dict[str, Kind] = {kind: kind for kind in get_args(Kind)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,20 @@ class _Replayed:
     polls: list[Exchange]
     files: dict[int, Exchange] = field(default_factory=dict)
     key: str = ""  # the key that created it: like any task, it is invisible (404) to every other key
+    create: Exchange | None = None  # the recorded create: its request says model, function, input, webhook
+    base_url: str = ""
+
+    def timeline(self) -> list[tuple[float, Exchange]]:
+        """Each recorded answer with the age from which a poll gets it: the first at once, each next one from
+        half way after the poll before it. Between two recorded polls the change happened somewhere; it is taken
+        to happen half way, so a poll a few milliseconds off the recorded times (any client's) sees what the
+        recording saw."""
+        if not self.polls:
+            return [(0.0, self.create)] if self.create is not None else []
+        out = [(0.0, self.polls[0])]
+        for before, after in zip(self.polls, self.polls[1:], strict=False):
+            out.append((((before.elapsed or 0.0) + (after.elapsed or 0.0)) / 2, after))
+        return out
 
 
 def _normal(body: Any) -> str:
@@ -79,6 +97,7 @@ class ReplayBook:
 
     def __init__(self, cassette: Cassette, seed: int | None = None) -> None:
         self.cassette = cassette
+        self._seed = seed
         self._ids = IdFactory(None if seed is None else seed + 7919)
         self._creates: dict[str, list[Exchange]] = {}
         self._used: dict[str, int] = {}
@@ -133,20 +152,50 @@ class ReplayBook:
         exchanges = self._tasks.get(ex.task, [])
         polls = [e for e in exchanges if e.operation == "getPrediction" and e.elapsed is not None]
         files = {int(e.path.rpartition("/")[2].partition(".")[0] or 0): e for e in exchanges if e.operation == "file"}
-        self.replayed[new] = _Replayed(ex.task, now, polls, files, key)
+        self.replayed[new] = _Replayed(ex.task, now, polls, files, key, ex, base_url)
         return self._render(ex, {ex.task: new}, base_url)
 
     def _poll(self, task: str, now: float, base_url: str) -> Answer | None:
         state = self.replayed[task]
         if not state.polls:
             return None
-        # Between two recorded polls the change happened somewhere; it is taken to happen half way, so a poll a
-        # few milliseconds off the recorded times (any client's) sees what the recording saw.
-        age, current = now - state.created, state.polls[0]
-        for before, after in zip(state.polls, state.polls[1:], strict=False):
-            if age >= ((before.elapsed or 0.0) + (after.elapsed or 0.0)) / 2:
-                current = after
+        current = _current(state.timeline(), now - state.created)
         return self._render(current, {state.recorded: task}, base_url, state.created + (current.elapsed or 0.0))
+
+    # -- the replayed tasks as the control surface and the inspector list them (context.TaskSource) ------------
+    def find(
+        self, now: float, *, key: str | None, status: str | None, model: str | None, limit: int
+    ) -> list[Prediction]:
+        """The replayed tasks as of `now`, newest first, filtered as `Store.find` filters."""
+        out: list[Prediction] = []
+        for task_id in reversed(self.replayed):
+            p = self.get(task_id, now)
+            if p is not None and matches(p, key=key, status=status, model=model):
+                out.append(p)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def get(self, task_id: str, now: float) -> Prediction | None:
+        state = self.replayed.get(task_id)
+        return None if state is None else _prediction(task_id, state, now)
+
+    def body(self, task_id: str, now: float, base_url: str) -> dict[str, Any] | None:
+        """What a poll of the replayed task answers now (its create's answer when the cassette has no poll)."""
+        state = self.replayed.get(task_id)
+        if state is None:
+            return None
+        answer = self._poll(task_id, now, base_url)
+        if answer is None and state.create is not None:
+            answer = self._render(state.create, {state.recorded: task_id}, base_url)
+        body = json.loads(answer.body) if answer is not None and answer.body else None
+        return body if isinstance(body, dict) else None
+
+    def reset(self) -> None:
+        """`POST /_mock/reset`: forget the replayed tasks, and start the recorded creates and ids over."""
+        self.replayed.clear()
+        self._used.clear()
+        self._ids = IdFactory(None if self._seed is None else self._seed + 7919)
 
     def _render(self, ex: Exchange, ids: Mapping[str, str], base_url: str, shown: float = 0.0) -> Answer:
         """The recorded answer with `ids` mapped; its file URLs signed to expire `url_ttl` after `shown`."""
@@ -196,6 +245,79 @@ class ReplayBook:
         return Answer(200, rendered.data, rendered.content_type)
 
 
+def _current(timeline: Sequence[tuple[float, Exchange]], age: float) -> Exchange:
+    current = timeline[0][1]
+    for start, ex in timeline:
+        if age >= start:
+            current = ex
+    return current
+
+
+def _data(ex: Exchange) -> Mapping[str, Any]:
+    body = ex.response_body
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _status(ex: Exchange) -> Status:
+    """The recorded answer's status; one the mock does not know (a `queued`) shows as processing."""
+    text = _data(ex).get("task_status")
+    return Status(text) if text in _STATUSES else Status.PROCESSING
+
+
+def _prediction(task_id: str, state: _Replayed, now: float) -> Prediction:
+    """A replayed task as a `Prediction` at `now`: its statuses follow the recording on the mock's clock.
+
+    `due_at` is when the recording's final status applies (its last recorded poll when that is not terminal,
+    and then `outcome` is that status); outputs and usage are the final answer's.
+    """
+    timeline = [(state.created + start, ex) for start, ex in state.timeline()]
+    request = state.create.request_body if state.create is not None else None
+    order: Mapping[str, Any] = request if isinstance(request, dict) else {}
+    seen: list[tuple[float, str]] = []
+    for at, ex in timeline:
+        if at <= now and (not seen or seen[-1][1] != _status(ex)):
+            seen.append((at, str(_status(ex))))
+    final_at, final = next(((at, ex) for at, ex in timeline if _status(ex) in TERMINAL), timeline[-1])
+    status = Status(seen[-1][1]) if seen else Status.PROCESSING
+    body = final.response_body if isinstance(final.response_body, dict) else {}
+    return Prediction(
+        task_id=task_id,
+        key=state.key,
+        model=str(order.get("model", "")),
+        function=str(order.get("function", "")),
+        created_at=state.created,
+        due_at=final_at,
+        outcome=_status(final),
+        status=status,
+        finished_at=final_at if status in TERMINAL else None,
+        input=dict(order["input"]) if isinstance(order.get("input"), dict) else {},
+        webhook=order["webhook"] if isinstance(order.get("webhook"), str) else None,
+        base_url=state.base_url,
+        outputs=_outputs(_data(final).get("output")),
+        usage=_usage(body.get("usage")),
+        history=tuple(seen),
+    )
+
+
+def _outputs(output: Any) -> tuple[OutputFile, ...]:
+    files = []
+    for item in output if isinstance(output, list) else []:
+        kind = _KINDS.get(str(item.get("type"))) if isinstance(item, dict) else None
+        url = item.get(kind) if kind is not None else None
+        if kind is not None and isinstance(url, str):
+            ext = url.split("?")[0].rpartition(".")[2].lower()
+            files.append(OutputFile(kind, ext, extension=ext))
+    return tuple(files)
+
+
+def _usage(usage: Any) -> Usage | None:
+    names = ("upstream_cost", "discount", "discount_percent", "cost")
+    if not isinstance(usage, dict) or not all(isinstance(usage.get(n), int | float) for n in names):
+        return None
+    return Usage(*(float(usage[n]) for n in names))
+
+
 def _point_files_here(body: Any, task: str, base_url: str, signer: FileSigner | None, shown: float) -> None:
     data = body.get("data") if isinstance(body, dict) else None
     output = data.get("output") if isinstance(data, dict) else None
@@ -215,6 +337,8 @@ class ReplayMiddleware:
     def __init__(self, app: ASGIApp, context: MockContext, book: ReplayBook, strict: bool = False) -> None:
         self.app, self.context, self.book, self.strict = app, context, book, strict
         book.signer = context.files.signer
+        if book not in context.sources:  # /_mock/tasks and the inspector list the replayed tasks too
+            context.sources.append(book)
         self._operations = _operations(context.catalog.spec)
 
     def _authenticate(self, method: str, path: str, headers: Mapping[str, str]) -> str:

@@ -50,7 +50,7 @@ def _scan(ctx: MockContext, page: views.Page, keep: Callable[[Prediction], bool]
     """Newest-first tasks that pass `keep` (a filter the store cannot apply), in growing batches up to _SCAN."""
     limit = min(page.end * 4, _SCAN)
     while True:
-        found = ctx.store.find(limit=limit, **filters)
+        found = ctx.find_tasks(limit=limit, **filters)
         kept = [p for p in found if keep(p)]
         if len(kept) >= page.end or len(found) < limit or limit >= _SCAN:
             return kept
@@ -78,7 +78,7 @@ def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
             model=model,
         )
     else:
-        found = ctx.store.find(key=exact, status=status, model=model, limit=page.end)
+        found = ctx.find_tasks(key=exact, status=status, model=model, limit=page.end)
     rows, more = views.paginate(found, page)
     return {"data": [views.task_row(p) for p in rows], "offset": page.offset, "more": more, "clock": _clock(ctx)}
 
@@ -92,10 +92,17 @@ def _url(item: Any) -> str:
 
 
 def detail(request: Request, ctx: MockContext, task_id: str, request_id: str | None = None) -> dict[str, Any] | None:
+    base_url = str(request.base_url).rstrip("/")
     p = ctx.store.get(task_id)
+    body: Mapping[str, Any] | None = None
     if p is None:
-        return None
-    body = ctx.service.body(p, request_id, base_url=str(request.base_url).rstrip("/"))
+        sourced = ctx.sourced(task_id)  # a replayed task: its answer is the recording's
+        if sourced is None:
+            return None
+        p, source = sourced
+        body = source.body(task_id, ctx.clock.now(), base_url)
+    if body is None:
+        body = ctx.service.body(p, request_id, base_url=base_url)
     data: Mapping[str, Any] = body.get("data") or {}
     urls = [_url(item) for item in data.get("output") or ()] if isinstance(data.get("output"), list) else []
     outputs = [

@@ -16,25 +16,32 @@ from contracts.serving import Served, serve_in_thread
 from contracts.spec import load
 
 
-class Slow:
-    """Delays every GET /v1/credits past the harness's request timeout."""
+class Hangs:
+    """Holds the first GET /v1/credits unanswered until `release` is set (after the run): no race with a timer."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.release = threading.Event()
+        self.held = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/v1/credits":
-            import anyio
-
-            await anyio.sleep(1.0)
+        if scope["type"] == "http" and scope["path"] == "/v1/credits" and not self.held:
+            self.held += 1
+            await anyio.to_thread.run_sync(self.release.wait, abandon_on_cancel=True)
         await self.app(scope, receive, send)
 
 
 def test_a_timeout_is_a_transport_finding_not_a_contract_one(served: list[Served]) -> None:
-    served.append(serve(Slow(build_mock())))
+    target = Hangs(build_mock())
+    served.append(serve(target))
+    try:
+        # The held request times out whatever the bound; 5 s only has to cover every other request on a loaded
+        # machine (the probe of /_mock/health first: a 0.3 s bound made the whole run exit 2 under load).
+        result = harness(served[0].base_url, phases=("fuzzing",), request_timeout=5.0, max_examples=2)
+    finally:
+        target.release.set()
 
-    result = harness(served[0].base_url, phases=("fuzzing",), request_timeout=0.3, max_examples=2)
-
+    assert target.held == 1
     kinds = {(f.rule, f.kind) for f in result.findings}
     assert ("transport", Kind.TRANSPORT) in kinds
     assert not [f for f in result.findings if f.kind is Kind.CONTRACT], result.findings

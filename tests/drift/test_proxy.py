@@ -81,9 +81,13 @@ def test_shuyou_mock_proxy_serves_on_the_given_port_and_writes_the_cassette(tmp_
             url = banner.split("listening on ")[1].strip()
             answer = httpx2.get(f"{url}/v1/credits", headers={"Authorization": "Bearer sk-x"}, timeout=10)
             assert answer.json() == {"data": {"total_credits": 100, "total_usage": 25, "balance": 75}}
-        finally:
-            process.terminate()
+            process.terminate()  # SIGTERM: a clean stop, exit 0 (not 143)
             process.communicate(timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=10)
+    assert process.returncode == 0
     assert [ex.operation for ex in read_cassette(out).exchanges] == ["getCredits"]
 
 

@@ -14,11 +14,14 @@ from contracts.polling import example_body
 from contracts.spec import load
 from mock_server.app import create_app
 from mock_server.errors import SettingsError
+from mock_server.journal import mask_key
 from mock_server.settings import Settings
 from mock_server.testing import serve_in_thread
 from openapi.cassette import read_cassette
+from tests.app.test_control_doc import check
 
 AUTH = {"Authorization": "Bearer sk-test"}
+MASKED = mask_key("sk-test")  # as the control surface shows keys
 
 
 @pytest.fixture
@@ -164,3 +167,37 @@ def test_a_replayed_task_is_invisible_to_another_key(record_standin, replaying) 
     assert (other.status_code, other.json()["error"]["type"]) == (404, "not_found")
     assert "x-mock-replayed" not in other.headers
     assert client.get(f"/v1/predictions/{task_id}").headers["x-mock-replayed"] == "1"  # its own key still sees it
+
+
+def test_replayed_tasks_are_listed_and_shown_like_any_task(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    cassette = record_standin(Differences(queued=True, slower=3.0), models=("gpt-image-2",))
+    recorded = next(ex for ex in read_cassette(cassette).exchanges if ex.name == "create gpt-image-2")
+    client = replaying(cassette)
+    task_id = client.post("/v1/predictions", json=recorded.request_body).json()["data"]["task_id"]
+    _advance(client, 1)
+    (row,) = client.get("/_mock/tasks").json()["data"]
+    assert (row["task_id"], row["key"], row["model"]) == (task_id, MASKED, "gpt-image-2")
+    assert (row["task_status"], row["finished_at"]) == ("processing", None)  # the recorded `queued`, on the clock
+    assert client.get("/_mock/tasks", params={"status": "success"}).json()["data"] == []
+    _advance(client, 29)
+    (row,) = client.get("/_mock/tasks", params={"status": "success", "key": MASKED}).json()["data"]
+    assert row["task_id"] == task_id
+    assert row["finished_at"] > row["created_at"]
+    polled = client.get(f"/v1/predictions/{task_id}").json()
+    detail = client.get(f"/_mock/tasks/{task_id}").json()
+    assert detail["body"]["data"] == polled["data"]  # the recorded answer, as a poll gets it
+    assert [o["kind"] for o in detail["outputs"]] == [o["type"] for o in polled["data"]["output"]]
+    assert [e["task_status"] for e in detail["events"]] == ["processing", "success"]
+    page = client.get("/_mock/inspector/tasks").json()
+    assert [(r["task_id"], r["key"], r["task_status"]) for r in page["data"]] == [(task_id, MASKED, "success")]
+    shown = client.get(f"/_mock/inspector/tasks/{task_id}").json()
+    for path, body in (("/_mock/tasks/{task_id}", detail), ("/_mock/inspector/tasks", page)):
+        check(path, "get", 200, body)  # as openapi/control.yaml documents them
+    check("/_mock/inspector/tasks/{task_id}", "get", 200, shown)
+    assert [o["url"] for o in shown["outputs"]] == [o["image"] for o in polled["data"]["output"]]
+    assert client.get(shown["outputs"][0]["url"]).status_code == 200  # served from the replay
+    cancel = client.post(f"/_mock/tasks/{task_id}/cancel")
+    assert (cancel.status_code, cancel.json()["error"]["type"]) == (409, "conflict")
+    client.post("/_mock/reset").raise_for_status()
+    assert client.get("/_mock/tasks").json()["data"] == []  # reset forgets replayed tasks like any other
+    assert client.get(f"/_mock/tasks/{task_id}").status_code == 404

@@ -3,22 +3,22 @@ the contracts receiver on another loopback socket."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from standardwebhooks.webhooks import Webhook
 
 from contracts.receiver import WebhookReceiver
 from mock_server.app import create_app
 from mock_server.clock import FakeClock
+from mock_server.pytest_plugin.server import MockServer, make_handle
 from mock_server.settings import Settings
-from mock_server.testing import LiveServer, serve_in_thread
+from mock_server.testing import serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
 from tests._support import eventually, free_port
 
@@ -35,35 +35,33 @@ BODIES = {
 }
 
 
-@dataclass
-class Mock:
-    """A mock served by `mock_server.testing.serve_in_thread`, its clock, and a client with a key."""
-
-    clock: FakeClock
-    client: httpx2.Client
-    live: LiveServer
-
-    def create(self, kind: str, webhook: str, **headers: str) -> str:
-        response = self.client.post("/v1/predictions", json={**BODIES[kind], "webhook": webhook}, headers=headers)
-        assert response.status_code == 200, response.text
-        task_id: str = response.json()["data"]["task_id"]
-        return task_id
-
-    def deliveries(self, **params: str) -> list[dict[str, Any]]:
-        response = self.client.get("/_mock/webhooks", params=params)
-        assert response.status_code == 200, response.text
-        found: list[dict[str, Any]] = response.json()["deliveries"]
-        return found
-
-    def stop(self) -> None:
-        self.client.close()
-        self.live.stop()
+@contextlib.contextmanager
+def served(settings: Settings, clock: FakeClock) -> Iterator[MockServer]:
+    """A live mock on loopback as the pytest plugin's handle (`http` carries a key, `clock` is the FakeClock);
+    a server-side error it journaled is re-raised at the end, as the plugin's fixtures do."""
+    app = create_app(settings, clock=clock)
+    with serve_in_thread(app) as live:
+        handle = make_handle(live.base_url, settings, app, clock, "test-key")
+        try:
+            yield handle
+            handle.check()
+        finally:
+            handle.close()
 
 
-def serve(settings: Settings, clock: FakeClock) -> Mock:
-    live = serve_in_thread(create_app(settings, clock=clock))
-    client = httpx2.Client(base_url=live.base_url, headers={"authorization": "Bearer test-key"})
-    return Mock(clock, client, live)
+def create(mock: MockServer, kind: str, webhook: str, **headers: str) -> str:
+    response = mock.http.post("/v1/predictions", json={**BODIES[kind], "webhook": webhook}, headers=headers)
+    assert response.status_code == 200, response.text
+    task_id: str = response.json()["data"]["task_id"]
+    return task_id
+
+
+def deliveries(mock: MockServer, **params: str) -> list[dict[str, Any]]:
+    """`GET /_mock/webhooks` as served (`control.webhooks()` types it, without `next_attempt_at`)."""
+    response = mock.http.get("/_mock/webhooks", params=params)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["deliveries"]
+    return found
 
 
 @pytest.fixture
@@ -73,40 +71,41 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(scope="module")
-def shared_mock() -> Iterator[Mock]:
-    m = serve(Settings(webhooks=RETRYING), FakeClock(start=time.time()))
-    yield m
-    m.stop()
+def shared_mock() -> Iterator[MockServer]:
+    with served(Settings(webhooks=RETRYING), FakeClock(start=time.time())) as m:
+        yield m
 
 
 @pytest.fixture
-def mock(shared_mock: Mock) -> Mock:
+def mock(shared_mock: MockServer) -> MockServer:
     """The module's mock, reset: no tasks, no deliveries, no pending retries."""
-    assert shared_mock.client.post("/_mock/reset").status_code == 200
+    shared_mock.control.reset()
     return shared_mock
 
 
 @pytest.mark.parametrize("kind", ["image", "video", "audio"])
-def test_one_signed_delivery_per_task_equal_to_get_prediction(mock: Mock, receiver: WebhookReceiver, kind: str) -> None:
-    task_id = mock.create(kind, receiver.url, **{"X-Mock-Duration": "7"})
+def test_one_signed_delivery_per_task_equal_to_get_prediction(
+    mock: MockServer, receiver: WebhookReceiver, kind: str
+) -> None:
+    task_id = create(mock, kind, receiver.url, **{"X-Mock-Duration": "7"})
     mock.clock.advance(7)
     (got,) = receiver.wait_for(1)
-    polled = mock.client.get(f"/v1/predictions/{task_id}").json()
+    polled = mock.http.get(f"/v1/predictions/{task_id}").json()
     Webhook(DEV_SECRET).verify(got["raw"], got["headers"])
     assert got["verified"] is True
     assert got["schema_errors"] == []
     assert got["body"]["data"]["task_status"] == "success"
     assert {**got["body"], "request_id": None} == {**polled, "request_id": None}  # request_id names each response
     mock.clock.advance(3600)
-    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
-    assert len(mock.deliveries(task_id=task_id)) == 1
+    eventually(lambda: deliveries(mock, task_id=task_id)[0]["status"] == "delivered")
+    assert len(deliveries(mock, task_id=task_id)) == 1
     assert len(receiver.deliveries()) == 1
 
 
-def test_failed_and_cancelled_tasks_fire_too(mock: Mock, receiver: WebhookReceiver) -> None:
-    failed = mock.create("image", receiver.url, **{"X-Mock-Outcome": "failed", "X-Mock-Duration": "1"})
-    cancelled = mock.create("audio", receiver.url, **{"X-Mock-Duration": "100"})
-    assert mock.client.post(f"/_mock/tasks/{cancelled}/cancel").status_code == 200
+def test_failed_and_cancelled_tasks_fire_too(mock: MockServer, receiver: WebhookReceiver) -> None:
+    failed = create(mock, "image", receiver.url, **{"X-Mock-Outcome": "failed", "X-Mock-Duration": "1"})
+    cancelled = create(mock, "audio", receiver.url, **{"X-Mock-Duration": "100"})
+    assert mock.http.post(f"/_mock/tasks/{cancelled}/cancel").status_code == 200
     mock.clock.advance(1)
     got = receiver.wait_for(2)
     statuses = {d["body"]["data"]["task_id"]: d["body"]["data"]["task_status"] for d in got}
@@ -114,71 +113,70 @@ def test_failed_and_cancelled_tasks_fire_too(mock: Mock, receiver: WebhookReceiv
     assert all(d["verified"] and not d["schema_errors"] for d in got)
 
 
-def test_retries_through_the_control_surface_journal(mock: Mock, receiver: WebhookReceiver) -> None:
+def test_retries_through_the_control_surface_journal(mock: MockServer, receiver: WebhookReceiver) -> None:
     receiver.set_behaviour(script=[500, 500, 200])
-    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+    task_id = create(mock, "image", receiver.url, **{"X-Mock-Duration": "1"})
     mock.clock.advance(1)
     receiver.wait_for(1)
-    eventually(lambda: len(mock.deliveries(task_id=task_id)[0]["attempts"]) == 1)
+    eventually(lambda: len(deliveries(mock, task_id=task_id)[0]["attempts"]) == 1)
     mock.clock.advance(10)
     receiver.wait_for(2)
-    eventually(lambda: len(mock.deliveries(task_id=task_id)[0]["attempts"]) == 2)
+    eventually(lambda: len(deliveries(mock, task_id=task_id)[0]["attempts"]) == 2)
     mock.clock.advance(20)
-    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
-    (delivery,) = mock.deliveries(task_id=task_id, status="delivered")
+    eventually(lambda: deliveries(mock, task_id=task_id)[0]["status"] == "delivered")
+    (delivery,) = deliveries(mock, task_id=task_id, status="delivered")
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
     assert {d["webhook_id"] for d in receiver.deliveries()} == {delivery["delivery_id"]}
-    one = mock.client.get(f"/_mock/webhooks/{delivery['delivery_id']}").json()
+    one = mock.http.get(f"/_mock/webhooks/{delivery['delivery_id']}").json()
     assert one["payload"]["data"]["task_id"] == task_id
 
 
-def test_redeliver_and_unknown_delivery(mock: Mock, receiver: WebhookReceiver) -> None:
-    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+def test_redeliver_and_unknown_delivery(mock: MockServer, receiver: WebhookReceiver) -> None:
+    task_id = create(mock, "image", receiver.url, **{"X-Mock-Duration": "1"})
     mock.clock.advance(1)
     receiver.wait_for(1)
-    eventually(lambda: mock.deliveries(task_id=task_id)[0]["status"] == "delivered")
-    delivery_id = mock.deliveries(task_id=task_id)[0]["delivery_id"]
-    assert mock.client.post(f"/_mock/webhooks/{delivery_id}/redeliver").status_code == 202
+    eventually(lambda: deliveries(mock, task_id=task_id)[0]["status"] == "delivered")
+    delivery_id = deliveries(mock, task_id=task_id)[0]["delivery_id"]
+    assert mock.http.post(f"/_mock/webhooks/{delivery_id}/redeliver").status_code == 202
     assert [d["webhook_id"] for d in receiver.wait_for(2)] == [delivery_id, delivery_id]
-    missing = mock.client.get("/_mock/webhooks/msg_nope")
+    missing = mock.http.get("/_mock/webhooks/msg_nope")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "404"
-    assert mock.client.get("/_mock/webhooks", params={"status": "lost"}).status_code == 400
+    assert mock.http.get("/_mock/webhooks", params={"status": "lost"}).status_code == 400
 
 
-def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: Mock) -> None:
+def test_receiver_down_is_exhausted_and_nothing_is_lost(mock: MockServer) -> None:
     url = f"http://127.0.0.1:{free_port()}/hook"
-    task_ids = [mock.create("audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
+    task_ids = [create(mock, "audio", url, **{"X-Mock-Duration": "1"}) for _ in range(3)]
     mock.clock.advance(1)
     for n in (1, 2):
-        eventually(functools.partial(lambda n: [len(d["attempts"]) for d in mock.deliveries()] == [n] * 3, n))
+        eventually(functools.partial(lambda n: [len(d["attempts"]) for d in deliveries(mock)] == [n] * 3, n))
         mock.clock.advance(60)
         started = time.perf_counter()  # retries are pending meanwhile: the API does not wait for them
         for _ in range(10):
-            assert mock.client.get(f"/v1/predictions/{task_ids[0]}").status_code == 200
+            assert mock.http.get(f"/v1/predictions/{task_ids[0]}").status_code == 200
         assert time.perf_counter() - started < 1.0
-    eventually(lambda: all(d["status"] == "exhausted" for d in mock.deliveries()))
-    deliveries = mock.deliveries(status="exhausted")
-    assert sorted(d["task_id"] for d in deliveries) == sorted(task_ids)
-    assert all(len(d["attempts"]) == 3 for d in deliveries)
-    assert all(a["error"].startswith("connect") for d in deliveries for a in d["attempts"])
+    eventually(lambda: all(d["status"] == "exhausted" for d in deliveries(mock)))
+    exhausted = deliveries(mock, status="exhausted")
+    assert sorted(d["task_id"] for d in exhausted) == sorted(task_ids)
+    assert all(len(d["attempts"]) == 3 for d in exhausted)
+    assert all(a["error"].startswith("connect") for d in exhausted for a in d["attempts"])
 
 
 def test_api_stays_fast_while_a_receiver_hangs(receiver: WebhookReceiver) -> None:
     receiver.set_behaviour(delay=2.0)
-    mock = serve(Settings(webhooks=WebhookSettings(timeout=5.0)), FakeClock(start=time.time()))
     try:
-        mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
-        mock.clock.advance(1)
-        receiver.wait_for(1)  # the delivery is in flight; the receiver holds it for 2 s
-        started = time.perf_counter()
-        for _ in range(20):
-            task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "100"})
-            assert mock.client.get(f"/v1/predictions/{task_id}").status_code == 200
-        elapsed = time.perf_counter() - started
+        with served(Settings(webhooks=WebhookSettings(timeout=5.0)), FakeClock(start=time.time())) as mock:
+            create(mock, "image", receiver.url, **{"X-Mock-Duration": "1"})
+            mock.clock.advance(1)
+            receiver.wait_for(1)  # the delivery is in flight; the receiver holds it for 2 s
+            started = time.perf_counter()
+            for _ in range(20):
+                task_id = create(mock, "image", receiver.url, **{"X-Mock-Duration": "100"})
+                assert mock.http.get(f"/v1/predictions/{task_id}").status_code == 200
+            elapsed = time.perf_counter() - started
     finally:
         receiver.set_behaviour(delay=0)
-        mock.stop()
     assert elapsed < 1.0, f"40 API calls took {elapsed:.2f} s while a webhook receiver hung"
 
 
@@ -190,8 +188,8 @@ def test_api_stays_fast_while_a_receiver_hangs(receiver: WebhookReceiver) -> Non
         pytest.param("not a url", id="garbage"),
     ],
 )
-def test_create_time_url_policy_is_a_400_envelope(mock: Mock, url: str) -> None:
-    response = mock.client.post("/v1/predictions", json={**BODIES["image"], "webhook": url})
+def test_create_time_url_policy_is_a_400_envelope(mock: MockServer, url: str) -> None:
+    response = mock.http.post("/v1/predictions", json={**BODIES["image"], "webhook": url})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "400"
@@ -199,11 +197,11 @@ def test_create_time_url_policy_is_a_400_envelope(mock: Mock, url: str) -> None:
     assert "webhook" in error["message"]
 
 
-def test_docs_example_host_is_blocked_and_never_sent(mock: Mock) -> None:
-    task_id = mock.create("image", "https://api.shuyou.ai/api/callback", **{"X-Mock-Duration": "1"})
+def test_docs_example_host_is_blocked_and_never_sent(mock: MockServer) -> None:
+    task_id = create(mock, "image", "https://api.shuyou.ai/api/callback", **{"X-Mock-Duration": "1"})
     mock.clock.advance(1)
-    eventually(lambda: bool(mock.deliveries(task_id=task_id)))
-    (delivery,) = mock.deliveries(task_id=task_id)
+    eventually(lambda: bool(deliveries(mock, task_id=task_id)))
+    (delivery,) = deliveries(mock, task_id=task_id)
     assert delivery["status"] == "blocked"
     assert delivery["attempts"] == []
 
@@ -211,34 +209,32 @@ def test_docs_example_host_is_blocked_and_never_sent(mock: Mock) -> None:
 def test_sqlite_restart_in_the_middle_of_retries(receiver: WebhookReceiver, tmp_path: Path) -> None:
     settings = Settings(store=f"sqlite:///{tmp_path / 'mock.db'}", webhooks=RETRYING)
     receiver.set_behaviour(script=[500])
-    first = serve(settings, FakeClock(start=time.time()))
-    task_id = first.create("video", receiver.url, **{"X-Mock-Duration": "1"})
-    first.clock.advance(1)
-    receiver.wait_for(1)
-    eventually(lambda: len(first.deliveries(task_id=task_id)[0]["attempts"]) == 1)
-    first.stop()
+    with served(settings, FakeClock(start=time.time())) as first:
+        task_id = create(first, "video", receiver.url, **{"X-Mock-Duration": "1"})
+        first.clock.advance(1)
+        receiver.wait_for(1)
+        eventually(lambda: len(deliveries(first, task_id=task_id)[0]["attempts"]) == 1)
 
-    second = serve(settings, FakeClock(start=first.clock.now()))
-    try:
-        (pending,) = second.deliveries(task_id=task_id)
+    with served(settings, FakeClock(start=first.clock.now())) as second:
+        (pending,) = deliveries(second, task_id=task_id)
         assert pending["status"] == "pending"
         second.clock.advance(10)
         receiver.wait_for(2)
-        eventually(lambda: second.deliveries(task_id=task_id)[0]["status"] == "delivered")
-        (done,) = second.deliveries(task_id=task_id)
-    finally:
-        second.stop()
+        eventually(lambda: deliveries(second, task_id=task_id)[0]["status"] == "delivered")
+        (done,) = deliveries(second, task_id=task_id)
     assert [a["status_code"] for a in done["attempts"]] == [500, 200]
     assert len({d["webhook_id"] for d in receiver.deliveries()}) == 1
 
 
-def test_a_receiver_answering_410_gone_is_journaled_gone_and_not_retried(mock: Mock, receiver: WebhookReceiver) -> None:
+def test_a_receiver_answering_410_gone_is_journaled_gone_and_not_retried(
+    mock: MockServer, receiver: WebhookReceiver
+) -> None:
     receiver.set_behaviour(script=[410])
-    task_id = mock.create("image", receiver.url, **{"X-Mock-Duration": "1"})
+    task_id = create(mock, "image", receiver.url, **{"X-Mock-Duration": "1"})
     mock.clock.advance(1)
-    eventually(lambda: [d["status"] for d in mock.deliveries(task_id=task_id)] == ["gone"])
+    eventually(lambda: [d["status"] for d in deliveries(mock, task_id=task_id)] == ["gone"])
     mock.clock.advance(3600)  # the whole retry schedule
-    (gone,) = mock.deliveries(status="gone")
+    (gone,) = deliveries(mock, status="gone")
     assert [a["status_code"] for a in gone["attempts"]] == [410]
     assert gone["next_attempt_at"] is None
     assert [d["answered"] for d in receiver.deliveries()] == [410]

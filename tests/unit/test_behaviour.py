@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mock_server.behaviour import header_error, plan
+from mock_server.behaviour import header_error, inject, plan
 from mock_server.errors import InvalidParams, SettingsError
 from mock_server.rules import parse_rules
 from mock_server.settings import Settings
@@ -71,3 +71,18 @@ def test_rule_webhook_chaos_is_validated_and_planned() -> None:
     assert p.webhook_chaos == {"duplicate": 1.0}
     with pytest.raises(SettingsError, match=r"rules\[0\].webhook_chaos"):
         parse_rules([{"webhook_chaos": {"duplicate": "often"}}])
+
+
+@pytest.mark.parametrize(
+    ("settings", "headers", "seconds"),
+    [
+        pytest.param(Settings(), {"x-mock-latency": "0.05"}, 0.05, id="header"),
+        pytest.param(Settings(latency=2.0), {}, 2.0, id="settings"),
+        pytest.param(Settings(latency=2.0), {"x-mock-latency": "0"}, 0.0, id="header-over-settings"),
+        pytest.param(Settings(), {}, 0.0, id="none"),
+    ],
+)
+def test_a_requests_latency_is_its_header_then_the_settings(
+    settings: Settings, headers: dict[str, str], seconds: float
+) -> None:
+    assert inject(settings, random.Random(1), headers).latency == seconds
