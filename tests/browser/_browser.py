@@ -116,8 +116,8 @@ FIREFOX_PREFS: dict[str, object] = {
 
 
 def install_hint(name: str) -> str:
-    package = BROWSERS[name].package
-    return f"no {name}: install Debian's {package} (apt-get install -y {package}), and playwright (make install)"
+    browser = BROWSERS[name]
+    return f"no {name} at {browser.executable}: apt-get install -y {browser.package}"
 
 
 INSTALL = "no playwright: install the test extras (make install, or pip install -e '.[test]')"
