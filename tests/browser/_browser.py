@@ -7,7 +7,9 @@ on every new context, which Firefox ESR 153 answers with "unknown command"; 1.64
 Both browsers get an HTTP(S) proxy on a loopback socket (`proxy_port`) that the tests own: whatever a browser
 tries to fetch from anywhere but loopback lands there, so a test can assert that nothing did. Firefox also
 gets a profile with the background services that phone home switched off (`FIREFOX_PREFS`) and Mozilla's own
-test switch `MOZ_DISABLE_NONLOCAL_CONNECTIONS=1`, under which it refuses any socket to a non-local address.
+test switch `MOZ_DISABLE_NONLOCAL_CONNECTIONS=1`, under which it opens no socket to a non-local address
+(without a proxy, a navigation to 192.0.2.1 closes the page instead of connecting).
+
 Checked with `strace -f -e trace=connect,sendto,sendmmsg` over the whole folder: every connect is to
 127.0.0.1, no DNS query is sent; chromium's one other connect is its IPv6 probe, a UDP socket to
 2001:4860:4860::8888 connected and closed without a datagram.
