@@ -1,7 +1,8 @@
 """Take the README's screenshot of the inspector: `python -m tests.browser.screenshot docs/inspector.png`.
 
 A mock on a FakeClock with a few tasks (one failed, one still processing, one with a webhook that a
-failing receiver keeps retrying), photographed by the same chromium the browser tests drive.
+failing receiver keeps retrying), photographed by the same chromium the browser tests drive (or their
+firefox: `python -m tests.browser.screenshot inspector-firefox.png firefox`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ BODIES = [
 ]
 
 
-def main(out: str) -> int:
-    problem = missing()
+def main(out: str, browser_name: str = "chromium") -> int:
+    problem = missing(browser_name)
     if problem:
         print(problem, file=sys.stderr)
         return 2
@@ -53,7 +54,7 @@ def main(out: str) -> int:
         api.post("/_mock/clock/advance", json={"seconds": 30}).raise_for_status()
         first = api.get("/_mock/tasks").json()["data"][-1]["task_id"]
         with sync_playwright() as p:
-            browser = launch(p)
+            browser = launch(p, browser_name)
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(f"{live.base_url}/_mock/ui")
             page.get_by_role("button", name=f"Open task {first}").click()
@@ -66,4 +67,4 @@ def main(out: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/inspector.png"))
+    raise SystemExit(main(*sys.argv[1:3]) if len(sys.argv) > 1 else main("docs/inspector.png"))

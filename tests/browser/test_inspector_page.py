@@ -1,4 +1,8 @@
-"""The inspector as a user sees it in chromium: live tasks, the clock buttons, media, webhooks, rules, reset."""
+"""The inspector as a user sees it, in chromium and in firefox.
+
+Live tasks, the clock buttons, media, webhooks, rules, requests, reset, the keyboard, credits; and last, that the
+browser sent nothing off the machine.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ import pytest
 from contracts.receiver import WebhookReceiver
 from mock_server.testing import LiveServer
 from tests.browser._browser import INSTALL
+from tests.browser.trap import ProxyTrap
 
 try:
-    from playwright.sync_api import expect
+    from playwright.sync_api import Error as PlaywrightError, expect
 except ImportError:  # pragma: no cover - playwright is in the test extras
     if os.environ.get("CI") == "true":
         raise
@@ -191,3 +196,16 @@ def test_a_config_file_that_does_not_load_is_reported_at_the_top(page: Any, live
         expect(page.locator("#config-status")).to_be_hidden()
     finally:
         del live.app.state.config_watcher
+
+
+def test_the_browser_reached_nothing_but_loopback(browser: Any, trap: ProxyTrap) -> None:
+    """Last in the module, so the trap has seen everything this browser did in the tests above."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        for url in ("http://shuyou.invalid/", "https://shuyou.invalid/"):
+            with pytest.raises(PlaywrightError):
+                page.goto(url)
+    finally:
+        context.close()
+    assert set(trap.lines) == {"GET http://shuyou.invalid/ HTTP/1.1", "CONNECT shuyou.invalid:443 HTTP/1.1"}
