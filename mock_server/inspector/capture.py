@@ -52,6 +52,11 @@ class BodyLog:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
+    def keep(self, request_id: str, request: bytes, response: bytes) -> None:
+        """`put` for bodies read whole (the middleware's direct API path), each cut at `max_bytes`."""
+        limit = self.max_bytes
+        self.put(request_id, Exchange(request[:limit], response[:limit], len(request) > limit, len(response) > limit))
+
     def get(self, request_id: str) -> Exchange | None:
         return self._items.get(request_id)
 
