@@ -79,6 +79,19 @@ def serve(kind: str) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(sockets=[sock])
 
 
+def wait_listening(port: int, timeout: float = 60.0) -> None:
+    """Until uvicorn accepts on `port` (it prints the port before it starts; slower on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc), so a round's server CPU per request can be compared too."""
     try:
@@ -160,7 +173,8 @@ def main() -> int:
     }
     try:
         ports = {k: int(p.stdout.readline()) for k, p in procs.items()}  # type: ignore[union-attr]
-        time.sleep(0.5)
+        for port in ports.values():
+            wait_listening(port)
         rates: dict[tuple[str, str], list[float]] = {}
         cpu: dict[tuple[str, str], list[float]] = {}
         for route in ("create", "get"):
