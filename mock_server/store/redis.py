@@ -19,8 +19,8 @@ and still sees an advance made elsewhere before its next answer.
 
 A request costs one round trip: the admit script per create, one GET per poll (an unchanged task is not
 decoded again), on the store's own connection (`_call`, not redis-py's pool and command wrappers).
-`bench/bench_store.py --before`, 2026-12-02 06:22 UTC, machine shared with other work (load 10-13), `--workers
-2`: mock CPU per poll 178 vs 342 us before, per create 505 vs 512 us (a create waits on its Lua script).
+`bench/bench_store.py --before`, 2026-12-02 06:59 UTC, quiet machine, `--workers 2`: mock CPU per poll 150 vs
+210 us before, per create 293 vs 332 us.
 
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
 redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
