@@ -5,7 +5,10 @@ load generator (keep-alive connections, no client library overhead) drives both 
 Prints requests/s for POST create and GET of an existing task, and the mock/bare ratio (target >= 0.6), plus
 each server's CPU time per request (from /proc), whose ratio is steadier when other work shares the machine.
 
-    python bench/bench_mock.py [--requests 3000] [--seconds 1.5] [--rounds 5] [--connections 16]
+    python bench/bench_mock.py [--requests 3000] [--seconds 1.5] [--rounds 5] [--connections 16] [--before DIR]
+
+`--before DIR` serves a third target, the mock from another checkout (e.g. a `git worktree` of main), in
+the same alternating rounds, and prints this tree's CPU per request against it.
 """
 
 from __future__ import annotations
@@ -76,6 +79,19 @@ def serve(kind: str) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(sockets=[sock])
 
 
+def wait_listening(port: int, timeout: float = 60.0) -> None:
+    """Until uvicorn accepts on `port` (it prints the port before it starts; slower on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc), so a round's server CPU per request can be compared too."""
     try:
@@ -139,19 +155,26 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=1.5, help="time bound per target, route and round")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per route; the median is reported")
+    parser.add_argument("--before", type=Path, help="also serve the mock from this checkout (same rounds)")
     parser.add_argument("--serve", choices=["bare", "mock"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    trees = {"bare": ROOT, "mock": ROOT, **({"before": args.before.resolve()} if args.before else {})}
     procs = {
-        k: subprocess.Popen([sys.executable, __file__, "--serve", k], stdout=subprocess.PIPE, env=env, cwd=ROOT)
-        for k in ("bare", "mock")
+        k: subprocess.Popen(
+            [sys.executable, __file__, "--serve", "bare" if k == "bare" else "mock"],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            cwd=tree,
+        )
+        for k, tree in trees.items()
     }
     try:
         ports = {k: int(p.stdout.readline()) for k, p in procs.items()}  # type: ignore[union-attr]
-        time.sleep(0.5)
+        for port in ports.values():
+            wait_listening(port)
         rates: dict[tuple[str, str], list[float]] = {}
         cpu: dict[tuple[str, str], list[float]] = {}
         for route in ("create", "get"):
@@ -160,7 +183,7 @@ def main() -> int:
                 if route == "create":
                     payloads[kind] = request_bytes("POST", "/v1/predictions", BODY)
                 else:
-                    task = asyncio.run(first_task_id(port)) if kind == "mock" else CREATED["data"]["task_id"]
+                    task = asyncio.run(first_task_id(port)) if kind != "bare" else CREATED["data"]["task_id"]
                     payloads[kind] = request_bytes("GET", f"/v1/predictions/{task}")
                 asyncio.run(load(port, payloads[kind], 300, 2.0, args.connections))  # warm-up
             for _ in range(args.rounds):  # alternate short rounds so background load hits both alike
@@ -182,6 +205,16 @@ def main() -> int:
                 f"{route:<8}{bare:>12.0f}{mock:>12.0f}{mock / bare:>8.2f}{bare_cpu:>17.0f}{mock_cpu:>17.0f}"
                 f"{bare_cpu / mock_cpu:>11.2f}"
             )
+        if args.before:
+            for route in ("create", "get"):
+                before_cpu = statistics.median(cpu[("before", route)])
+                mock_cpu = statistics.median(cpu[("mock", route)])
+                before = statistics.median(rates[("before", route)])
+                print(
+                    f"{route}: before ({args.before}) {before:.0f} req/s, {before_cpu:.0f} us CPU/req; this tree "
+                    f"{statistics.median(rates[('mock', route)]):.0f} req/s, {mock_cpu:.0f} us "
+                    f"(CPU {before_cpu / mock_cpu:.2f}x less)"
+                )
         print(
             f"medians of {args.rounds} alternating rounds; 'CPU ratio' = bare/mock server CPU per request "
             "(the throughput ratio a saturated server would reach, less sensitive to other load on the machine)"

@@ -12,6 +12,10 @@ It also prints the CPU each side spends per request (load generator, mock proces
 tuning of the scheduling can meet the target on this machine, only less CPU per request.
 
     python bench/bench_store.py [--rounds 5] [--seconds 1.5] [--tasks 100000] [--idle 5] [--skip-workers]
+                                [--before DIR]
+
+`--before DIR` adds `--workers 2` on Redis from another checkout (its own Redis database) to the same
+alternating rounds, for a same-run before/after of the Redis request path.
 """
 
 from __future__ import annotations
@@ -52,9 +56,9 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on {port} after {timeout} s")
 
 
-def mock(port: int, *args: str) -> subprocess.Popen[bytes]:
+def mock(port: int, *args: str, tree: Path = ROOT) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     time.sleep(1.0)  # let every worker finish its startup
     return proc
@@ -82,7 +86,7 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(p) for p in pids)
 
 
-def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
+def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path | None = None) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
         print("workers: skipped, redis-server not found (apt-get install -y redis-server)")
@@ -99,6 +103,12 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
             "memory x1": mock(ports["memory x1"], "--store", "memory"),
             "redis x2": mock(ports["redis x2"], "--store", f"redis://127.0.0.1:{rport}/0", "--workers", "2"),
         }
+        if old is not None:  # -m runs the package found in the working directory first: the other tree's
+            ports["redis x2 before"] = free_port()
+            redis_before = f"redis://127.0.0.1:{rport}/1"
+            procs["redis x2 before"] = mock(
+                ports["redis x2 before"], "--store", redis_before, "--workers", "2", tree=old.resolve()
+            )
         try:
             rates: dict[tuple[str, str], list[float]] = {}
             # CPU microseconds per request of the load generator (this process), the mock's processes and Redis
@@ -138,6 +148,10 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int) -> None:
                 total = sum(statistics.median(r[i] for r in rows) for i in range(3))
                 best = 2e6 / total / statistics.median(rates[("memory x1", route)])
                 print(f"{route}: the best ratio this CPU split allows is {best:.2f}x (both cores busy, nothing else)")
+                if old is not None:
+                    then = statistics.median(rates[("redis x2 before", route)])
+                    now = statistics.median(rates[("redis x2", route)])
+                    print(f"{route}: redis x2 this tree {now:.0f} req/s vs before ({old}) {then:.0f} req/s")
         finally:
             for p in procs.values():
                 p.terminate()
@@ -175,10 +189,11 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--idle", type=float, default=5.0)
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--before", type=Path, help="also run --workers 2 on Redis from this checkout")
     args = parser.parse_args()
     os.chdir(ROOT)
     if not args.skip_workers:
-        workers_vs_memory(args.rounds, args.seconds, args.connections)
+        workers_vs_memory(args.rounds, args.seconds, args.connections, args.before)
     live_tasks(args.tasks, args.idle, args.connections)
     return 0
 

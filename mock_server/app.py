@@ -24,7 +24,7 @@ from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
 from mock_server.peers import ClockSyncMiddleware, Peers
 from mock_server.responses import api_error_handler, http_exception_handler
-from mock_server.routes import public_routes
+from mock_server.routes import HANDLERS, public_routes
 from mock_server.scheduler import Scheduler
 from mock_server.service import PredictionService
 from mock_server.settings import Settings
@@ -111,9 +111,12 @@ def create_app(
         store.close()
 
     # CaptureMiddleware keeps the bodies the inspector shows (replayed answers too)
+    api = public_routes(catalog.spec)
+    # Without replay, MockMiddleware answers the API's operations itself (no router, no capture layer).
+    direct = [r for r in api if r.name in HANDLERS] if not settings.replay else []
     middleware = [
         *([Middleware(ClockSyncMiddleware, peers=peers)] if peers.shared else []),  # outermost: the shared clock first
-        Middleware(MockMiddleware, context=context),
+        Middleware(MockMiddleware, context=context, direct=direct, keep_bodies=bodies.keep),
         Middleware(CaptureMiddleware, log=bodies),
     ]
     if settings.replay:  # inside MockMiddleware: replayed answers are journaled and carry a request id
@@ -122,7 +125,7 @@ def create_app(
         book = load_replay(settings.replay, settings.seed)
         middleware.append(Middleware(ReplayMiddleware, context=context, book=book, strict=settings.replay_strict))
     app = Starlette(
-        routes=[*public_routes(catalog.spec), *control_routes(), *inspector_routes()],
+        routes=[*api, *control_routes(), *inspector_routes()],
         middleware=middleware,
         exception_handlers={ApiError: api_error_handler, HTTPException: http_exception_handler},
         lifespan=lifespan,

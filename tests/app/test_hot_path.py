@@ -1,0 +1,114 @@
+"""The request hot path of issue 9: the batched due-task timer on a running clock, the metrics tallies, and the
+API answered by MockMiddleware without the router (HEAD and other methods still take the router)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx2
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+
+from mock_server.app import create_app
+from mock_server.metrics import BUCKETS
+from mock_server.service import SETTLE_BATCH
+from mock_server.settings import Settings
+from tests.app._support import IMAGE, KEY, create
+
+pytestmark = pytest.mark.anyio
+
+
+class RunningClock:
+    """A clock that says it runs on its own (so the service batches its timer) but moves only when set."""
+
+    def __init__(self, now: float) -> None:
+        self.t = now
+        self._listeners: list[Callable[[], None]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    @property
+    def running(self) -> bool:
+        return True
+
+    def advance(self, seconds: float) -> float:
+        self.t += seconds
+        return self.t
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+
+async def test_a_read_of_the_control_surface_settles_what_the_batched_timer_has_not_reached() -> None:
+    start = 1_800_000_000.0
+    clock = RunningClock(start)
+    app = create_app(Settings(seed=7), clock=clock)
+    scheduler = app.state.mock.scheduler
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        first = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10"})
+        second = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10.002"})
+        clock.t = start + 10
+        await scheduler.run_due()  # what the timer loop does when the first task is due
+        # the next wake waits for the batch, not for the second task's due time
+        assert scheduler.next_due() == pytest.approx(start + 10 + SETTLE_BATCH)
+        clock.t = start + 10.003  # the second task is due; the timer is not
+        listed = (await client.get("/_mock/tasks", params={"status": "processing"})).json()["data"]
+        assert listed == []
+        tasks = {t["task_id"]: t["task_status"] for t in (await client.get("/_mock/tasks")).json()["data"]}
+        assert tasks == {first: "success", second: "success"}
+    app.state.mock.journal.check()
+
+
+async def test_request_latency_buckets_match_prometheus_client(client: httpx2.AsyncClient, app: Starlette) -> None:
+    await client.get("/metrics")  # the first request builds the middleware stack
+    mock = app.middleware_stack.app  # type: ignore[union-attr]  # ServerErrorMiddleware -> MockMiddleware
+    seconds = [0.0001, *BUCKETS, 0.003, 11.0]  # each bound itself counts in its own bucket (le)
+    registry = CollectorRegistry()
+    reference = Histogram("reference", "same values", buckets=BUCKETS, registry=registry)
+    for value in seconds:
+        mock.metrics.observe("probe", 200, value)
+        reference.observe(value)
+    text = (await client.get("/metrics")).text
+    ours = {
+        s.labels["le"]: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "shuyou_mock_request_duration_seconds_bucket" and s.labels.get("operation") == "probe"
+    }
+    theirs = {
+        s.labels["le"]: s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+        if s.name == "reference_bucket"
+    }
+    assert ours == theirs
+    assert len(ours) == len(BUCKETS) + 1
+
+
+async def test_head_and_a_method_the_route_lacks_still_take_the_router(client: httpx2.AsyncClient) -> None:
+    task_id = await create(client)
+    head = await client.head(f"/v1/predictions/{task_id}", headers=KEY)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert "x-shuyou-requestid" in head.headers
+    refused = await client.put("/v1/predictions", headers=KEY)
+    assert refused.status_code == 405
+    assert refused.json()["error"]["type"] == "method_not_allowed"
+
+
+async def test_api_answers_keep_their_bodies_for_the_inspector(client: httpx2.AsyncClient, app: Starlette) -> None:
+    answer = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
+    bodies = app.state.inspector_bodies
+    kept = bodies.get(answer.headers["x-shuyou-requestid"])
+    assert kept is not None
+    assert kept.request == answer.request.content
+    assert kept.response == answer.content
+    refused = await client.post("/v1/predictions", json={"model": "nope"}, headers=KEY)
+    assert refused.status_code == 400
+    kept = bodies.get(refused.headers["x-shuyou-requestid"])
+    assert kept is not None
+    assert kept.response == refused.content
