@@ -14,6 +14,9 @@ Rules:
   `deliveries()` returns them in insertion order, across restarts.
 - `next_block(name, size)` hands out id ranges that are never handed out again by this store (ids stay
   unique across restarts and processes); `get_meta`/`set_meta` keep small values such as the clock offset.
+- A pending delivery is held by one live process, which alone sends it. Memory and SQLite: the process
+  that wrote it; Redis: the one that read it from `delivery_stream()`. `beat()` keeps what a process
+  holds; `reclaim()` hands what a process not seen for `stale_after` s held to the caller, once.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """
@@ -27,9 +30,23 @@ from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction
 from mock_server.store.codec import OutboxRecord
 
-__all__ = ["STORE_URLS", "OutboxRecord", "Store", "open_store"]
+__all__ = ["STORE_URLS", "DeliveryStream", "OutboxRecord", "Store", "open_store"]
 
 STORE_URLS = "'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
+
+
+class DeliveryStream(Protocol):
+    """A store's shared outbox as one process's consumer sees it (async: it runs on the dispatcher's loop)."""
+
+    async def read(self, count: int, block_ms: int) -> list[dict[str, Any]]:
+        """Records of up to `count` deliveries no process holds yet, now held by this one (waits `block_ms`)."""
+        ...
+
+    async def save(self, records: Sequence[OutboxRecord]) -> None:
+        """Write records of held deliveries at once; a finished one stops being held."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class Store(Protocol):
@@ -74,13 +91,19 @@ class Store(Protocol):
     def records(self, kind: str) -> list[dict[str, Any]]: ...
     def next_block(self, name: str, size: int) -> int: ...
 
-    # -- sharing between processes (a pending delivery belongs to the process that wrote it) ------------
+    # -- sharing between processes: each pending delivery is held by one live process -----------------
+    def delivery_stream(self) -> DeliveryStream | None:
+        """Where this process reads the deliveries it is to send (Redis: the outbox stream), or None when a
+        process holds the deliveries it writes itself (memory: one process; SQLite: the writer)."""
+        ...
+
     def beat(self, now: float) -> None:
-        """Record that this process is alive at wall time `now`."""
+        """Show that this process (wall time `now`) is alive, so that no other takes its pending deliveries."""
         ...
 
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
-        """Take over (atomically) the pending deliveries of processes not seen for `stale_after` s; their records."""
+        """Take over (atomically, one taker) the pending deliveries whose holder was not seen for `stale_after` s;
+        their records."""
         ...
 
     def get_meta(self, name: str) -> str | None: ...

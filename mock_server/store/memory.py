@@ -130,6 +130,9 @@ class MemoryStore:
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return [dict(record) for _, record in self._pending.values()]
 
+    def delivery_stream(self) -> None:
+        return None  # one process: it holds what it writes
+
     def beat(self, now: float) -> None:
         pass  # one process: nothing to share
 

@@ -8,7 +8,7 @@ writes the webhook records. Keys live under `shuyou:` in the URL's database:
     t:<id> task JSON      tasks   zset id -> insertion seq      processing  set of ids   timers zset id -> due
     used / held  hash key -> credits      hold  hash task id -> credits held
     d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
-    d:owner hash pending id -> owning process   beats hash owner -> wall time of its last sweep
+    d:s stream (one entry per pending delivery; consumer group `senders`)   d:entry hash id -> entry id
     rl  hash key -> "tokens|last refill" (rate limits)
     r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
 
@@ -21,6 +21,9 @@ A request costs one round trip: the admit script per create, one GET per poll (a
 decoded again), on the store's own connection (`_call`, not redis-py's pool and command wrappers).
 `bench/bench_store.py --before`, 2026-12-02 06:59 UTC, quiet machine, `--workers 2`: mock CPU per poll 150 vs
 210 us before, per create 293 vs 332 us.
+
+The webhook outbox (the stream, its consumer group, XAUTOCLAIM of a dead process's entries) is
+`redis_outbox`; its Lua is part of the transition scripts here.
 
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
 redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
@@ -40,6 +43,18 @@ import redis
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
+from mock_server.store.redis_outbox import (
+    DELETE,
+    DELIVERY_LUA,
+    GROUP,
+    PUT,
+    RECLAIM,
+    STREAM,
+    TOUCH,
+    TOUCH_AFTER,
+    RedisDeliveryStream,
+    finished_flag,
+)
 
 __all__ = ["RedisStore"]
 
@@ -50,8 +65,12 @@ ACK_WAIT = 1.0
 DECODED = 4096
 """Tasks whose last decoded form `get` keeps: a poll of an unchanged task skips JSON decoding (~30 us)."""
 
-_LIB = """
+_LIB = (
+    """
 local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')
+"""
+    + DELIVERY_LUA
+    + """
 local function put_task(id, json, status, due)
   if redis.call('EXISTS', P..'t:'..id) == 0 then
     redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
@@ -65,30 +84,6 @@ local function put_task(id, json, status, due)
     redis.call('ZREM', P..'timers', id)
   end
 end
-local function put_delivery(id, json, finished, limit)
-  local seq = redis.call('ZSCORE', P..'d:order', id)
-  if not seq then
-    seq = redis.call('INCR', P..'seq:d')
-    redis.call('ZADD', P..'d:order', seq, id)
-  end
-  redis.call('HSET', P..'d', id, json)
-  if finished == '1' then
-    redis.call('HDEL', P..'d:owner', id)
-    redis.call('ZREM', P..'d:pending', id)
-    local fin = redis.call('INCR', P..'seq:fin')
-    redis.call('ZADD', P..'d:fin', fin, id)
-    local old = redis.call('ZRANGEBYSCORE', P..'d:fin', '-inf', fin - limit)
-    for _, victim in ipairs(old) do
-      redis.call('HDEL', P..'d', victim)
-      redis.call('ZREM', P..'d:order', victim)
-      redis.call('ZREM', P..'d:fin', victim)
-    end
-  else
-    redis.call('ZREM', P..'d:fin', id)
-    redis.call('ZADD', P..'d:pending', seq, id)
-    redis.call('HSET', P..'d:owner', id, OWNER)
-  end
-end
 local function put_outbox(first, limit)
   local i = first
   while ARGV[i] do
@@ -97,6 +92,7 @@ local function put_outbox(first, limit)
   end
 end
 """
+)
 
 # ARGV: prefix, id, json, status, key, reserve, limit ('' = none), due, journal limit, outbox triples...
 _ADMIT = (
@@ -143,33 +139,6 @@ return 1
 # ARGV: prefix, id, json, status, due
 _PUT_TASK = _LIB + "\nput_task(ARGV[2], ARGV[3], ARGV[4], ARGV[5])\nreturn 1\n"
 
-# ARGV: prefix|owner, now, stale_after: take over the pending deliveries of owners not seen for stale_after s
-_RECLAIM = (
-    _LIB
-    + """
-local now, stale = tonumber(ARGV[2]), tonumber(ARGV[3])
-local beats = redis.call('HGETALL', P..'beats')
-local alive = {}
-for i = 1, #beats, 2 do
-  if beats[i] == OWNER or tonumber(beats[i + 1]) >= now - stale then
-    alive[beats[i]] = true
-  else
-    redis.call('HDEL', P..'beats', beats[i])
-  end
-end
-alive[OWNER] = true
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', P..'d:pending', 0, -1)) do
-  local owner = redis.call('HGET', P..'d:owner', id)
-  if not owner or not alive[owner] then
-    redis.call('HSET', P..'d:owner', id, OWNER)
-    table.insert(out, redis.call('HGET', P..'d', id))
-  end
-end
-return out
-"""
-)
-
 # ARGV: prefix|owner, key, capacity, rate, now: refill the key's token bucket, take one if there is one
 _TAKE_TOKEN = """
 local P = string.match(ARGV[1], '^(.-)|')
@@ -187,14 +156,11 @@ redis.call('HSET', P..'rl', ARGV[2], string.format('%.17g|%.17g', left, now))
 return string.format('%.17g', tokens)
 """
 
-# ARGV: prefix, id, json, finished, journal limit
-_PUT_DELIVERY = _LIB + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
-
 
 def _outbox(outbox: Sequence[OutboxRecord]) -> list[str]:
     args: list[str] = []
     for delivery_id, data in outbox:
-        args += [delivery_id, dumps(data), "0" if data.get("status", "pending") == "pending" else "1"]
+        args += [delivery_id, dumps(data), finished_flag(data)]
     return args
 
 
@@ -214,9 +180,11 @@ class RedisStore:
             raise SettingsError(f"store={url!r}: Redis {version} is too old; the mock needs Redis >= 7 (or Valkey)")
         self._admit = self._r.register_script(_ADMIT)
         self._commit = self._r.register_script(_COMMIT)
-        self._put_d = self._r.register_script(_PUT_DELIVERY)
+        self._put_d = self._r.register_script(PUT)
+        self._delete_d = self._r.register_script(DELETE)
         self._put_t = self._r.register_script(_PUT_TASK)
-        self._reclaim = self._r.register_script(_RECLAIM)
+        self._touch = self._r.register_script(TOUCH)
+        self._reclaim = self._r.register_script(RECLAIM)
         self._take_token = self._r.register_script(_TAKE_TOKEN)
         self.owner = secrets.token_hex(8)
         self._p = f"{P}|{self.owner}"
@@ -228,6 +196,9 @@ class RedisStore:
         self._closing = threading.Event()
         self._conn: Any = None  # the request path's own connection (`_call`), made on first use
         self._conn_lock = threading.Lock()
+        self._url = url
+        self._stale_ms = 0  # the reclaim bound last used (`beat` touches entries idle for TOUCH_AFTER of it)
+        self._ensure_group()
 
     def _call(self, *command: Any) -> Any:
         """One command on this store's own connection, outside redis-py's pool and command wrappers.
@@ -255,6 +226,10 @@ class RedisStore:
         except redis.exceptions.NoScriptError:
             self._r.script_load(script.script)
             return self._call("EVALSHA", script.sha, 0, *args)
+
+    def _ensure_group(self) -> None:
+        with contextlib.suppress(redis.ResponseError):  # BUSYGROUP: it exists
+            self._r.xgroup_create(P + STREAM, GROUP, id="0", mkstream=True)
 
     @staticmethod
     def _ids(values: Any) -> list[str]:
@@ -341,15 +316,10 @@ class RedisStore:
 
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
-        finished = "0" if data.get("status", "pending") == "pending" else "1"
-        self._put_d(args=[self._p, delivery_id, dumps(data), finished, str(self._journal_limit)])
+        self._put_d(args=[self._p, delivery_id, dumps(data), finished_flag(data), str(self._journal_limit)])
 
     def delete_delivery(self, delivery_id: str) -> None:
-        with self._r.pipeline() as pipe:
-            for name in ("d:order", "d:pending", "d:fin"):
-                pipe.zrem(P + name, delivery_id)
-            pipe.hdel(P + "d", delivery_id)
-            pipe.execute()
+        self._delete_d(args=[self._p, delivery_id])
 
     def _deliveries(self, index: str) -> list[dict[str, Any]]:
         ids = self._ids(self._r.zrange(P + index, 0, -1))
@@ -363,11 +333,20 @@ class RedisStore:
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return self._deliveries("d:pending")
 
+    # -- sharing: the outbox stream (mock_server.store.redis_outbox) ------------------------------------
+    def delivery_stream(self) -> RedisDeliveryStream:
+        return RedisDeliveryStream(self._url, prefix=P, consumer=self.owner, journal_limit=self._journal_limit)
+
     def beat(self, now: float) -> None:
-        self._r.hset(P + "beats", self.owner, repr(now))
+        """Touch this process's stream entries that have idled for TOUCH_AFTER of the reclaim bound (Redis's
+        own idle clock, so `now` is not needed): a live holder's retries never look dead."""
+        if self._stale_ms:
+            self._touch(args=[self._p, str(int(self._stale_ms * TOUCH_AFTER))])
 
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
-        found = self._reclaim(args=[self._p, repr(now), repr(stale_after)])
+        """XAUTOCLAIM the entries idle for more than `stale_after` s (their holder died); their records."""
+        self._stale_ms = max(1, int(stale_after * 1000))
+        found = self._reclaim(args=[self._p, str(self._stale_ms)])
         return [loads(b) for b in found if b]
 
     # -- rate limits (mock_server.ratelimit.Buckets, shared by every process) ------------------------------
@@ -459,6 +438,7 @@ class RedisStore:
         names = [k for k in self._r.scan_iter(match=P + "*", count=1000) if k != keep]
         for i in range(0, len(names), 500):
             self._r.delete(*names[i : i + 500])
+        self._ensure_group()
 
     def close(self) -> None:
         self._closing.set()

@@ -209,6 +209,9 @@ class SqliteStore:
             rows = self._db.execute("SELECT body FROM delivery WHERE fin IS NULL ORDER BY seq").fetchall()
         return [loads(r[0]) for r in rows]
 
+    def delivery_stream(self) -> None:
+        return None  # a process holds the deliveries it writes (`owner`), until `reclaim()` by another
+
     def beat(self, now: float) -> None:
         with self._tx() as db:
             db.execute(

@@ -15,8 +15,11 @@ Rules:
 - Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed
   (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window this module times.
 - With a persistent store, pending deliveries are reloaded by `start()` and resume where they were, and
-  finished ones refill the journal. The service writes a transition's deliveries in the same store
-  transaction as the task (`prepare()` builds them without I/O, `accept()` queues them once committed).
+  finished ones refill the journal. On a store with a shared delivery stream (Redis), a process sends
+  only what it holds: what it read from the stream (`outbox.StreamIntake`) or took over from a dead
+  process; its records go back in one write per tick. The process that wrote a delivery does not queue it.
+- The service writes a transition's deliveries in the same store transaction as the task (`prepare()`
+  builds them without I/O, `accept()` queues them once committed).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, LazyHttpSe
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
 from mock_server.webhooks.lanes import Lanes
+from mock_server.webhooks.outbox import StreamIntake
 from mock_server.webhooks.policy import Allowlist, receiver_of
 from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
@@ -51,6 +55,8 @@ from mock_server.webhooks.signing import Signer
 
 if TYPE_CHECKING:  # imported by LazyHttpSender at the first delivery, not at startup
     import httpx2
+
+    from mock_server.store import DeliveryStream
 
 __all__ = ["DeliveryStore", "WebhookDispatcher"]
 
@@ -64,6 +70,7 @@ class DeliveryStore(Protocol):
     def delete_delivery(self, delivery_id: str) -> None: ...
     def deliveries(self) -> list[dict[str, Any]]: ...
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]: ...
+    def delivery_stream(self) -> DeliveryStream | None: ...
     def get_meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
 
@@ -129,6 +136,9 @@ class WebhookDispatcher:
         self._active_sender: WebhookSender | None = None
         self._token: Any = None
         self._thread: int | None = None
+        self._stream = store.delivery_stream() if store is not None else None
+        self._intake: StreamIntake | None = None
+        self._held: set[str] = set()  # with a stream: the pending deliveries this process holds
 
     # -- lifespan ---------------------------------------------------------------------------------
 
@@ -149,12 +159,18 @@ class WebhookDispatcher:
                 self._active_sender = HttpSender(self._client, timeout=s.timeout, excerpt_limit=s.excerpt_limit)
         else:
             self._active_sender = self._sender
+        if self._stream is not None:  # closed after the task group ends: what is left is written then
+            self._intake = StreamIntake(self._stream, take=self.resume, on_error=self._on_error)
+            stack.push_async_callback(self._intake.aclose)
         tg = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tg.cancel_scope.cancel)
         self._stack = stack
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
         self._tg = tg
+        if self._intake is not None:
+            tg.start_soon(self._intake.read_loop)
+            tg.start_soon(self._intake.flush_loop)
         self._pump()  # what was queued before start()
         self._resume()
 
@@ -172,6 +188,8 @@ class WebhookDispatcher:
         # with a store, the deliveries that were waiting are pending there, for that start.
         self._lanes = self._new_lanes()
         self._queued.clear()
+        self._held.clear()  # the store still has them pending, in this process's stream entries: reclaimed
+        self._intake = None
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
@@ -185,6 +203,7 @@ class WebhookDispatcher:
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
             self._forget(delivery.delivery_id)
         self.journal.clear()
+        self._held.clear()
         self._epoch += 1
         if self._store is not None:
             self._store.set_meta(EPOCH, str(self._epoch))
@@ -238,6 +257,8 @@ class WebhookDispatcher:
 
     def _accept(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
+            if self._stream is not None and not delivery.finished:
+                continue  # in the stream: whichever process reads it journals and sends it
             self.journal.put(delivery)
             if delivery.finished:
                 continue
@@ -311,6 +332,12 @@ class WebhookDispatcher:
             )
         else:
             delivery = replace(delivery, next_attempt_at=now)
+        if self._stream is not None and delivery_id not in self._held:
+            # Not ours: written pending, a finished one re-enters the stream (any process may send it); one
+            # pending elsewhere stays with its holder, which sends it at its own next attempt.
+            assert self._store is not None
+            self._store.put_delivery(delivery_id, delivery.to_stored())
+            return delivery
         self._save(delivery)
         self._submit((delivery_id,), now)
         return delivery
@@ -388,7 +415,11 @@ class WebhookDispatcher:
 
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
-        if self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
+        if self._intake is not None and delivery.delivery_id in self._held:  # written with this tick's others
+            if delivery.finished:
+                self._held.discard(delivery.delivery_id)
+            self._intake.save(delivery.delivery_id, delivery.to_stored())
+        elif self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
             self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
 
     def _known(self, delivery_id: str) -> Delivery | None:
@@ -422,12 +453,21 @@ class WebhookDispatcher:
                 continue
             if delivery.delivery_id in self._timers:
                 continue
-            if self._known(delivery.delivery_id) is not None:
+            if self._stream is not None:
+                if delivery.finished or delivery.delivery_id in self._held:
+                    continue  # this process holds (and queued) it already
+                self._held.add(delivery.delivery_id)
+            elif self._known(delivery.delivery_id) is not None:
                 continue  # this process journaled (and queued) it already
             self.journal.put(delivery)
             if delivery.finished:
                 continue
-            self._submit((delivery.delivery_id,), max(now, delivery.next_attempt_at or now))
+            at = max(now, delivery.next_attempt_at or now)
+            window = self._order_windows.pop(delivery.delivery_id, None)  # planned here by prepare()
+            if window is not None:
+                self._hold_or_swap(delivery, at, window)
+            else:
+                self._submit((delivery.delivery_id,), at)
 
     async def _run(self, receiver: str, batch: Batch) -> None:
         """Send `batch`, then whatever the lanes hand out next, until nothing is ready."""

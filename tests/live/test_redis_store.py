@@ -1,4 +1,5 @@
-"""The store contract on a real redis-server (the session's own, on a free port), plus what only Redis adds."""
+"""The store contract on a real redis-server (the session's own, on a free port), plus what only Redis adds:
+the outbox stream's claim logic (who holds a pending delivery, XACK on finish, XAUTOCLAIM of a silent holder)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from tests.unit.test_store import (  # the same contract tests, run here against
     test_next_block_never_repeats_a_range,
     test_processing_and_filters,
     test_put_get_round_trip,
-    test_reclaim_takes_over_pending_deliveries_of_silent_processes_only,
     test_reset_clears_everything,
     test_reset_keeps_meta_such_as_the_clock,
     test_usage_accumulates_per_key,
@@ -36,7 +36,6 @@ __all__ = [
     "test_next_block_never_repeats_a_range",
     "test_processing_and_filters",
     "test_put_get_round_trip",
-    "test_reclaim_takes_over_pending_deliveries_of_silent_processes_only",
     "test_reset_clears_everything",
     "test_reset_keeps_meta_such_as_the_clock",
     "test_usage_accumulates_per_key",
@@ -125,3 +124,101 @@ def test_token_buckets_are_shared_and_refill_on_the_given_clock(redis_url: str) 
     finally:
         one.close()
         two.close()
+
+
+# -- the outbox stream (mock_server.store.redis_outbox) --------------------------------------------------------
+STREAM, GROUP = "shuyou:d:s", "senders"
+
+
+def redis_pair(url: str) -> tuple[Any, Any]:
+    from mock_server.store.redis import RedisStore
+
+    return RedisStore(url, journal_limit=10), RedisStore(url, journal_limit=10)
+
+
+def held_by(client: Any) -> dict[str, int]:
+    """Stream entries per consumer (the group's PEL)."""
+    return {str(c["name"]): int(c["pending"]) for c in client.xinfo_consumers(STREAM, GROUP) if c["pending"]}
+
+
+def idle_for(client: Any, consumer: str, ms: int) -> None:
+    """Make `consumer`'s entries look idle for `ms` (XCLAIM IDLE): Redis's idle clock, without waiting for it."""
+    ids = [e["message_id"] for e in client.xpending_range(STREAM, GROUP, "-", "+", 1000, consumername=consumer)]
+    client.xclaim(STREAM, GROUP, consumer, 0, ids, idle=ms, justid=True)
+
+
+@pytest.mark.anyio
+async def test_a_pending_delivery_is_held_by_the_one_process_that_reads_it(redis_url: str) -> None:
+    one, two = redis_pair(redis_url)
+    reader_one, reader_two = one.delivery_stream(), two.delivery_stream()
+    try:
+        one.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.0, outbox=[("d1", {"status": "pending"})])
+        assert await reader_one.read(10, 1) == [{"status": "pending"}]
+        assert await reader_two.read(10, 1) == []  # read once, by one consumer
+        assert held_by(one._r) == {one.owner: 1}
+    finally:
+        await reader_one.aclose()
+        await reader_two.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_retry_keeps_the_entry_and_a_finished_record_acknowledges_it_in_the_same_write(redis_url: str) -> None:
+    one, _ = redis_pair(redis_url)
+    reader = one.delivery_stream()
+    try:
+        one.put_delivery("d1", {"status": "pending", "n": 0})
+        await reader.read(10, 1)
+        await reader.save([("d1", {"status": "pending", "n": 1})])  # a failed attempt, retried later
+        assert (one._r.xlen(STREAM), held_by(one._r)) == (1, {one.owner: 1})
+        await reader.save([("d1", {"status": "delivered", "n": 2}), ("d2", {"status": "exhausted"})])
+        assert (one._r.xlen(STREAM), held_by(one._r)) == (0, {})
+        assert (one.pending_deliveries(), [d["status"] for d in one.deliveries()]) == ([], ["delivered", "exhausted"])
+    finally:
+        await reader.aclose()
+
+
+@pytest.mark.anyio
+async def test_the_entries_of_a_silent_holder_are_taken_over_once_with_xautoclaim(redis_url: str) -> None:
+    holder, taker = redis_pair(redis_url)
+    reader = holder.delivery_stream()
+    try:
+        holder.put_delivery("d1", {"status": "pending", "n": 1})
+        await reader.read(10, 1)
+        assert taker.reclaim(0.0, 5.0) == []  # idle for less than 5 s: its holder may be alive
+        idle_for(holder._r, holder.owner, 6000)
+        assert taker.reclaim(0.0, 5.0) == [{"status": "pending", "n": 1}]  # its current record
+        assert taker.reclaim(0.0, 5.0) == []  # once
+        assert held_by(holder._r) == {taker.owner: 1}
+    finally:
+        await reader.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_live_holder_touches_its_waiting_entries_so_nobody_takes_them(redis_url: str) -> None:
+    holder, other = redis_pair(redis_url)
+    reader = holder.delivery_stream()
+    try:
+        holder.reclaim(0.0, 5.0)  # its sweep: sets the bound its beats keep its entries under
+        holder.put_delivery("d1", {"status": "pending", "n": 1})
+        await reader.read(10, 1)
+        idle_for(holder._r, holder.owner, 6000)  # e.g. a retry due in an hour
+        holder.beat(0.0)
+        assert other.reclaim(0.0, 5.0) == []
+        assert held_by(holder._r) == {holder.owner: 1}
+    finally:
+        await reader.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_reset_elsewhere_does_not_stop_a_reader(redis_url: str) -> None:
+    one, two = redis_pair(redis_url)
+    reader = one.delivery_stream()
+    try:
+        one.put_delivery("d1", {"status": "pending"})
+        two.reset()  # every key, the stream and its group with them
+        assert one._r.xlen(STREAM) == 0
+        assert await reader.read(10, 1) == []
+        two.put_delivery("d2", {"status": "pending", "n": 2})
+        assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
+    finally:
+        await reader.aclose()

@@ -1,0 +1,236 @@
+"""The Redis webhook outbox: a stream with one consumer group, its Lua, and the asyncio consumer that reads it.
+
+Model (every process on one Redis is a consumer of the group `senders` on the stream `shuyou:d:s`, named by
+its random owner token):
+
+- A pending delivery record written by a transition (`admit`/`commit`'s script) or by `put_delivery` is
+  XADDed to the stream in the same script, unless it has an entry already (`d:entry` maps delivery id ->
+  entry id). The entry carries the record, so a read needs no second round trip.
+- Each process reads new entries with XREADGROUP (`DeliveryStream.read`, BLOCK, COUNT): what a process
+  read is in its pending entries list (PEL) and it alone sends it (lanes, retries on its scheduler). The
+  process that wrote a delivery does not queue it itself, so deliveries spread over the processes.
+- A finished record (delivered, exhausted, gone, blocked) is written by the script that XACKs and XDELs its
+  entry (`DeliveryStream.save`, every finished record of one event-loop tick in ONE script call): the
+  stream holds exactly the pending deliveries. A retry due later is a pending record written the same way;
+  its entry stays in the holder's PEL.
+- A live process's entries must not look dead while they wait for a retry or behind a slow receiver: its
+  sweep (`beat`, every `peers.SWEEP` s) resets the idle time of its own entries idle for more than
+  `TOUCH_AFTER` of the reclaim bound (XPENDING IDLE + XCLAIM ... JUSTID to itself; O(entries touched)).
+  A killed process touches nothing, so after `stale_after` s its entries are taken by the next sweep of a
+  live one with XAUTOCLAIM (min-idle-time), which resumes them with their stored record (same
+  `webhook-id`, attempts so far). Consumers with no entries left, idle as long, are deleted from the group.
+- Every script first makes sure the group exists (a reset deletes every key, the group with them), and
+  XREADGROUP re-creates it on NOGROUP, so a reset on one process never stops another's consumer.
+
+Measured 2026-12-02 06:3x UTC on the 2-core dev VM (see `bench/bench_redis_client.py`; figures in the README):
+the asyncio client costs more CPU per call than the sync one, but does not block the event loop while
+Redis answers and pipelines: so the request path keeps the sync client, and the delivery path uses
+asyncio with one script call per tick for all finished records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from mock_server.store.codec import OutboxRecord, dumps, loads
+
+__all__ = ["DELIVERY_LUA", "GROUP", "STREAM", "TOUCH_AFTER", "RedisDeliveryStream", "finished_flag"]
+
+STREAM = "d:s"
+GROUP = "senders"
+TOUCH_AFTER = 0.4
+"""A process touches its entries idle for more than this share of the reclaim bound (`stale_after`)."""
+
+# Needs P (the key prefix). put_delivery: upsert the record, keep insertion order, bound the finished journal
+# and keep the stream equal to the pending deliveries.
+DELIVERY_LUA = """
+local S, G = P..'d:s', 'senders'
+local function ensure_group()
+  redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
+end
+local function put_delivery(id, json, finished, limit)
+  local seq = redis.call('ZSCORE', P..'d:order', id)
+  if not seq then
+    seq = redis.call('INCR', P..'seq:d')
+    redis.call('ZADD', P..'d:order', seq, id)
+  end
+  redis.call('HSET', P..'d', id, json)
+  local entry = redis.call('HGET', P..'d:entry', id)
+  if finished == '1' then
+    if entry then
+      redis.call('XACK', S, G, entry)
+      redis.call('XDEL', S, entry)
+      redis.call('HDEL', P..'d:entry', id)
+    end
+    redis.call('ZREM', P..'d:pending', id)
+    local fin = redis.call('INCR', P..'seq:fin')
+    redis.call('ZADD', P..'d:fin', fin, id)
+    local old = redis.call('ZRANGEBYSCORE', P..'d:fin', '-inf', fin - limit)
+    for _, victim in ipairs(old) do
+      redis.call('HDEL', P..'d', victim)
+      redis.call('ZREM', P..'d:order', victim)
+      redis.call('ZREM', P..'d:fin', victim)
+    end
+  else
+    redis.call('ZREM', P..'d:fin', id)
+    redis.call('ZADD', P..'d:pending', seq, id)
+    if not entry then
+      redis.call('HSET', P..'d:entry', id, redis.call('XADD', S, '*', 'd', id, 'r', json))
+    end
+  end
+end
+local function delete_delivery(id)
+  local entry = redis.call('HGET', P..'d:entry', id)
+  if entry then
+    redis.call('XACK', S, G, entry)
+    redis.call('XDEL', S, entry)
+    redis.call('HDEL', P..'d:entry', id)
+  end
+  for _, name in ipairs({'d:order', 'd:pending', 'd:fin'}) do redis.call('ZREM', P..name, id) end
+  redis.call('HDEL', P..'d', id)
+end
+"""
+
+_HEAD = "local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')\n"
+
+# ARGV: prefix|owner, journal limit, (id, json, finished) triples
+_SAVE = (
+    _HEAD
+    + DELIVERY_LUA
+    + """
+local limit, i = tonumber(ARGV[2]), 3
+while ARGV[i] do
+  put_delivery(ARGV[i], ARGV[i + 1], ARGV[i + 2], limit)
+  i = i + 3
+end
+return 1
+"""
+)
+
+# ARGV: prefix|owner, idle ms: reset the idle time of this consumer's entries idle longer than that
+TOUCH = (
+    _HEAD
+    + DELIVERY_LUA
+    + """
+local start, touched = '-', 0
+while touched < 100000 do
+  local page = redis.pcall('XPENDING', S, G, 'IDLE', ARGV[2], start, '+', 1000, OWNER)
+  if page.err then ensure_group() return touched end
+  if #page == 0 then return touched end
+  for i = 1, #page, 500 do
+    local ids = {}
+    for j = i, math.min(i + 499, #page) do ids[#ids + 1] = page[j][1] end
+    ids[#ids + 1] = 'JUSTID'
+    redis.call('XCLAIM', S, G, OWNER, 0, unpack(ids))
+  end
+  touched = touched + #page
+  if #page < 1000 then return touched end
+  start = '(' .. page[#page][1]
+end
+return touched
+"""
+)
+
+# ARGV: prefix|owner, min idle ms: take (XAUTOCLAIM) the entries idle longer than that; their current records
+RECLAIM = (
+    _HEAD
+    + DELIVERY_LUA
+    + """
+ensure_group()
+local out, cursor = {}, '0-0'
+repeat
+  local r = redis.call('XAUTOCLAIM', S, G, OWNER, ARGV[2], cursor, 'COUNT', 500)
+  cursor = r[1]
+  for _, e in ipairs(r[2]) do
+    if e and e[2] then
+      local id = e[2][2]
+      local body = redis.call('HGET', P..'d', id)
+      if body and redis.call('HGET', P..'d:entry', id) == e[1] then
+        out[#out + 1] = body
+      else
+        redis.call('XACK', S, G, e[1])
+        redis.call('XDEL', S, e[1])
+      end
+    end
+  end
+until cursor == '0-0' or #out >= 10000
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', S, G)) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['name'] ~= OWNER and info['pending'] == 0 and info['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', S, G, info['name'])
+  end
+end
+return out
+"""
+)
+
+# ARGV: prefix|owner, delivery id
+DELETE = _HEAD + DELIVERY_LUA + "\ndelete_delivery(ARGV[2])\nreturn 1\n"
+
+# ARGV: prefix|owner, delivery id, json, finished, journal limit
+PUT = _HEAD + DELIVERY_LUA + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
+
+
+def finished_flag(data: Any) -> str:
+    """'1' for a finished record (any status but pending), as the scripts take it."""
+    return "0" if data.get("status", "pending") == "pending" else "1"
+
+
+class RedisDeliveryStream:
+    """This process's consumer of the outbox stream, on redis-py's asyncio client (hiredis parser).
+
+    Made by `RedisStore.delivery_stream()`; used on the event loop that runs the webhook dispatcher only.
+    """
+
+    def __init__(self, url: str, *, prefix: str, consumer: str, journal_limit: int) -> None:
+        self.consumer = consumer
+        self._url = url
+        self._prefix = prefix
+        self._args = f"{prefix}|{consumer}"
+        self._journal_limit = str(journal_limit)
+        self._r: redis.asyncio.Redis | None = None
+        self._save: Any = None
+
+    def _client(self) -> redis.asyncio.Redis:
+        if self._r is None:  # made on the loop that uses it (the dispatcher's)
+            self._r = redis.asyncio.Redis.from_url(self._url, decode_responses=True, socket_connect_timeout=5)
+            self._save = self._r.register_script(_SAVE)
+        return self._r
+
+    async def read(self, count: int, block_ms: int) -> list[dict[str, Any]]:
+        """Up to `count` records of deliveries nobody read yet (now this process's), waiting `block_ms` at most."""
+        r = self._client()
+        key = self._prefix + STREAM
+        try:
+            reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            try:  # deleted by a reset: make it again (at 0: entries written meanwhile are read)
+                await r.xgroup_create(key, GROUP, id="0", mkstream=True)
+            except redis.ResponseError as busy:
+                if "BUSYGROUP" not in str(busy):
+                    raise
+            return []
+        found: Any = reply or ()  # [[stream, [(entry id, {field: value})]]] (RESP2, decoded)
+        return [loads(fields["r"]) for _, entries in found for _, fields in entries if fields]
+
+    async def save(self, records: Sequence[OutboxRecord]) -> None:
+        """Write delivery records in one script call; a finished one's entry is acknowledged with it."""
+        if not records:
+            return
+        self._client()
+        args = [self._args, self._journal_limit]
+        for delivery_id, data in records:
+            args += [delivery_id, dumps(data), finished_flag(data)]
+        await self._save(args=args)
+
+    async def aclose(self) -> None:
+        r, self._r = self._r, None
+        if r is not None:
+            await r.aclose()
