@@ -13,6 +13,11 @@ against the spec); the API client that creates tasks runs in another subprocess.
    deliveries to a second receiver that answers after 2 s (`--delay 2`), then right after 64 to a third
    that never answers in time (`--delay 600`); prints the delays and the same-run ratios.
 
+`--compare redis://host:port/db` runs the burst phase only, on a memory-store mock and on a Redis-store
+mock side by side in this process, in alternating rounds (`--rounds`), and prints each round's
+deliveries/s, this process's CPU per delivery (both mocks live in it) and redis-server's (when it runs
+on this machine), and the same-run Redis/memory ratios (issue 9: >= 1,500 deliveries/s on Redis).
+
 Prints deliveries/s and p50/p99 delay. Bounded (every wait has a deadline) and self-stopping.
 Target (issue 4): >= 2,000 deliveries/s and p99 < 50 ms on 2 cores.
 Measured 2026-11-26 on the 2-core dev VM (other jobs running, load ~2.4): burst 2,635-2,789 deliveries/s;
@@ -20,6 +25,7 @@ paced 375 creates/s: p50 0.8 ms, p99 3.4 ms; unpaced, the API saturates the mock
 creates/s and the webhook delay grows to p99 ~75-110 ms (deliveries queue behind API work, by design).
 
     python bench/bench_webhooks.py [--tasks 3000] [--rate 400] [--concurrency 32]
+    python bench/bench_webhooks.py --compare redis://127.0.0.1:6379/15 [--rounds 5]   # flushes nothing
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -237,6 +243,51 @@ def isolation(dispatcher: Any, receiver: str, healthy: int, slow: int, hanging: 
                 proc.kill()
 
 
+def redis_cpu(url: str) -> float:
+    """redis-server's utime + stime (s) when it runs on this machine, else nan."""
+    import redis
+    from bench_mock import cpu_seconds  # bench/ is on sys.path (the script's own folder)
+
+    with redis.Redis.from_url(url) as client:
+        return cpu_seconds(int(client.info("server")["process_id"]))
+
+
+def compare(receiver: str, store_url: str, settings: Settings, tasks: int, rounds: int) -> None:
+    """Burst rounds on memory and on `store_url`, alternating which goes first; same-run ratios."""
+    stores = ["memory", store_url]
+    apps = {name: create_app(replace(settings, store=name)) for name in stores}
+    servers = {name: serve_in_thread(app) for name, app in apps.items()}
+    rates: dict[str, list[float]] = {name: [] for name in stores}
+    cpus: dict[str, list[float]] = {name: [] for name in stores}
+    try:
+        for round_ in range(rounds):
+            for name in stores if round_ % 2 == 0 else stores[::-1]:
+                httpx2.delete(f"{receiver}/deliveries")
+                ids = [f"c{round_:02x}{stores.index(name)}{i:028x}" for i in range(tasks)]
+                cpu0, rcpu0 = time.process_time(), redis_cpu(store_url)
+                t0 = fire(apps[name].state.webhooks, f"{receiver}/webhook", ids)
+                receipts = wait_for_receipts(receiver, tasks, timeout=120)
+                cpu = (time.process_time() - cpu0) / tasks * 1e6
+                rcpu = (redis_cpu(store_url) - rcpu0) / tasks * 1e6
+                bad = [r for r in receipts if not r["verified"] or r["schema_errors"] or r["answered"] != 200]
+                rate = tasks / (max(r["received_at"] for r in receipts) - t0)
+                rates[name].append(rate)
+                cpus[name].append(cpu)
+                label = "memory" if name == "memory" else "redis"
+                print(
+                    f"round {round_ + 1} {label:6}: {rate:7,.0f} deliveries/s, mock CPU {cpu:5.0f} us/delivery"
+                    + (f", redis-server {rcpu:4.0f} us" if label == "redis" else "")
+                    + (f", {len(bad)} rejected/invalid" if bad else "")
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+    mem, red = statistics.median(rates["memory"]), statistics.median(rates[store_url])
+    cmem, cred = statistics.median(cpus["memory"]), statistics.median(cpus[store_url])
+    print(f"median of {rounds} rounds: memory {mem:,.0f}/s, redis {red:,.0f}/s = {red / mem:.2f}x same run")
+    print(f"  mock CPU per delivery: memory {cmem:.0f} us, redis {cred:.0f} us = {cred / cmem:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tasks", type=int, default=3000)
@@ -251,6 +302,8 @@ def main() -> int:
     parser.add_argument("--slow", type=int, default=200, help="deliveries to the slow receiver (isolation)")
     parser.add_argument("--hanging", type=int, default=64, help="deliveries to the hanging receiver (isolation)")
     parser.add_argument("--store", default="memory", help="memory, sqlite:///path.db or redis://host:port/db")
+    parser.add_argument("--compare", metavar="REDIS_URL", help="burst rounds on memory vs this Redis store only")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of --compare")
     args = parser.parse_args()
     python = sys.version.split()[0]
     print(f"bench_webhooks: {args.tasks} tasks, store {args.store}, {os.cpu_count()} CPUs, python {python}")
@@ -262,6 +315,13 @@ def main() -> int:
             concurrency=args.concurrency, receiver_concurrency=args.receiver_concurrency, journal_limit=100_000
         ),
     )
+    if args.compare:
+        try:
+            compare(receiver, args.compare, settings, args.tasks, args.rounds)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        return 0
     app = create_app(settings)
     server = serve_in_thread(app)
     try:

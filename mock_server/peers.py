@@ -4,12 +4,13 @@ Rules: on a store that several processes share (`store.multiprocess`), the clock
 the store before every HTTP request (`ClockSyncMiddleware`), so an advance on one process is seen by
 all before their next answer; a store that announces changes (`track_meta`/`meta_changed`, Redis
 pub/sub with acknowledgements) is read only after one was announced, not on every request.
-Every `SWEEP` seconds (wall time) each process records that it is alive (`store.beat`), settles
-the tasks that are due whoever created them (`store.due`; `commit()` is conditional, so a task
-settles exactly once), and takes over the pending webhook deliveries of any process not seen for
-`STALE` seconds (`store.reclaim`, atomic: one taker), which it then sends with their original
-`webhook-id`. On any store the clock offset is restored at start and written on every advance (it
-survives a restart).
+Every `SWEEP` seconds (wall time) each process shows that it is alive (`store.beat`: SQLite writes
+a heartbeat; Redis touches the idle time of the outbox stream entries it holds), settles the tasks
+that are due whoever created them (`store.due`; `commit()` is conditional, so a task settles exactly
+once), and takes over the pending webhook deliveries held by any process not seen for `STALE`
+seconds (`store.reclaim`, atomic, one taker; on Redis XAUTOCLAIM of entries idle that long), which
+it then sends with their original `webhook-id`. On any store the clock offset is restored at start
+and written on every advance (it survives a restart).
 
 Rules set at runtime (`PUT /_mock/rules`, and the file's rules again after `/_mock/reset`) are kept in the
 store too (`RULES`, with the config rules they replaced): every process sharing the store adopts them before
@@ -35,8 +36,11 @@ RULES = "rules"
 """Meta key: JSON `{"base": <the config rules replaced>, "rules": <the rules in force>}`."""
 SWEEP = 0.25
 """Wall seconds between two sweeps (heartbeat, due tasks, dead processes' deliveries)."""
-STALE = 1.5
-"""Wall seconds without a heartbeat after which a process counts as dead and its deliveries are taken over."""
+STALE = 3.0
+"""Wall seconds without a sign of life after which a process counts as dead and its deliveries are taken over.
+
+12 sweeps: a process whose event loop is held up (a settle of 1,000 tasks takes ~0.5 s on a loaded 2-core
+machine) is not taken for dead, at the price of a restart resuming a killed process's deliveries 3 s later."""
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 

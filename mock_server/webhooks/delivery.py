@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import anyio
 
 if TYPE_CHECKING:  # httpx2 is imported at the first delivery, not at startup (~75 ms; bench/bench_startup.py)
+    from contextlib import AsyncExitStack
+
     import httpx2
 
-__all__ = ["Answer", "DeliveryFailed", "HttpSender", "LazyHttpSender", "WebhookSender"]
+    from mock_server.webhooks.settings import WebhookSettings
+
+__all__ = ["Answer", "DeliveryFailed", "HttpSender", "LazyHttpSender", "WebhookSender", "sender_for"]
 
 FailureKind = Literal["timeout", "connect", "transport"]
 
@@ -151,3 +155,14 @@ class LazyHttpSender:
         client, self._client, self._sender = self._client, None, None
         if client is not None:
             await client.aclose()
+
+
+def sender_for(settings: WebhookSettings, client: httpx2.AsyncClient | None, stack: AsyncExitStack) -> WebhookSender:
+    """`client`'s sender, or (None) our own lazily made client's, which `stack` closes."""
+    if client is not None:
+        return HttpSender(client, timeout=settings.timeout, excerpt_limit=settings.excerpt_limit)
+    lazy = LazyHttpSender(
+        timeout=settings.timeout, excerpt_limit=settings.excerpt_limit, max_idle_per_host=settings.receiver_concurrency
+    )
+    stack.push_async_callback(lazy.aclose)
+    return lazy

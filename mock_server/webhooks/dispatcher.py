@@ -43,7 +43,7 @@ from mock_server.errors import SettingsError
 from mock_server.peers import STALE
 from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
-from mock_server.webhooks.delivery import DeliveryFailed, HttpSender, LazyHttpSender, WebhookSender
+from mock_server.webhooks.delivery import DeliveryFailed, WebhookSender, sender_for
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
 from mock_server.webhooks.lanes import Lanes
@@ -138,7 +138,6 @@ class WebhookDispatcher:
         self._thread: int | None = None
         self._stream = store.delivery_stream() if store is not None else None
         self._intake: StreamIntake | None = None
-        self._held: set[str] = set()  # with a stream: the pending deliveries this process holds
 
     # -- lifespan ---------------------------------------------------------------------------------
 
@@ -147,18 +146,7 @@ class WebhookDispatcher:
         if self._stack is not None:
             return
         stack = AsyncExitStack()
-        if self._sender is None:
-            s = self.settings
-            if self._client is None:  # our own client, made at the first delivery, closed by aclose()
-                lazy = LazyHttpSender(
-                    timeout=s.timeout, excerpt_limit=s.excerpt_limit, max_idle_per_host=s.receiver_concurrency
-                )
-                stack.push_async_callback(lazy.aclose)
-                self._active_sender = lazy
-            else:
-                self._active_sender = HttpSender(self._client, timeout=s.timeout, excerpt_limit=s.excerpt_limit)
-        else:
-            self._active_sender = self._sender
+        self._active_sender = self._sender or sender_for(self.settings, self._client, stack)
         if self._stream is not None:  # closed after the task group ends: what is left is written then
             self._intake = StreamIntake(self._stream, take=self.resume, on_error=self._on_error)
             stack.push_async_callback(self._intake.aclose)
@@ -188,8 +176,7 @@ class WebhookDispatcher:
         # with a store, the deliveries that were waiting are pending there, for that start.
         self._lanes = self._new_lanes()
         self._queued.clear()
-        self._held.clear()  # the store still has them pending, in this process's stream entries: reclaimed
-        self._intake = None
+        self._intake = None  # what it held stays pending in its stream entries, taken over at the next start
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
@@ -203,7 +190,8 @@ class WebhookDispatcher:
         for delivery in self.journal.list(status=DeliveryStatus.PENDING):
             self._forget(delivery.delivery_id)
         self.journal.clear()
-        self._held.clear()
+        if self._intake is not None:
+            self._intake.release_all()
         self._epoch += 1
         if self._store is not None:
             self._store.set_meta(EPOCH, str(self._epoch))
@@ -240,7 +228,7 @@ class WebhookDispatcher:
             url=url,
             payload=encode_payload(body),
             created_at=now,
-            chaos=self._plan_chaos(chaos),
+            chaos=plan(chaos, self._rng),
         )
         if not self._allows(url):
             return [replace(delivery, status=DeliveryStatus.BLOCKED)]
@@ -332,7 +320,7 @@ class WebhookDispatcher:
             )
         else:
             delivery = replace(delivery, next_attempt_at=now)
-        if self._stream is not None and delivery_id not in self._held:
+        if self._intake is not None and not self._intake.holds(delivery_id):
             # Not ours: written pending, a finished one re-enters the stream (any process may send it); one
             # pending elsewhere stays with its holder, which sends it at its own next attempt.
             assert self._store is not None
@@ -356,9 +344,6 @@ class WebhookDispatcher:
             except KeyError:
                 return candidate
             n += 1
-
-    def _plan_chaos(self, chaos: WebhookChaos) -> frozenset[str]:
-        return plan(chaos, self._rng)
 
     def _hold_or_swap(self, delivery: Delivery, at: float, window: float) -> None:
         self._cancel_held_timer()
@@ -415,18 +400,10 @@ class WebhookDispatcher:
 
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
-        if self._intake is not None and delivery.delivery_id in self._held:  # written with this tick's others
-            if delivery.finished:
-                self._held.discard(delivery.delivery_id)
-            self._intake.save(delivery.delivery_id, delivery.to_stored())
+        if self._intake is not None and self._intake.holds(delivery.delivery_id):  # with this tick's others
+            self._intake.save(delivery.delivery_id, delivery.to_stored(), finished=delivery.finished)
         elif self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
             self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
-
-    def _known(self, delivery_id: str) -> Delivery | None:
-        try:
-            return self.journal.get(delivery_id)
-        except KeyError:
-            return None
 
     def _forget(self, delivery_id: str) -> None:
         if self._store is not None:
@@ -453,11 +430,10 @@ class WebhookDispatcher:
                 continue
             if delivery.delivery_id in self._timers:
                 continue
-            if self._stream is not None:
-                if delivery.finished or delivery.delivery_id in self._held:
+            if self._intake is not None:
+                if delivery.finished or not self._intake.hold(delivery.delivery_id):
                     continue  # this process holds (and queued) it already
-                self._held.add(delivery.delivery_id)
-            elif self._known(delivery.delivery_id) is not None:
+            elif delivery.delivery_id in self.journal:
                 continue  # this process journaled (and queued) it already
             self.journal.put(delivery)
             if delivery.finished:

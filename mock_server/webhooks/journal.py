@@ -162,6 +162,9 @@ class DeliveryJournal:
     def __iter__(self) -> Iterator[Delivery]:
         return iter(list(self._by_id.values()))
 
+    def __contains__(self, delivery_id: object) -> bool:
+        return delivery_id in self._by_id
+
     def put(self, delivery: Delivery) -> None:
         key = delivery.delivery_id
         self._by_id[key] = delivery

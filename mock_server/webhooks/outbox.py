@@ -45,6 +45,22 @@ class StreamIntake:
         self._on_error = on_error
         self._unsaved: dict[str, Mapping[str, Any]] = {}
         self._wanted = anyio.Event()
+        self._held: set[str] = set()  # the pending deliveries this process holds (read, taken over)
+
+    def hold(self, delivery_id: str) -> bool:
+        """Count a delivery as this process's; False if it was already."""
+        if delivery_id in self._held:
+            return False
+        self._held.add(delivery_id)
+        return True
+
+    def holds(self, delivery_id: str) -> bool:
+        return delivery_id in self._held
+
+    def release_all(self) -> None:
+        """Forget what is held (a reset: the store's records and entries are gone too)."""
+        self._held.clear()
+        self._unsaved.clear()
 
     async def read_loop(self) -> None:
         """Until cancelled: read what nobody holds, hand it to `take`."""
@@ -58,7 +74,10 @@ class StreamIntake:
             if records:
                 self._take(records)
 
-    def save(self, delivery_id: str, record: Mapping[str, Any]) -> None:
+    def save(self, delivery_id: str, record: Mapping[str, Any], *, finished: bool) -> None:
+        """Write `record` with this tick's others; a finished delivery is no longer held."""
+        if finished:
+            self._held.discard(delivery_id)
         self._unsaved.pop(delivery_id, None)  # re-inserted: the batch keeps the order of the latest saves
         self._unsaved[delivery_id] = record
         self._wanted.set()

@@ -96,6 +96,42 @@ def test_kill_9_of_the_process_holding_pending_deliveries_the_other_delivers_the
     assert [d["answered"] for d in receiver.deliveries()].count(200) >= 5
 
 
+def stream_holders(redis_url: str) -> dict[str, int]:
+    """The outbox stream's pending entries per consumer (process), read from Redis beside the mocks."""
+    import redis
+
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        return {c["name"]: c["pending"] for c in client.xinfo_consumers("shuyou:d:s", "senders") if c["pending"]}
+
+
+def test_kill_9_of_the_stream_holder_with_retries_pending_the_other_takes_its_entries_and_delivers_once(
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
+) -> None:
+    receiver.set_behaviour(status=503)
+    holder = processes(redis_url)
+    with holder.client() as a:
+        for _ in range(5):
+            a.post("/v1/predictions", json={**BODY, "webhook": receiver.url})
+        a.post("/_mock/clock/advance", json={"seconds": 60})
+        eventually(lambda: len({d["webhook_id"] for d in receiver.deliveries()}) == 5, what="5 first attempts")
+        before = {d["webhook_id"]: d["body"]["data"]["task_id"] for d in receiver.deliveries()}
+        pending = a.get("/_mock/webhooks", params={"status": "pending"}).json()["deliveries"]
+        assert [d["next_attempt_at"] is not None for d in pending] == [True] * 5  # retries scheduled, not sent
+    assert list(stream_holders(redis_url).values()) == [5]  # all 5 entries in the holder's PEL
+    other = processes(redis_url)  # started after the reads: nothing left for its XREADGROUP
+    holder.kill()
+    receiver.set_behaviour(status=200)
+    with other.client() as b:
+        b.post("/_mock/clock/advance", json={"seconds": 3600})  # past any backoff
+        eventually(
+            lambda: len(b.get("/_mock/webhooks", params={"status": "delivered"}).json()["deliveries"]) == 5,
+            what="the surviving process takes the dead one's entries (XAUTOCLAIM) and delivers them",
+        )
+    answered = [(d["webhook_id"], d["body"]["data"]["task_id"]) for d in receiver.deliveries() if d["answered"] == 200]
+    assert sorted(answered) == sorted(before.items())  # once each, with the webhook-id of the first attempt
+    assert stream_holders(redis_url) == {}  # every entry acknowledged with its finished record
+
+
 def test_redeliver_on_one_process_of_a_delivery_the_other_made(
     processes: Callable[..., MockProcess], receiver: WebhookReceiver, redis_url: str
 ) -> None:
