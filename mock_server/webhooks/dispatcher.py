@@ -187,8 +187,9 @@ class WebhookDispatcher:
         self._queued.clear()
         self._cancel_held_timer()
         self._pairing.release()
-        for delivery in self.journal.list(status=DeliveryStatus.PENDING):
-            self._forget(delivery.delivery_id)
+        if self._store is not None:
+            for delivery in self.journal.list(status=DeliveryStatus.PENDING):
+                self._store.delete_delivery(delivery.delivery_id)
         self.journal.clear()
         if self._intake is not None:
             self._intake.release_all()
@@ -312,7 +313,8 @@ class WebhookDispatcher:
         delivery = self.get(delivery_id)
         if delivery.status is DeliveryStatus.BLOCKED:
             return delivery
-        self._cancel_timer(delivery_id)
+        if (handle := self._timers.pop(delivery_id, None)) is not None:
+            self._scheduler.cancel(handle)
         now = self._clock.now()
         if delivery.finished:
             delivery = replace(
@@ -393,21 +395,12 @@ class WebhookDispatcher:
             while (work := self._lanes.take()) is not None:
                 self._tg.start_soon(self._run, *work)
 
-    def _cancel_timer(self, delivery_id: str) -> None:
-        handle = self._timers.pop(delivery_id, None)
-        if handle is not None:
-            self._scheduler.cancel(handle)
-
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
         if self._intake is not None and self._intake.holds(delivery.delivery_id):  # with this tick's others
             self._intake.save(delivery.delivery_id, delivery.to_stored(), finished=delivery.finished)
         elif self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
             self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
-
-    def _forget(self, delivery_id: str) -> None:
-        if self._store is not None:
-            self._store.delete_delivery(delivery_id)
 
     def _resume(self) -> None:
         # On a store several processes share, pending deliveries are taken over from dead processes only
