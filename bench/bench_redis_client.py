@@ -5,6 +5,8 @@ runs, in alternating order, N calls of: a sync GET; an asyncio GET awaited one a
 in one pipeline of 100; and the outbox's own write (one EVALSHA with the records of 100 finished
 deliveries, as `RedisDeliveryStream.save` sends per event-loop tick) against 100 sync `put_delivery`
 calls. Prints this process's CPU (process_time) and wall time per call, and the ratios to sync.
+Then the cost of a live holder's sweep with `--held` (12,000) entries in its PEL: one `beat()` that
+touches all of them (redis-server CPU per entry, when it runs here) and one that finds none to touch.
 
     python bench/bench_redis_client.py redis://127.0.0.1:6379/15 [--calls 5000] [--rounds 3]
 
@@ -25,6 +27,7 @@ import redis
 import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mock_server.store.redis import RedisStore
 
@@ -37,11 +40,32 @@ def timed(run: Callable[[], None], calls: int) -> tuple[float, float]:
     return (time.process_time() - cpu) / calls * 1e6, (time.perf_counter() - wall) / calls * 1e6
 
 
+def touch(loop: asyncio.AbstractEventLoop, store: RedisStore, stream: object, url: str, held: int) -> None:
+    from bench_mock import cpu_seconds  # bench/ is on sys.path (the script's own folder)
+
+    store.reset()
+    store.reclaim(0.0, 3.0)  # the bound a sweep uses (peers.STALE): beat() touches entries idle > 1.5 s
+    for i in range(held):
+        store.put_delivery(f"h{i}", {"status": "pending", "n": i})
+    while loop.run_until_complete(stream.read(1000, 1)):  # type: ignore[attr-defined]
+        pass
+    ids = [e["message_id"] for e in store._r.xpending_range("shuyou:d:s", "senders", "-", "+", held)]
+    pid = int(store._r.info("server")["process_id"])
+    for case, idle in (("all idle 2 s, touched", 2000), ("none idle long enough", 0)):
+        for i in range(0, len(ids), 1000):
+            store._r.xclaim("shuyou:d:s", "senders", store.owner, 0, ids[i : i + 1000], idle=idle, justid=True)
+        cpu, wall = cpu_seconds(pid), time.perf_counter()
+        store.beat(0.0)
+        cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
+        print(f"  beat() with {held} held, {case:24} redis-server CPU {cpu * 1e3:5.1f} ms, wall {wall * 1e3:5.1f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("url")
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--held", type=int, default=12_000, help="entries held for the beat() case")
     args = parser.parse_args()
     n = args.calls - args.calls % 100
     sync = redis.Redis.from_url(args.url, decode_responses=True)
@@ -93,6 +117,7 @@ def main() -> int:
         cpu, wall = statistics.median(c for c, _ in values), statistics.median(w for _, w in values)
         base = base_put if name.startswith("finished") else base_cpu
         print(f"  {name:42} CPU {cpu:6.1f} us/call ({cpu / base:4.2f}x sync), wall {wall:6.1f} us/call")
+    touch(loop, store, stream, args.url, args.held)
     loop.run_until_complete(stream.aclose())
     loop.run_until_complete(aio.aclose())
     store.reset()

@@ -52,6 +52,7 @@ from mock_server.store.redis_outbox import (
     STREAM,
     TOUCH,
     TOUCH_AFTER,
+    TOUCH_PAGES,
     RedisDeliveryStream,
     finished_flag,
 )
@@ -340,8 +341,11 @@ class RedisStore:
     def beat(self, now: float) -> None:
         """Touch this process's stream entries that have idled for TOUCH_AFTER of the reclaim bound (Redis's
         own idle clock, so `now` is not needed): a live holder's retries never look dead."""
-        if self._stale_ms:
-            self._touch(args=[self._p, str(int(self._stale_ms * TOUCH_AFTER))])
+        start, idle = "-", str(int(self._stale_ms * TOUCH_AFTER))
+        for _ in range(TOUCH_PAGES if self._stale_ms else 0):
+            start = str(self._touch(args=[self._p, idle, start]))
+            if not start:
+                return
 
     def reclaim(self, now: float, stale_after: float) -> list[dict[str, Any]]:
         """XAUTOCLAIM the entries idle for more than `stale_after` s (their holder died); their records."""

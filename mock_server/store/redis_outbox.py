@@ -15,7 +15,11 @@ its random owner token):
   its entry stays in the holder's PEL.
 - A live process's entries must not look dead while they wait for a retry or behind a slow receiver: its
   sweep (`beat`, every `peers.SWEEP` s) resets the idle time of its own entries idle for more than
-  `TOUCH_AFTER` of the reclaim bound (XPENDING IDLE + XCLAIM ... JUSTID to itself; O(entries touched)).
+  `TOUCH_AFTER` of the reclaim bound (XPENDING IDLE + XCLAIM ... JUSTID to itself, in pages of 1,000;
+  O(entries touched)). Measured with 12,000 held entries (`bench/bench_redis_client.py`, 06:37 UTC, load
+  8): touching all of them costs redis-server 60 ms of CPU (5 us each; 12 script runs of ~5 ms, so no
+  other client waits longer than one), a sweep with none due 1 ms; each entry is touched about every
+  1.5-1.75 s, i.e. ~3.5 % of one Redis core for 12,000 deliveries waiting for retries.
   A killed process touches nothing, so after `stale_after` s its entries are taken by the next sweep of a
   live one with XAUTOCLAIM (min-idle-time), which resumes them with their stored record (same
   `webhook-id`, attempts so far). Consumers with no entries left, idle as long, are deleted from the group.
@@ -41,12 +45,13 @@ import redis.asyncio
 
 from mock_server.store.codec import OutboxRecord, dumps, loads
 
-__all__ = ["DELIVERY_LUA", "GROUP", "STREAM", "TOUCH_AFTER", "RedisDeliveryStream", "finished_flag"]
+__all__ = ["DELIVERY_LUA", "GROUP", "STREAM", "TOUCH_AFTER", "TOUCH_PAGES", "RedisDeliveryStream", "finished_flag"]
 
 STREAM = "d:s"
 GROUP = "senders"
-TOUCH_AFTER = 0.4
-"""A process touches its entries idle for more than this share of the reclaim bound (`stale_after`)."""
+TOUCH_AFTER = 0.5
+"""A process touches its entries idle for more than this share of the reclaim bound (`stale_after`): with
+`peers.STALE` 3 s, at 1.5 s, which leaves 1.5 s (6 sweeps) before another process may take them."""
 
 # Needs P (the key prefix). put_delivery: upsert the record, keep insertion order, bound the finished journal
 # and keep the stream equal to the pending deliveries.
@@ -114,29 +119,26 @@ return 1
 """
 )
 
-# ARGV: prefix|owner, idle ms: reset the idle time of this consumer's entries idle longer than that
+# ARGV: prefix|owner, idle ms, start: reset the idle time of up to TOUCH_PAGE of this consumer's entries idle longer
+# than that, from entry id `start` on; returns the next start ('' when done). Pages keep each run short (~5 ms).
 TOUCH = (
     _HEAD
     + DELIVERY_LUA
     + """
-local start, touched = '-', 0
-while touched < 100000 do
-  local page = redis.pcall('XPENDING', S, G, 'IDLE', ARGV[2], start, '+', 1000, OWNER)
-  if page.err then ensure_group() return touched end
-  if #page == 0 then return touched end
-  for i = 1, #page, 500 do
-    local ids = {}
-    for j = i, math.min(i + 499, #page) do ids[#ids + 1] = page[j][1] end
-    ids[#ids + 1] = 'JUSTID'
-    redis.call('XCLAIM', S, G, OWNER, 0, unpack(ids))
-  end
-  touched = touched + #page
-  if #page < 1000 then return touched end
-  start = '(' .. page[#page][1]
+local page = redis.pcall('XPENDING', S, G, 'IDLE', ARGV[2], ARGV[3], '+', 1000, OWNER)
+if page.err then ensure_group() return '' end
+for i = 1, #page, 500 do
+  local ids = {}
+  for j = i, math.min(i + 499, #page) do ids[#ids + 1] = page[j][1] end
+  ids[#ids + 1] = 'JUSTID'
+  redis.call('XCLAIM', S, G, OWNER, 0, unpack(ids))
 end
-return touched
+if #page < 1000 then return '' end
+return '(' .. page[#page][1]
 """
 )
+TOUCH_PAGES = 100
+"""At most this many pages of 1,000 entries per `beat()` (a process holding more risks duplicate sends only)."""
 
 # ARGV: prefix|owner, min idle ms: take (XAUTOCLAIM) the entries idle longer than that; their current records
 RECLAIM = (
