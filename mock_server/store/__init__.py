@@ -46,6 +46,11 @@ class DeliveryStream(Protocol):
         """Write records of held deliveries at once; a finished one stops being held."""
         ...
 
+    def taken(self) -> list[dict[str, Any]]:
+        """Records of deliveries this process's own writes took at once (held now, like `read`'s), since the
+        last call; no round trip."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -47,6 +47,7 @@ from mock_server.store.redis_outbox import (
     DELETE,
     DELIVERY_LUA,
     GROUP,
+    HEAD,
     PUT,
     RECLAIM,
     STREAM,
@@ -67,9 +68,7 @@ DECODED = 4096
 """Tasks whose last decoded form `get` keeps: a poll of an unchanged task skips JSON decoding (~30 us)."""
 
 _LIB = (
-    """
-local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')
-"""
+    HEAD
     + DELIVERY_LUA
     + """
 local function put_task(id, json, status, due)
@@ -86,11 +85,12 @@ local function put_task(id, json, status, due)
   end
 end
 local function put_outbox(first, limit)
-  local i = first
+  local i, added = first, 0
   while ARGV[i] do
-    put_delivery(ARGV[i], ARGV[i + 1], ARGV[i + 2], limit)
+    added = added + put_delivery(ARGV[i], ARGV[i + 1], ARGV[i + 2], limit)
     i = i + 3
   end
+  return added
 end
 """
 )
@@ -111,8 +111,7 @@ if reserve ~= 0 then
   redis.call('HSET', P..'hold', id, ARGV[6])
   redis.call('HINCRBYFLOAT', P..'held', key, ARGV[6])
 end
-put_outbox(10, tonumber(ARGV[9]))
-return 1
+return taken(put_outbox(10, tonumber(ARGV[9])))
 """
 )
 
@@ -132,8 +131,7 @@ if held then
   if left < 1e-9 then redis.call('HSET', P..'held', key, '0') end
 end
 if tonumber(ARGV[6]) ~= 0 then redis.call('HINCRBYFLOAT', P..'used', key, ARGV[6]) end
-put_outbox(8, tonumber(ARGV[7]))
-return 1
+return taken(put_outbox(8, tonumber(ARGV[7])))
 """
 )
 
@@ -198,6 +196,7 @@ class RedisStore:
         self._conn: Any = None  # the request path's own connection (`_call`), made on first use
         self._conn_lock = threading.Lock()
         self._url = url
+        self._stream: RedisDeliveryStream | None = None
         self._stale_ms = 0  # the reclaim bound last used (`beat` touches entries idle for TOUCH_AFTER of it)
         self._ensure_group()
 
@@ -294,14 +293,26 @@ class RedisStore:
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool:
         p = prediction
-        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
+        args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
         args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
-        return bool(self._run(self._admit, args))
+        return self._wrote(self._run(self._admit, args))
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
         p = prediction
-        args = [self._p, p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge), str(self._journal_limit)]
-        return bool(self._run(self._commit, [*args, *_outbox(outbox)]))
+        args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge)]
+        return self._wrote(self._run(self._commit, [*args, str(self._journal_limit), *_outbox(outbox)]))
+
+    def _head(self, outbox: Sequence[OutboxRecord]) -> str:
+        """ARGV[1]: the prefix and owner, and '|1' when this process's consumer is to take what is written."""
+        return self._p + "|1" if outbox and self._stream is not None and self._stream.active else self._p
+
+    def _wrote(self, reply: Any) -> bool:
+        """A script's answer: 0 (nothing written) or [1, records of the entries it took for this consumer...]."""
+        if not isinstance(reply, list):
+            return bool(reply)
+        if len(reply) > 1 and self._stream is not None:
+            self._stream.took(reply[1:])
+        return bool(reply[0])
 
     # -- credits -------------------------------------------------------------------------------------
     def add_usage(self, key: str, cost: float) -> float:
@@ -317,7 +328,8 @@ class RedisStore:
 
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
-        self._put_d(args=[self._p, delivery_id, dumps(data), finished_flag(data), str(self._journal_limit)])
+        head = self._head(((delivery_id, data),))
+        self._wrote(self._put_d(args=[head, delivery_id, dumps(data), finished_flag(data), str(self._journal_limit)]))
 
     def delete_delivery(self, delivery_id: str) -> None:
         self._delete_d(args=[self._p, delivery_id])
@@ -336,7 +348,11 @@ class RedisStore:
 
     # -- sharing: the outbox stream (mock_server.store.redis_outbox) ------------------------------------
     def delivery_stream(self) -> RedisDeliveryStream:
-        return RedisDeliveryStream(self._url, prefix=P, consumer=self.owner, journal_limit=self._journal_limit)
+        if self._stream is None:
+            self._stream = RedisDeliveryStream(
+                self._url, prefix=P, consumer=self.owner, journal_limit=self._journal_limit
+            )
+        return self._stream
 
     def beat(self, now: float) -> None:
         """Touch this process's stream entries that have idled for TOUCH_AFTER of the reclaim bound (Redis's

@@ -45,7 +45,16 @@ import redis.asyncio
 
 from mock_server.store.codec import OutboxRecord, dumps, loads
 
-__all__ = ["DELIVERY_LUA", "GROUP", "STREAM", "TOUCH_AFTER", "TOUCH_PAGES", "RedisDeliveryStream", "finished_flag"]
+__all__ = [
+    "DELIVERY_LUA",
+    "GROUP",
+    "HEAD",
+    "STREAM",
+    "TOUCH_AFTER",
+    "TOUCH_PAGES",
+    "RedisDeliveryStream",
+    "finished_flag",
+]
 
 STREAM = "d:s"
 GROUP = "senders"
@@ -88,8 +97,22 @@ local function put_delivery(id, json, finished, limit)
     redis.call('ZADD', P..'d:pending', seq, id)
     if not entry then
       redis.call('HSET', P..'d:entry', id, redis.call('XADD', S, '*', 'd', id, 'r', json))
+      return 1
     end
   end
+  return 0
+end
+-- When the writer's consumer runs (TAKE = '1'), it reads (XREADGROUP) as many new entries as it just
+-- added, in the same script: usually its own, with no round trip and no wait for its read loop.
+local function taken(added)
+  local out = {1}
+  if TAKE ~= '1' or added == 0 then return out end
+  ensure_group()
+  local r = redis.call('XREADGROUP', 'GROUP', G, OWNER, 'COUNT', added, 'STREAMS', S, '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do out[#out + 1] = e[2][4] end
+  end
+  return out
 end
 local function delete_delivery(id)
   local entry = redis.call('HGET', P..'d:entry', id)
@@ -103,11 +126,12 @@ local function delete_delivery(id)
 end
 """
 
-_HEAD = "local P, OWNER = string.match(ARGV[1], '^(.-)|(.*)$')\n"
+HEAD = "local P, OWNER, TAKE = string.match(ARGV[1], '^([^|]*)|([^|]*)|?(.*)$')\n"
+"""The scripts' first line: ARGV[1] is 'prefix|owner' or 'prefix|owner|1' (take what it adds)."""
 
 # ARGV: prefix|owner, journal limit, (id, json, finished) triples
 _SAVE = (
-    _HEAD
+    HEAD
     + DELIVERY_LUA
     + """
 local limit, i = tonumber(ARGV[2]), 3
@@ -122,7 +146,7 @@ return 1
 # ARGV: prefix|owner, idle ms, start: reset the idle time of up to TOUCH_PAGE of this consumer's entries idle longer
 # than that, from entry id `start` on; returns the next start ('' when done). Pages keep each run short (~5 ms).
 TOUCH = (
-    _HEAD
+    HEAD
     + DELIVERY_LUA
     + """
 local page = redis.pcall('XPENDING', S, G, 'IDLE', ARGV[2], ARGV[3], '+', 1000, OWNER)
@@ -142,7 +166,7 @@ TOUCH_PAGES = 100
 
 # ARGV: prefix|owner, min idle ms: take (XAUTOCLAIM) the entries idle longer than that; their current records
 RECLAIM = (
-    _HEAD
+    HEAD
     + DELIVERY_LUA
     + """
 ensure_group()
@@ -175,10 +199,10 @@ return out
 )
 
 # ARGV: prefix|owner, delivery id
-DELETE = _HEAD + DELIVERY_LUA + "\ndelete_delivery(ARGV[2])\nreturn 1\n"
+DELETE = HEAD + DELIVERY_LUA + "\ndelete_delivery(ARGV[2])\nreturn 1\n"
 
 # ARGV: prefix|owner, delivery id, json, finished, journal limit
-PUT = _HEAD + DELIVERY_LUA + "\nput_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))\nreturn 1\n"
+PUT = HEAD + DELIVERY_LUA + "\nreturn taken(put_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])))\n"
 
 
 def finished_flag(data: Any) -> str:
@@ -200,6 +224,17 @@ class RedisDeliveryStream:
         self._journal_limit = str(journal_limit)
         self._r: redis.asyncio.Redis | None = None
         self._save: Any = None
+        self.active = False  # reading (the dispatcher's intake runs): the store's writes then take what they add
+        self._taken: list[dict[str, Any]] = []
+
+    def took(self, bodies: Sequence[str]) -> None:
+        """Records of entries the store's own scripts read for this consumer (see `taken()`)."""
+        self._taken += (loads(b) for b in bodies)
+
+    def taken(self) -> list[dict[str, Any]]:
+        """What this process's own writes took from the stream since the last call (no round trip)."""
+        found, self._taken = self._taken, []
+        return found
 
     def _client(self) -> redis.asyncio.Redis:
         if self._r is None:  # made on the loop that uses it (the dispatcher's)
@@ -210,6 +245,7 @@ class RedisDeliveryStream:
     async def read(self, count: int, block_ms: int) -> list[dict[str, Any]]:
         """Up to `count` records of deliveries nobody read yet (now this process's), waiting `block_ms` at most."""
         r = self._client()
+        self.active = True
         key = self._prefix + STREAM
         try:
             reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=block_ms)
@@ -236,6 +272,7 @@ class RedisDeliveryStream:
         await self._save(args=args)
 
     async def aclose(self) -> None:
+        self.active = False
         r, self._r = self._r, None
         if r is not None:
             await r.aclose()

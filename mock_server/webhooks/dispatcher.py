@@ -245,6 +245,7 @@ class WebhookDispatcher:
         self._accept(deliveries)
 
     def _accept(self, deliveries: Sequence[Delivery]) -> None:
+        self._take_own()
         for delivery in deliveries:
             if self._stream is not None and not delivery.finished:
                 continue  # in the stream: whichever process reads it journals and sends it
@@ -327,6 +328,7 @@ class WebhookDispatcher:
             # pending elsewhere stays with its holder, which sends it at its own next attempt.
             assert self._store is not None
             self._store.put_delivery(delivery_id, delivery.to_stored())
+            self._take_own()
             return delivery
         self._save(delivery)
         self._submit((delivery_id,), now)
@@ -395,12 +397,17 @@ class WebhookDispatcher:
             while (work := self._lanes.take()) is not None:
                 self._tg.start_soon(self._run, *work)
 
+    def _take_own(self) -> None:
+        if self._stream is not None and (taken := self._stream.taken()):
+            self.resume(taken)  # what the store's write took for this process at once: no wait for a read
+
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
         if self._intake is not None and self._intake.holds(delivery.delivery_id):  # with this tick's others
             self._intake.save(delivery.delivery_id, delivery.to_stored(), finished=delivery.finished)
         elif self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
             self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
+            self._take_own()
 
     def _resume(self) -> None:
         # On a store several processes share, pending deliveries are taken over from dead processes only

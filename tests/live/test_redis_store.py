@@ -222,3 +222,18 @@ async def test_a_reset_elsewhere_does_not_stop_a_reader(redis_url: str) -> None:
         assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
     finally:
         await reader.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_running_consumer_takes_what_its_own_commit_adds_in_the_same_script(redis_url: str) -> None:
+    one, two = redis_pair(redis_url)
+    reader_one, reader_two = one.delivery_stream(), two.delivery_stream()
+    try:
+        assert await reader_one.read(10, 1) == []  # its intake runs: from now on its writes take their entries
+        one.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.0, outbox=[("d1", {"status": "pending"})])
+        assert (reader_one.taken(), reader_one.taken()) == ([{"status": "pending"}], [])
+        assert held_by(one._r) == {one.owner: 1}
+        assert await reader_two.read(10, 1) == []
+    finally:
+        await reader_one.aclose()
+        await reader_two.aclose()
