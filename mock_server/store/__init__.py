@@ -46,9 +46,12 @@ class DeliveryStream(Protocol):
         """Write records of held deliveries at once; a finished one stops being held."""
         ...
 
+    def took(self, delivery_id: str) -> bool:
+        """True (once) if this process's own write of the delivery took it at once: held now, as if read."""
+        ...
+
     def taken(self) -> list[dict[str, Any]]:
-        """Records of deliveries this process's own writes took at once (held now, like `read`'s), since the
-        last call; no round trip."""
+        """Records of deliveries written by others that this process's writes took at once, since the last call."""
         ...
 
     async def aclose(self) -> None: ...

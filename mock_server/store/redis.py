@@ -307,11 +307,11 @@ class RedisStore:
         return self._p + "|1" if outbox and self._stream is not None and self._stream.active else self._p
 
     def _wrote(self, reply: Any) -> bool:
-        """A script's answer: 0 (nothing written) or [1, records of the entries it took for this consumer...]."""
+        """A script's answer: 0 (nothing written) or [1, (id, record or '') of each entry it took for this consumer]."""
         if not isinstance(reply, list):
             return bool(reply)
         if len(reply) > 1 and self._stream is not None:
-            self._stream.took(reply[1:])
+            self._stream.note([str(v) for v in reply[1:]])
         return bool(reply[0])
 
     # -- credits -------------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ local S, G = P..'d:s', 'senders'
 local function ensure_group()
   redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
 end
+local fresh = {}  -- ids this script added to the stream
 local function put_delivery(id, json, finished, limit)
   local seq = redis.call('ZSCORE', P..'d:order', id)
   if not seq then
@@ -102,6 +103,7 @@ local function put_delivery(id, json, finished, limit)
     redis.call('ZADD', P..'d:pending', seq, id)
     if not entry then
       redis.call('HSET', P..'d:entry', id, redis.call('XADD', S, '*', 'd', id, 'r', json))
+      fresh[id] = true
       return 1
     end
   end
@@ -109,13 +111,21 @@ local function put_delivery(id, json, finished, limit)
 end
 -- When the writer's consumer runs (TAKE = '1'), it reads (XREADGROUP) as many new entries as it just
 -- added, in the same script: usually its own, with no round trip and no wait for its read loop.
+-- Returns {1, id, record or '' (one this script added: the writer has it), ...}.
 local function taken(added)
   local out = {1}
   if TAKE ~= '1' or added == 0 then return out end
-  ensure_group()
-  local r = redis.call('XREADGROUP', 'GROUP', G, OWNER, 'COUNT', added, 'STREAMS', S, '>')
+  local read = {'XREADGROUP', 'GROUP', G, OWNER, 'COUNT', added, 'STREAMS', S, '>'}
+  local r = redis.pcall(unpack(read))
+  if type(r) == 'table' and r.err then
+    ensure_group()
+    r = redis.call(unpack(read))
+  end
   if r then
-    for _, e in ipairs(r[1][2]) do out[#out + 1] = e[2][4] end
+    for _, e in ipairs(r[1][2]) do
+      out[#out + 1] = e[2][2]
+      out[#out + 1] = fresh[e[2][2]] and '' or e[2][4]
+    end
   end
   return out
 end
@@ -230,14 +240,26 @@ class RedisDeliveryStream:
         self._r: redis.asyncio.Redis | None = None
         self._save: Any = None
         self.active = False  # reading (the dispatcher's intake runs): the store's writes then take what they add
-        self._taken: list[dict[str, Any]] = []
+        self._own: set[str] = set()  # taken by the script that wrote them: the writer has the record
+        self._taken: list[dict[str, Any]] = []  # taken by a write, but written before by someone else
 
-    def took(self, bodies: Sequence[str]) -> None:
-        """Records of entries the store's own scripts read for this consumer (see `taken()`)."""
-        self._taken += (loads(b) for b in bodies)
+    def note(self, pairs: Sequence[str]) -> None:
+        """(id, record or '') pairs of entries a store script read for this consumer (see `took`, `taken`)."""
+        for i in range(0, len(pairs) - 1, 2):
+            if pairs[i + 1]:
+                self._taken.append(loads(pairs[i + 1]))
+            else:
+                self._own.add(pairs[i])
+
+    def took(self, delivery_id: str) -> bool:
+        """True (once) if this process's own write of `delivery_id` took its entry: it holds it now."""
+        if delivery_id in self._own:
+            self._own.discard(delivery_id)
+            return True
+        return False
 
     def taken(self) -> list[dict[str, Any]]:
-        """What this process's own writes took from the stream since the last call (no round trip)."""
+        """Records of older entries this process's writes took since the last call (no round trip)."""
         found, self._taken = self._taken, []
         return found
 

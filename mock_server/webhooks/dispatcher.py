@@ -245,7 +245,7 @@ class WebhookDispatcher:
         self._accept(deliveries)
 
     def _accept(self, deliveries: Sequence[Delivery]) -> None:
-        self._take_own()
+        self._take_own(deliveries)
         for delivery in deliveries:
             if self._stream is not None and not delivery.finished:
                 continue  # in the stream: whichever process reads it journals and sends it
@@ -328,7 +328,7 @@ class WebhookDispatcher:
             # pending elsewhere stays with its holder, which sends it at its own next attempt.
             assert self._store is not None
             self._store.put_delivery(delivery_id, delivery.to_stored())
-            self._take_own()
+            self._take_own((delivery,))
             return delivery
         self._save(delivery)
         self._submit((delivery_id,), now)
@@ -397,9 +397,16 @@ class WebhookDispatcher:
             while (work := self._lanes.take()) is not None:
                 self._tg.start_soon(self._run, *work)
 
-    def _take_own(self) -> None:
-        if self._stream is not None and (taken := self._stream.taken()):
-            self.resume(taken)  # what the store's write took for this process at once: no wait for a read
+    def _take_own(self, written: Sequence[Delivery]) -> None:
+        """Hold and queue what the store's write of `written` took for this process: no wait for a read."""
+        if self._stream is None:
+            return
+        now = self._clock.now()
+        for delivery in written:
+            if self._stream.took(delivery.delivery_id):
+                self._adopt(delivery, now)
+        if taken := self._stream.taken():
+            self.resume(taken)
 
     def _save(self, delivery: Delivery) -> None:
         self.journal.put(delivery)
@@ -407,7 +414,7 @@ class WebhookDispatcher:
             self._intake.save(delivery.delivery_id, delivery.to_stored(), finished=delivery.finished)
         elif self._store is not None:  # a finished delivery stays in the store as the journal (bounded there)
             self._store.put_delivery(delivery.delivery_id, delivery.to_stored())
-            self._take_own()
+            self._take_own((delivery,))
 
     def _resume(self) -> None:
         # On a store several processes share, pending deliveries are taken over from dead processes only
@@ -428,22 +435,26 @@ class WebhookDispatcher:
             except (KeyError, TypeError, ValueError) as exc:
                 self._on_error(exc)
                 continue
-            if delivery.delivery_id in self._timers:
-                continue
-            if self._intake is not None:
-                if delivery.finished or not self._intake.hold(delivery.delivery_id):
-                    continue  # this process holds (and queued) it already
-            elif delivery.delivery_id in self.journal:
-                continue  # this process journaled (and queued) it already
-            self.journal.put(delivery)
-            if delivery.finished:
-                continue
-            at = max(now, delivery.next_attempt_at or now)
-            window = self._order_windows.pop(delivery.delivery_id, None)  # planned here by prepare()
-            if window is not None:
-                self._hold_or_swap(delivery, at, window)
-            else:
-                self._submit((delivery.delivery_id,), at)
+            self._adopt(delivery, now)
+
+    def _adopt(self, delivery: Delivery, now: float) -> None:
+        """Journal `delivery` and queue it if pending, unless this process has it queued already."""
+        if delivery.delivery_id in self._timers:
+            return
+        if self._intake is not None:
+            if delivery.finished or not self._intake.hold(delivery.delivery_id):
+                return  # this process holds (and queued) it already
+        elif delivery.delivery_id in self.journal:
+            return  # this process journaled (and queued) it already
+        self.journal.put(delivery)
+        if delivery.finished:
+            return
+        at = max(now, delivery.next_attempt_at or now)
+        window = self._order_windows.pop(delivery.delivery_id, None)  # planned here by prepare()
+        if window is not None:
+            self._hold_or_swap(delivery, at, window)
+        else:
+            self._submit((delivery.delivery_id,), at)
 
     async def _run(self, receiver: str, batch: Batch) -> None:
         """Send `batch`, then whatever the lanes hand out next, until nothing is ready."""

@@ -231,9 +231,23 @@ async def test_a_running_consumer_takes_what_its_own_commit_adds_in_the_same_scr
     try:
         assert await reader_one.read(10, 1) == []  # its intake runs: from now on its writes take their entries
         one.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.0, outbox=[("d1", {"status": "pending"})])
-        assert (reader_one.taken(), reader_one.taken()) == ([{"status": "pending"}], [])
+        assert (reader_one.took("d1"), reader_one.took("d1"), reader_one.taken()) == (True, False, [])
         assert held_by(one._r) == {one.owner: 1}
         assert await reader_two.read(10, 1) == []
     finally:
         await reader_one.aclose()
         await reader_two.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_write_that_takes_an_older_entry_hands_over_its_record(redis_url: str) -> None:
+    one, two = redis_pair(redis_url)
+    reader = two.delivery_stream()
+    try:
+        assert await reader.read(10, 1) == []  # two's consumer runs from now on
+        one.put_delivery("older", {"status": "pending", "n": 1})  # one's does not: left in the stream
+        two.put_delivery("mine", {"status": "pending", "n": 2})  # takes one entry: the oldest unread
+        assert (reader.taken(), reader.took("mine")) == ([{"status": "pending", "n": 1}], False)
+        assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
+    finally:
+        await reader.aclose()
