@@ -264,6 +264,19 @@ def redis_cpu(url: str) -> float:
         return cpu_seconds(int(client.info("server")["process_id"]))
 
 
+def reset(app: Any) -> None:
+    """The mock's store and webhook journal emptied, on the server's loop (as `POST /_mock/reset` would)."""
+    import anyio.from_thread
+
+    dispatcher = app.state.webhooks
+
+    def both() -> None:
+        app.state.mock.store.reset()
+        dispatcher.reset()
+
+    anyio.from_thread.run_sync(both, token=dispatcher._token)
+
+
 def compare(receiver: str, store_url: str, settings: Settings, tasks: int, rounds: int) -> None:
     """Burst rounds on memory and on `store_url`, alternating which goes first; same-run ratios."""
     stores = ["memory", store_url]
@@ -275,6 +288,7 @@ def compare(receiver: str, store_url: str, settings: Settings, tasks: int, round
         for round_ in range(rounds):
             for name in stores if round_ % 2 == 0 else stores[::-1]:
                 poller().delete(f"{receiver}/deliveries")
+                reset(apps[name])  # every round from the same state (the journals would grow by `tasks` a round)
                 ids = [f"c{round_:02x}{stores.index(name)}{i:028x}" for i in range(tasks)]
                 cpu0, rcpu0 = time.process_time(), redis_cpu(store_url)
                 t0 = fire(apps[name].state.webhooks, f"{receiver}/webhook", ids)
