@@ -21,10 +21,10 @@ its random owner token):
 - A live process's entries must not look dead while they wait for a retry or behind a slow receiver: its
   sweep (`beat`, every `peers.SWEEP` s) resets the idle time of its own entries idle for more than
   `TOUCH_AFTER` of the reclaim bound (XPENDING IDLE + XCLAIM ... JUSTID to itself, in pages of 1,000;
-  O(entries touched)). Measured with 12,000 held entries (`bench/bench_redis_client.py`, 06:37 UTC, load
-  8): touching all of them costs redis-server 60 ms of CPU (5 us each; 12 script runs of ~5 ms, so no
-  other client waits longer than one), a sweep with none due 1 ms; each entry is touched about every
-  1.5-1.75 s, i.e. ~3.5 % of one Redis core for 12,000 deliveries waiting for retries.
+  O(entries touched)). Measured with 12,000 held entries (`bench/bench_redis_client.py`, 07:02 UTC, load
+  2.7): touching all of them costs redis-server 30 ms of CPU (2.5 us each; 12 script runs of ~2.5 ms, so
+  no other client waits longer than one; 60 ms at load 8), a sweep with none due 0.5 ms; each entry is
+  touched about every 1.5-1.75 s, i.e. ~2 % of one Redis core for 12,000 deliveries waiting for retries.
   A killed process touches nothing, so after `stale_after` s its entries are taken by the next sweep of a
   live one with XAUTOCLAIM (min-idle-time), which resumes them with their stored record (same
   `webhook-id`, attempts so far). Consumers with no entries left, idle as long, are deleted from the group.
@@ -32,10 +32,11 @@ its random owner token):
   XREADGROUP re-creates it on NOGROUP, so a reset on one process never stops another's consumer.
 
 Sync vs asyncio client, CPU per call of this process (`bench/bench_redis_client.py`, loopback, hiredis,
-2026-12-02 06:07 UTC, 2-core VM shared with other work, load 6.3; medians of 3 alternating rounds):
-GET sync 38 us (wall 92 us); asyncio awaited one by one 90 us (2.4x; wall 159 us); asyncio in pipelines
-of 100 16 us (0.41x). A finished record: one sync `put_delivery` script call 56 us (wall 114 us, the event
-loop blocked throughout); `save()` of 100 records in one asyncio script call 11 us per record (0.20x).
+2026-12-02 07:02 UTC, 2-core VM shared with other work, load 2.7; medians of 3 alternating rounds):
+GET sync 39 us (wall 64 us); asyncio awaited one by one 77 us (2.0x; wall 103 us); asyncio in pipelines
+of 100 9.5 us (0.24x). A finished record: one sync `put_delivery` script call 78 us (wall 149 us, the event
+loop blocked throughout); `save()` of 100 records in one asyncio script call 8.6 us per record (0.11x).
+(At 06:07 UTC, load 6.3: 38 / 90 / 16 us and 56 / 11 us, the same order.)
 So the request path (`admit`/`commit`, one call per request) stays on the sync client, and the delivery
 path, where many results finish at once, writes them per tick through asyncio, never blocking the loop.
 """
