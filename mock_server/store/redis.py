@@ -58,7 +58,7 @@ from mock_server.store.redis_outbox import (
     finished_flag,
 )
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisStore", "server_problem"]
 
 P = "shuyou:"
 META_CHANNEL = P + "meta"
@@ -163,6 +163,18 @@ def _outbox(outbox: Sequence[OutboxRecord]) -> list[str]:
     return args
 
 
+def server_problem(info: Mapping[str, Any]) -> str | None:
+    """Why the server `INFO server` describes cannot hold the store, or None. Valkey reports a frozen
+    `redis_version` (7.2.4) beside its own `valkey_version`; any Valkey will do (its first release was 7.2.4)."""
+    if str(info.get("server_name", "")).lower() == "valkey":
+        return None
+    version = str(info.get("redis_version", "0"))
+    major = version.split(".")[0]
+    if not major.isdigit() or int(major) < 7:
+        return f"Redis {version} is too old; the mock needs Redis >= 7 (or Valkey)"
+    return None
+
+
 class RedisStore:
     """Implements `mock_server.store.Store` on one Redis database (sync client: calls are ~0.1 ms on loopback)."""
 
@@ -172,11 +184,16 @@ class RedisStore:
         self._journal_limit = journal_limit
         self._r: redis.Redis = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
         try:
-            version = str(self._r.info("server").get("redis_version", "0"))
+            info = self._r.info("server")
+        except redis.ResponseError as exc:  # reached, but INFO refused (an ACL): say so, not "cannot reach"
+            raise SettingsError(
+                f"store={url!r}: the server refused INFO ({exc}); allow it for the mock's user"
+            ) from exc
         except redis.RedisError as exc:
             raise SettingsError(f"store={url!r}: cannot reach Redis ({exc}); is redis-server running there?") from exc
-        if int(version.split(".")[0]) < 7:
-            raise SettingsError(f"store={url!r}: Redis {version} is too old; the mock needs Redis >= 7 (or Valkey)")
+        problem = server_problem(info)
+        if problem:
+            raise SettingsError(f"store={url!r}: {problem}")
         self._admit = self._r.register_script(_ADMIT)
         self._commit = self._r.register_script(_COMMIT)
         self._put_d = self._r.register_script(PUT)
