@@ -9,7 +9,17 @@
 
 It also prints the CPU each side spends per request (load generator, mock processes, redis-server, from
 /proc) and so the best ratio the Redis side could reach with both cores busy: if that is below 1.3x, no
-tuning of the scheduling can meet the target on this machine, only less CPU per request.
+tuning of the scheduling can meet the target on this machine, only less CPU per request. With it, the mock's
+voluntary context switches per request ('mock sleeps'): about 1 on Redis, where the worker blocks in each
+round trip, against ~0 for the memory worker. That sleep is where most of the Redis side's extra CPU goes
+(2026-12-02 07:37 UTC, load 1.1-1.7, one Redis worker pinned with taskset, 3 s of creates): 122-140 us of
+mock CPU per create with redis-server on the worker's core (it preempts the worker, which then finds its
+reply without sleeping: 0.05 sleeps/request) against 197-219 us with redis-server on the other core (1.0
+sleeps/request: the worker's core idles and is woken for every reply); GET 79 vs 95 us; the memory worker
+73-82 us (create), 56 us (get). py-spy (`--gil`, 300 Hz) puts the client's own Python work (`RedisStore.admit`
+with its encoding) at ~17 % of the worker's GIL samples; the metrics, clock sync (`Peers.refresh`), the due
+sweep and the pub/sub listener thread (0 CPU ticks) stay under 1 % each; `--workers 1` and `--workers 2` on
+Redis cost the same per request (165 vs 172 us per create).
 
     python bench/bench_store.py [--rounds 5] [--seconds 1.5] [--tasks 100000] [--idle 5] [--skip-workers]
                                 [--before DIR]
@@ -86,6 +96,19 @@ def cpu_of(pids: list[int]) -> float:
     return sum(cpu_seconds(p) for p in pids)
 
 
+def sleeps_of(pids: list[int]) -> int:
+    """Voluntary context switches of `pids` (/proc status): each is the process blocking, mostly in a recv."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path | None = None) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -113,6 +136,7 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
             rates: dict[tuple[str, str], list[float]] = {}
             # CPU microseconds per request of the load generator (this process), the mock's processes and Redis
             split: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+            sleeps: dict[tuple[str, str], list[float]] = {}  # the mock's voluntary context switches per request
             pids = {kind: family(p.pid) for kind, p in procs.items()}
             for route in ("create", "get"):
                 payloads = {}
@@ -124,9 +148,11 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
                     asyncio.run(load(port, payloads[kind], 300, 2.0, connections))  # warm-up
                 for _ in range(rounds):
                     for kind, port in ports.items():
+                        slept = sleeps_of(pids[kind])
                         before = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
                         done, elapsed = asyncio.run(load(port, payloads[kind], 10**9, seconds, connections))
                         after = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
+                        sleeps.setdefault((kind, route), []).append((sleeps_of(pids[kind]) - slept) / max(done, 1))
                         rates.setdefault((kind, route), []).append(done / elapsed)
                         us = tuple((a - b) / max(done, 1) * 1e6 for a, b in zip(after, before, strict=True))
                         split.setdefault((kind, route), []).append((us[0], us[1], us[2]))
@@ -137,12 +163,16 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
             print(
                 f"medians of {rounds} alternating rounds of {seconds:g} s, {connections} connections (target >= 1.3x)"
             )
-            print(f"\nCPU us per request{'generator':>12}{'mock':>8}{'redis':>8}{'total':>8}{'2-core bound req/s':>20}")
+            head = f"{'generator':>12}{'mock':>8}{'redis':>8}{'total':>8}{'2-core bound req/s':>20}{'mock sleeps':>13}"
+            print(f"\nCPU us per request{head}")
             for (kind, route), rows in split.items():
                 gen, srv, red = (statistics.median(r[i] for r in rows) for i in range(3))
                 total = gen + srv + red
-                print(f"{kind + ' ' + route:<18}{gen:>12.0f}{srv:>8.0f}{red:>8.0f}{total:>8.0f}{2e6 / total:>20.0f}")
+                slept = statistics.median(sleeps[(kind, route)])
+                row = f"{gen:>12.0f}{srv:>8.0f}{red:>8.0f}{total:>8.0f}{2e6 / total:>20.0f}{slept:>13.2f}"
+                print(f"{kind + ' ' + route:<18}{row}")
             print("'2-core bound': the rate at which generator + mock + Redis would use both cores fully")
+            print("'mock sleeps': voluntary context switches per request (the mock blocking in its Redis recv)")
             for route in ("create", "get"):
                 rows = split[("redis x2", route)]
                 total = sum(statistics.median(r[i] for r in rows) for i in range(3))
