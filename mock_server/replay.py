@@ -160,7 +160,10 @@ class ReplayBook:
         if not state.polls:
             return None
         current = _current(state.timeline(), now - state.created)
-        return self._render(current, {state.recorded: task}, base_url, state.created + (current.elapsed or 0.0))
+        # signed as of now at the latest: an answer shown before its recorded time (from half-way) must not carry
+        # a URL that expires later than any the mock issues now (`FileSigner.problem` refuses that with a 403)
+        shown = min(state.created + (current.elapsed or 0.0), now)
+        return self._render(current, {state.recorded: task}, base_url, shown)
 
     # -- the replayed tasks as the control surface and the inspector list them (context.TaskSource) ------------
     def find(

@@ -70,6 +70,23 @@ def test_a_replayed_task_follows_the_recorded_statuses_on_the_mock_clock_under_a
     assert image.content == recorded_file.data  # the recorded bytes
 
 
+def test_a_file_url_is_valid_from_the_first_poll_that_shows_it(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
+    """A recorded answer is shown from half-way since the poll before it; its URLs must not expire later than
+    any URL the mock issues at that moment (they answered 403 until the clock reached the recorded poll)."""
+    cassette = record_standin(Differences(slower=3.0), with_files=True)
+    recorded = next(ex for ex in read_cassette(cassette).exchanges if ex.name == "create gpt-image-2")
+    client = replaying(cassette)
+    task_id = client.post("/v1/predictions", json=recorded.request_body).json()["data"]["task_id"]
+    for _ in range(120):  # one mock second at a time, until the first poll that shows the result
+        body = client.get(f"/v1/predictions/{task_id}").json()
+        if body["data"]["task_status"] == "success":
+            break
+        _advance(client, 1)
+    assert body["data"]["task_status"] == "success"
+    answer = client.get(body["data"]["output"][0]["image"])
+    assert answer.status_code == 200, answer.text
+
+
 def test_without_recorded_bytes_a_replayed_file_is_generated(record_standin, replaying) -> None:  # type: ignore[no-untyped-def]
     client = replaying(record_standin(Differences(), models=("gpt-image-2",)))
     task_id = client.post("/v1/predictions", json=example_body(load(), "gpt-image-2")).json()["data"]["task_id"]
