@@ -6,7 +6,7 @@ from mock_server.journal import Journal
 
 
 def entry(journal: Journal, path: str, status: int = 200) -> None:
-    journal.record(time=1.0, method="GET", path=path, query="", status=status, key="k", request_id="r", duration_ms=1.0)
+    journal.add(1.0, "GET", path, "", status, "k", "r", 1.0, None, None, None)
 
 
 def test_journal_is_bounded_and_queryable() -> None:
