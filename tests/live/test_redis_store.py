@@ -3,7 +3,9 @@ the outbox stream's claim logic (who holds a pending delivery, XACK on finish, X
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -130,10 +132,34 @@ def test_token_buckets_are_shared_and_refill_on_the_given_clock(redis_url: str) 
 STREAM, GROUP = "shuyou:d:s", "senders"
 
 
-def redis_pair(url: str) -> tuple[Any, Any]:
+Pair = Callable[[], tuple[Any, Any]]
+
+
+@pytest.fixture
+def redis_pair(redis_url: str) -> Iterator[Pair]:
+    """`redis_pair()`: two stores on the test's Redis, as two processes would hold; closed after the test."""
     from mock_server.store.redis import RedisStore
 
-    return RedisStore(url, journal_limit=10), RedisStore(url, journal_limit=10)
+    opened: list[Any] = []
+
+    def pair() -> tuple[Any, Any]:
+        opened.extend((RedisStore(redis_url, journal_limit=10), RedisStore(redis_url, journal_limit=10)))
+        return opened[-2], opened[-1]
+
+    yield pair
+    for store in opened:
+        store.close()
+
+
+@contextlib.asynccontextmanager
+async def readers(*stores: Any) -> AsyncIterator[list[Any]]:
+    """Each store's delivery stream (its consumer in the group), closed on the way out."""
+    opened = [store.delivery_stream() for store in stores]
+    try:
+        yield opened
+    finally:
+        for reader in opened:
+            await reader.aclose()
 
 
 def held_by(client: Any) -> dict[str, int]:
@@ -148,24 +174,21 @@ def idle_for(client: Any, consumer: str, ms: int) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_pending_delivery_is_held_by_the_one_process_that_reads_it(redis_url: str) -> None:
-    one, two = redis_pair(redis_url)
-    reader_one, reader_two = one.delivery_stream(), two.delivery_stream()
-    try:
+async def test_a_pending_delivery_is_held_by_the_one_process_that_reads_it(redis_pair: Pair) -> None:
+    one, two = redis_pair()
+    async with readers(one, two) as (reader_one, reader_two):
         one.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.0, outbox=[("d1", {"status": "pending"})])
         assert await reader_one.read(10, 1) == [{"status": "pending"}]
         assert await reader_two.read(10, 1) == []  # read once, by one consumer
         assert held_by(one._r) == {one.owner: 1}
-    finally:
-        await reader_one.aclose()
-        await reader_two.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_retry_keeps_the_entry_and_a_finished_record_acknowledges_it_in_the_same_write(redis_url: str) -> None:
-    one, _ = redis_pair(redis_url)
-    reader = one.delivery_stream()
-    try:
+async def test_a_retry_keeps_the_entry_and_a_finished_record_acknowledges_it_in_the_same_write(
+    redis_pair: Pair,
+) -> None:
+    one, _ = redis_pair()
+    async with readers(one) as (reader,):
         one.put_delivery("d1", {"status": "pending", "n": 0})
         await reader.read(10, 1)
         await reader.save([("d1", {"status": "pending", "n": 1})])  # a failed attempt, retried later
@@ -173,15 +196,12 @@ async def test_a_retry_keeps_the_entry_and_a_finished_record_acknowledges_it_in_
         await reader.save([("d1", {"status": "delivered", "n": 2}), ("d2", {"status": "exhausted"})])
         assert (one._r.xlen(STREAM), held_by(one._r)) == (0, {})
         assert (one.pending_deliveries(), [d["status"] for d in one.deliveries()]) == ([], ["delivered", "exhausted"])
-    finally:
-        await reader.aclose()
 
 
 @pytest.mark.anyio
-async def test_the_entries_of_a_silent_holder_are_taken_over_once_with_xautoclaim(redis_url: str) -> None:
-    holder, taker = redis_pair(redis_url)
-    reader = holder.delivery_stream()
-    try:
+async def test_the_entries_of_a_silent_holder_are_taken_over_once_with_xautoclaim(redis_pair: Pair) -> None:
+    holder, taker = redis_pair()
+    async with readers(holder) as (reader,):
         holder.put_delivery("d1", {"status": "pending", "n": 1})
         await reader.read(10, 1)
         assert taker.reclaim(0.0, 5.0) == []  # idle for less than 5 s: its holder may be alive
@@ -189,15 +209,12 @@ async def test_the_entries_of_a_silent_holder_are_taken_over_once_with_xautoclai
         assert taker.reclaim(0.0, 5.0) == [{"status": "pending", "n": 1}]  # its current record
         assert taker.reclaim(0.0, 5.0) == []  # once
         assert held_by(holder._r) == {taker.owner: 1}
-    finally:
-        await reader.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_live_holder_touches_its_waiting_entries_so_nobody_takes_them(redis_url: str) -> None:
-    holder, other = redis_pair(redis_url)
-    reader = holder.delivery_stream()
-    try:
+async def test_a_live_holder_touches_its_waiting_entries_so_nobody_takes_them(redis_pair: Pair) -> None:
+    holder, other = redis_pair()
+    async with readers(holder) as (reader,):
         holder.reclaim(0.0, 5.0)  # its sweep: sets the bound its beats keep its entries under
         holder.put_delivery("d1", {"status": "pending", "n": 1})
         await reader.read(10, 1)
@@ -205,49 +222,37 @@ async def test_a_live_holder_touches_its_waiting_entries_so_nobody_takes_them(re
         holder.beat(0.0)
         assert other.reclaim(0.0, 5.0) == []
         assert held_by(holder._r) == {holder.owner: 1}
-    finally:
-        await reader.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_reset_elsewhere_does_not_stop_a_reader(redis_url: str) -> None:
-    one, two = redis_pair(redis_url)
-    reader = one.delivery_stream()
-    try:
+async def test_a_reset_elsewhere_does_not_stop_a_reader(redis_pair: Callable[[], tuple[Any, Any]]) -> None:
+    one, two = redis_pair()
+    async with readers(one) as (reader,):
         one.put_delivery("d1", {"status": "pending"})
         two.reset()  # every key, the stream and its group with them
         assert one._r.xlen(STREAM) == 0
         assert await reader.read(10, 1) == []
         two.put_delivery("d2", {"status": "pending", "n": 2})
         assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
-    finally:
-        await reader.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_running_consumer_takes_what_its_own_commit_adds_in_the_same_script(redis_url: str) -> None:
-    one, two = redis_pair(redis_url)
-    reader_one, reader_two = one.delivery_stream(), two.delivery_stream()
-    try:
+async def test_a_running_consumer_takes_what_its_own_commit_adds_in_the_same_script(redis_pair: Pair) -> None:
+    one, two = redis_pair()
+    async with readers(one, two) as (reader_one, reader_two):
         assert await reader_one.read(10, 1) == []  # its intake runs: from now on its writes take their entries
         one.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.0, outbox=[("d1", {"status": "pending"})])
         assert (reader_one.took("d1"), reader_one.took("d1"), reader_one.taken()) == (True, False, [])
         assert held_by(one._r) == {one.owner: 1}
         assert await reader_two.read(10, 1) == []
-    finally:
-        await reader_one.aclose()
-        await reader_two.aclose()
 
 
 @pytest.mark.anyio
-async def test_a_write_that_takes_an_older_entry_hands_over_its_record(redis_url: str) -> None:
-    one, two = redis_pair(redis_url)
-    reader = two.delivery_stream()
-    try:
+async def test_a_write_that_takes_an_older_entry_hands_over_its_record(redis_pair: Pair) -> None:
+    one, two = redis_pair()
+    async with readers(two) as (reader,):
         assert await reader.read(10, 1) == []  # two's consumer runs from now on
         one.put_delivery("older", {"status": "pending", "n": 1})  # one's does not: left in the stream
         two.put_delivery("mine", {"status": "pending", "n": 2})  # takes one entry: the oldest unread
         assert (reader.taken(), reader.took("mine")) == ([{"status": "pending", "n": 1}], False)
         assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
-    finally:
-        await reader.aclose()
