@@ -79,8 +79,15 @@ def serve(kind: str) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")).run(sockets=[sock])
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server started as a child process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def wait_listening(port: int, timeout: float = 60.0) -> None:
-    """Until uvicorn accepts on `port` (it prints the port before it starts; slower on a loaded machine)."""
+    """Until a server accepts on `port` (uvicorn prints it before it starts; slower on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -88,7 +95,7 @@ def wait_listening(port: int, timeout: float = 60.0) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise
+                raise SystemExit(f"nothing listens on port {port} after {timeout:g} s") from None
             time.sleep(0.05)
 
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_mock import BODY, _one, first_task_id, load, request_bytes
+from bench_mock import BODY, _one, first_task_id, load, request_bytes, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,18 +47,6 @@ def serve() -> None:
 def percentile_ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))] * 1e3
-
-
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the mock did not listen on port {port} within {timeout:g} s") from None
-            time.sleep(0.05)
 
 
 def closed_port() -> int:

@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,32 +43,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mock import BODY, cpu_seconds, first_task_id, load, request_bytes
+from bench_mock import BODY, cpu_seconds, first_task_id, free_port, load, request_bytes, wait_listening
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
 
 
 def mock(port: int, *args: str, tree: Path = ROOT) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
+    wait_listening(port)
     time.sleep(1.0)  # let every worker finish its startup
     return proc
 
@@ -120,7 +102,7 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
             [binary, "--port", str(rport), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )
-        wait_port(rport)
+        wait_listening(rport)
         ports = {"memory x1": free_port(), "redis x2": free_port()}
         procs = {
             "memory x1": mock(ports["memory x1"], "--store", "memory"),

@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from typing import Any
 
 import httpx2
 import uvicorn
+from bench_mock import free_port  # bench/ is on sys.path (the script's own folder)
 
 from mock_server.app import create_app
 from mock_server.settings import Settings
@@ -82,12 +82,6 @@ def serve_in_thread(app: Any) -> _Served:
         thread.join(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     return _Served(f"http://127.0.0.1:{port}", server, thread)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_receiver(*extra: str) -> tuple[subprocess.Popen[bytes], str]:
