@@ -1,11 +1,13 @@
 """Benchmark: the mock vs a bare Starlette app with the same two routes returning fixed JSON.
 
-Each server runs in its own process under one uvicorn worker on 127.0.0.1; a small asyncio HTTP/1.1
-load generator (keep-alive connections, no client library overhead) drives both in the same run.
+Each server runs in its own process under one uvicorn worker on 127.0.0.1; one load generator drives both in
+the same run over keep-alive connections: Debian's `wrk` (C) when it is installed, else a small asyncio HTTP/1.1
+generator (`--generator python`), which costs about as much CPU per request as the server it drives.
 Prints requests/s for POST create and GET of an existing task, and the mock/bare ratio (target >= 0.6), plus
 each server's CPU time per request (from /proc), whose ratio is steadier when other work shares the machine.
 
     python bench/bench_mock.py [--requests 3000] [--seconds 1.5] [--rounds 5] [--connections 16] [--before DIR]
+                              [--generator auto|wrk|python]
 
 `--before DIR` serves a third target, the mock from another checkout (e.g. a `git worktree` of main), in
 the same alternating rounds, and prints this tree's CPU per request against it.
@@ -17,10 +19,13 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -147,6 +152,76 @@ async def load(port: int, payload: bytes, total: int, seconds: float, connection
     return done, time.perf_counter() - start
 
 
+WRK = shutil.which("wrk")  # Debian's wrk: apt-get install -y wrk
+GENERATORS = ("auto", "wrk", "python")
+
+
+def generator_for(choice: str) -> str:
+    """`auto` is wrk when it is installed, else the asyncio generator above (and says how to get wrk)."""
+    if choice == "wrk" and WRK is None:
+        raise SystemExit("--generator wrk: wrk not found (apt-get install -y wrk)")
+    if choice == "auto":
+        if WRK is None:
+            print("load generator: python (asyncio); for the C one: apt-get install -y wrk", flush=True)
+            return "python"
+        return "wrk"
+    return choice
+
+
+def _wrk_script(payload: bytes) -> str:
+    """The Lua that makes wrk send `payload` (a request built by `request_bytes`) as every request."""
+    head, _, body = payload.partition(b"\r\n\r\n")
+    request_line, *lines = head.decode().split("\r\n")
+    method, path, _ = request_line.split(" ")
+    out = [f"wrk.method = {json.dumps(method)}", f"wrk.path = {json.dumps(path)}"]
+    if body:
+        out.append(f"wrk.body = {json.dumps(body.decode())}")
+    for line in lines:
+        name, _, value = line.partition(": ")
+        if name.lower() not in ("host", "content-length"):  # wrk sends both itself
+            out.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
+    return "\n".join(out) + "\n"
+
+
+def wrk_load(port: int, payload: bytes, seconds: float, connections: int) -> tuple[int, float, float]:
+    """(requests answered, elapsed s, wrk's CPU s): one wrk thread with `connections` keep-alive connections.
+
+    wrk is C: it spends a few us of CPU per request where the asyncio generator spends 40-60 us (bench_store's
+    CPU split, 2026-12-02), so on 2 cores it leaves the CPU to the servers being measured. Its time bound is
+    its own `-d` (whole seconds): it stops by itself. Any non-2xx answer or socket error fails the round.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(_wrk_script(payload))
+    try:
+        cmd = [str(WRK), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", f.name]
+        proc = subprocess.Popen([*cmd, f"http://127.0.0.1:{port}/"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = proc.stdout.read().decode()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        os.unlink(f.name)
+    found = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if status != 0 or found is None:
+        raise RuntimeError(f"wrk failed: {out}")
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors or non-2xx answers: {out}")
+    elapsed = float(found[2]) * {"ms": 0.001, "s": 1.0, "m": 60.0}[found[3]]
+    return int(found[1]), elapsed, usage.ru_utime + usage.ru_stime
+
+
+def drive(
+    generator: str, port: int, payload: bytes, total: int, seconds: float, connections: int
+) -> tuple[int, float, float]:
+    """One load round with `generator` ('wrk' or 'python'): (requests answered, elapsed s, generator CPU s).
+
+    `total` bounds the python generator only; wrk is bounded by time alone.
+    """
+    if generator == "wrk":
+        return wrk_load(port, payload, seconds, connections)
+    cpu = time.process_time()
+    done, elapsed = asyncio.run(load(port, payload, total, seconds, connections))
+    return done, elapsed, time.process_time() - cpu
+
+
 async def first_task_id(port: int) -> str:
     """A finished task (X-Mock-Duration: 0), so every GET renders outputs, signed URLs and usage."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -163,11 +238,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per route; the median is reported")
     parser.add_argument("--before", type=Path, help="also serve the mock from this checkout (same rounds)")
+    parser.add_argument(
+        "--generator", choices=GENERATORS, default="auto", help="wrk (C; the default when installed) or python"
+    )
     parser.add_argument("--serve", choices=["bare", "mock"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
         return 0
+    generator = generator_for(args.generator)
     trees = {"bare": ROOT, "mock": ROOT, **({"before": args.before.resolve()} if args.before else {})}
     procs = {
         k: subprocess.Popen(
@@ -196,8 +275,8 @@ def main() -> int:
             for _ in range(args.rounds):  # alternate short rounds so background load hits both alike
                 for kind, port in ports.items():
                     before = cpu_seconds(procs[kind].pid)
-                    done, elapsed = asyncio.run(
-                        load(port, payloads[kind], args.requests, args.seconds, args.connections)
+                    done, elapsed, _ = drive(
+                        generator, port, payloads[kind], args.requests, args.seconds, args.connections
                     )
                     rates.setdefault((kind, route), []).append(done / elapsed)
                     cpu.setdefault((kind, route), []).append((cpu_seconds(procs[kind].pid) - before) / done * 1e6)
@@ -223,7 +302,8 @@ def main() -> int:
                     f"(CPU {before_cpu / mock_cpu:.2f}x less)"
                 )
         print(
-            f"medians of {args.rounds} alternating rounds; 'CPU ratio' = bare/mock server CPU per request "
+            f"load generator {generator}, {args.connections} connections; medians of {args.rounds} alternating "
+            f"rounds; 'CPU ratio' = bare/mock server CPU per request "
             "(the throughput ratio a saturated server would reach, less sensitive to other load on the machine)"
         )
     finally:

@@ -22,7 +22,10 @@ sweep and the pub/sub listener thread (0 CPU ticks) stay under 1 % each; `--work
 Redis cost the same per request (165 vs 172 us per create).
 
     python bench/bench_store.py [--rounds 5] [--seconds 1.5] [--tasks 100000] [--idle 5] [--skip-workers]
-                                [--before DIR]
+                                [--before DIR] [--generator auto|wrk|python]
+
+The throughput rounds use wrk (C) when it is installed, else bench_mock's asyncio generator, which spends
+40-60 us of CPU per request itself: on 2 cores that is CPU the `--workers 2` side needs (see the split).
 
 `--before DIR` adds `--workers 2` on Redis from another checkout (its own Redis database) to the same
 alternating rounds, for a same-run before/after of the Redis request path.
@@ -43,7 +46,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_mock import BODY, cpu_seconds, first_task_id, free_port, load, request_bytes, wait_listening
+from bench_mock import (
+    BODY,
+    GENERATORS,
+    cpu_seconds,
+    drive,
+    first_task_id,
+    free_port,
+    generator_for,
+    load,
+    request_bytes,
+    wait_listening,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +105,7 @@ def sleeps_of(pids: list[int]) -> int:
     return total
 
 
-def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path | None = None) -> None:
+def workers_vs_memory(rounds: int, seconds: float, connections: int, generator: str, old: Path | None = None) -> None:
     binary = shutil.which("redis-server")
     if binary is None:
         print("workers: skipped, redis-server not found (apt-get install -y redis-server)")
@@ -127,13 +141,13 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
                         payloads[kind] = request_bytes("POST", "/v1/predictions", BODY)
                     else:
                         payloads[kind] = request_bytes("GET", f"/v1/predictions/{asyncio.run(first_task_id(port))}")
-                    asyncio.run(load(port, payloads[kind], 300, 2.0, connections))  # warm-up
+                    drive(generator, port, payloads[kind], 300, 2.0, connections)  # warm-up
                 for _ in range(rounds):
                     for kind, port in ports.items():
                         slept = sleeps_of(pids[kind])
-                        before = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
-                        done, elapsed = asyncio.run(load(port, payloads[kind], 10**9, seconds, connections))
-                        after = (time.process_time(), cpu_of(pids[kind]), cpu_seconds(redis.pid))
+                        before = (0.0, cpu_of(pids[kind]), cpu_seconds(redis.pid))
+                        done, elapsed, generated = drive(generator, port, payloads[kind], 10**9, seconds, connections)
+                        after = (generated, cpu_of(pids[kind]), cpu_seconds(redis.pid))
                         sleeps.setdefault((kind, route), []).append((sleeps_of(pids[kind]) - slept) / max(done, 1))
                         rates.setdefault((kind, route), []).append(done / elapsed)
                         us = tuple((a - b) / max(done, 1) * 1e6 for a, b in zip(after, before, strict=True))
@@ -143,7 +157,8 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, old: Path |
                 one, two = statistics.median(rates[("memory x1", route)]), statistics.median(rates[("redis x2", route)])
                 print(f"{route:<8}{one:>17.0f}{two:>16.0f}{two / one:>8.2f}")
             print(
-                f"medians of {rounds} alternating rounds of {seconds:g} s, {connections} connections (target >= 1.3x)"
+                f"medians of {rounds} alternating rounds of {seconds:g} s, {connections} connections, load generator "
+                f"{generator} (target >= 1.3x)"
             )
             head = f"{'generator':>12}{'mock':>8}{'redis':>8}{'total':>8}{'2-core bound req/s':>20}{'mock sleeps':>13}"
             print(f"\nCPU us per request{head}")
@@ -202,10 +217,13 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=5.0)
     parser.add_argument("--skip-workers", action="store_true")
     parser.add_argument("--before", type=Path, help="also run --workers 2 on Redis from this checkout")
+    parser.add_argument(
+        "--generator", choices=GENERATORS, default="auto", help="wrk (C; the default when installed) or python"
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
     if not args.skip_workers:
-        workers_vs_memory(args.rounds, args.seconds, args.connections, args.before)
+        workers_vs_memory(args.rounds, args.seconds, args.connections, generator_for(args.generator), args.before)
     live_tasks(args.tasks, args.idle, args.connections)
     return 0
 
