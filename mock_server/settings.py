@@ -143,6 +143,11 @@ class Settings:
                 f"workers={self.workers}: the memory store lives in one process, so {self.workers} workers would be "
                 "that many separate mocks; use --store sqlite:///mock.db or --store redis://127.0.0.1:6379/0"
             )
+        if self.workers > 1 and self.replay:
+            raise SettingsError(
+                f"workers={self.workers}: --replay keeps its replayed tasks in the process that created them, so a "
+                "poll answered by another worker would get 404; replay with one worker"
+            )
         if self.max_body_bytes < 1 or self.max_json_depth < 1 or self.journal_size < 1:
             raise SettingsError("max_body_bytes, max_json_depth and journal_size must be >= 1")
         if self.webhook_secret:  # the alias: its comma-separated secrets become `webhooks.secrets`

@@ -64,6 +64,11 @@ def test_from_mapping_reads_nested_sections() -> None:
         pytest.param({"rules": [{"outcome": "maybe"}]}, r"rules\[0\].outcome='maybe'", id="bad-outcome"),
         pytest.param({"store": "postgres://x"}, "use 'memory', 'sqlite", id="store"),
         pytest.param({"workers": 2}, "memory store lives in one process", id="workers-memory"),
+        pytest.param(
+            {"workers": 2, "store": "sqlite:///m.db", "replay": "run.cassette"},
+            "replay keeps its replayed tasks in the process",
+            id="workers-replay",
+        ),
         pytest.param({"rate_limit": {"requests": 0}}, "rate_limit.requests=0", id="rate"),
     ],
 )
