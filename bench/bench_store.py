@@ -144,11 +144,11 @@ def workers_vs_memory(rounds: int, seconds: float, connections: int, generator: 
                     drive(generator, port, payloads[kind], 300, 2.0, connections)  # warm-up
                 for _ in range(rounds):
                     for kind, port in ports.items():
-                        slept = sleeps_of(pids[kind])
+                        switches = sleeps_of(pids[kind])
                         before = (0.0, cpu_of(pids[kind]), cpu_seconds(redis.pid))
                         done, elapsed, generated = drive(generator, port, payloads[kind], 10**9, seconds, connections)
                         after = (generated, cpu_of(pids[kind]), cpu_seconds(redis.pid))
-                        sleeps.setdefault((kind, route), []).append((sleeps_of(pids[kind]) - slept) / max(done, 1))
+                        sleeps.setdefault((kind, route), []).append((sleeps_of(pids[kind]) - switches) / max(done, 1))
                         rates.setdefault((kind, route), []).append(done / elapsed)
                         us = tuple((a - b) / max(done, 1) * 1e6 for a, b in zip(after, before, strict=True))
                         split.setdefault((kind, route), []).append((us[0], us[1], us[2]))
