@@ -150,3 +150,15 @@ async def test_api_answers_keep_their_bodies_for_the_inspector(client: httpx2.As
     kept = bodies.get(refused.headers["x-shuyou-requestid"])
     assert kept is not None
     assert kept.response == refused.content
+
+
+async def test_advancing_a_running_clock_ends_the_quiet_tasks_due_at_once() -> None:
+    start = 1_800_000_000.0
+    clock = RunningClock(start)
+    app = create_app(Settings(seed=7), clock=clock)
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        task_id = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10"})
+        assert (await client.post("/_mock/clock/advance", json={"seconds": 10})).status_code == 200
+        assert app.state.mock.store.get(task_id).status == "success"  # no read of the task needed
+    app.state.mock.journal.check()
