@@ -10,7 +10,8 @@ the Get Prediction body at that moment). A poll settles its own task lazily from
 timer, for the earliest due task of a heap, settles tasks nobody polls, so events fire on time (on a running
 clock at most SETTLE_BATCH late: one wake per 5 ms instead of one per task took the timer loop from 28 to
 15 us of CPU per task due at 4,500/s, 2026-12-02; a read of /_mock or Get Credits settles what is due first,
-`settle_overdue`).
+`settle_overdue`). A task with no event to fire (no webhook, no subscriber) gets no timer on a running clock
+in one process: the first read that could see it settles it (`_quiet_for`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ class PredictionService:
         # ~90 bytes per live task instead of ~430 for a timer handle, a partial and an index entry each.
         self._due: list[tuple[float, str]] = []
         self._wake: TimerHandle | None = None
+        # Due times of tasks whose settling nobody observes when it happens (see `_quiet_for`): settled by the
+        # first read that could see them (a poll, /_mock, /metrics, Get Credits, a create on a finite balance).
+        self._quiet: list[tuple[float, str]] = []
         # On a clock that runs by itself, the due-task timer wakes at most once per SETTLE_BATCH seconds:
         # at 4,500 creates/s a wake per task costs ~13 us more (an anyio sleep, event and cancel scope), and a
         # poll or a read of /_mock settles what is due anyway (`get`, `settle_overdue`). A clock that moves
@@ -135,6 +139,9 @@ class PredictionService:
         self._batch = SETTLE_BATCH if not isinstance(clock, MovableClock) or clock.running else 0.0
         self._subscribers: list[tuple[EventCallback, bool, bool]] = []
         self._intermediate = False  # some subscriber wants creations too
+        self._every_settle = False  # some subscriber wants tasks without a webhook too
+        # One process, on a clock that runs by itself: a task nobody watches needs no timer (see `_quiet_for`).
+        self._lazy = bool(self._batch) and not store.multiprocess
         self._keys = frozenset(settings.keys) if settings.keys is not None else None
         self._plans: dict[str, Plan] = {}
         self._outbox: Outbox | None = None
@@ -148,6 +155,7 @@ class PredictionService:
         """
         self._subscribers.append((callback, intermediate, webhook_only))
         self._intermediate = self._intermediate or intermediate
+        self._every_settle = self._every_settle or not webhook_only
 
     def attach_outbox(self, outbox: Outbox, *, intermediate: bool = False) -> None:
         """Write `outbox`'s records for each terminal transition (and creation if intermediate) in the same
@@ -248,8 +256,10 @@ class PredictionService:
             except WebhookUrlRejected as exc:
                 raise InvalidParams(str(exc)) from None
         total = self.total_credits(key)
-        if total is not None and total - self.store.usage(key) - self.store.reserved(key) <= 0:
-            raise self._overdue(key, total, 0.0)
+        if total is not None:
+            self._settle_for_credits()
+            if total - self.store.usage(key) - self.store.reserved(key) <= 0:
+                raise self._overdue(key, total, 0.0)
         if self._plain(headers):  # nothing can vary: reuse the one plan for this model
             plan = self._plans.get(info.name)
             if plan is None:
@@ -331,6 +341,8 @@ class PredictionService:
         # The planned cost is held whatever the outcome (the client cannot know it): released on failure or cancel.
         items = self._prepare(p, str(Status.PROCESSING)) if self._outbox_intermediate else ()
         total = self.total_credits(key)
+        if total is not None:
+            self._settle_for_credits()  # the injected latency may have passed since `_plan` read the balance
         if not self.store.admit(p, reserve=planned.cost, limit=total, outbox=_records(items)):
             raise self._overdue(key, total or 0.0, planned.cost)
         admission.note.task_id = p.task_id
@@ -395,6 +407,7 @@ class PredictionService:
             self.scheduler.cancel(self._wake)
         self._wake = None
         self._due.clear()
+        self._quiet.clear()
         self.store.reset()
         self.limiter.reset()
         self.files.clear()
@@ -440,7 +453,28 @@ class PredictionService:
             except Exception as exc:  # committed: the dispatcher resumes them at its next start
                 self.journal.error(exc)
 
+    def _quiet_for(self, p: Prediction) -> bool:
+        """True when nothing happens at `p`'s due time that a client could see before it reads the task.
+
+        Settling a task fires its webhook (the outbox) and the subscribers; without those, what settling
+        changes (status, credits held or charged) is seen only through a read, and every read settles first:
+        a poll its own task (`get`), /_mock and /metrics reads and Get Credits everything due
+        (`settle_overdue`), a create on a finite balance too (`_settle_for_credits`). So on a running clock
+        in one process such a task gets no timer. At 8,000 creates/s the timer settled each task 10 s later
+        for ~15 us of server CPU (2026-12-02 12:55 UTC, load 0.4): a load test without webhooks paid it in
+        every later request. A shared store keeps the timer (other processes read it directly), and so does a
+        FakeClock (each task settles at its due time exactly, as tests expect).
+        """
+        return (
+            self._lazy
+            and not self._every_settle
+            and not (p.webhook and (self._outbox is not None or self._subscribers))
+        )
+
     def _schedule(self, p: Prediction) -> None:
+        if self._quiet_for(p):
+            heapq.heappush(self._quiet, (p.due_at, p.task_id))
+            return
         heapq.heappush(self._due, (p.due_at, p.task_id))
         if self._wake is None or p.due_at < self._wake.when:
             if self._wake is not None:
@@ -449,11 +483,17 @@ class PredictionService:
 
     def settle_overdue(self) -> None:
         """Settle every task whose due time has come (cheap when none has): before a read that lists tasks."""
-        due = self._due
-        if due and due[0][0] <= self.clock.now():
-            now = self.clock.now()
-            while due and due[0][0] <= now:
-                self._settle_by_id(heapq.heappop(due)[1])
+        for due in (self._due, self._quiet):
+            if due and due[0][0] <= self.clock.now():
+                now = self.clock.now()
+                while due and due[0][0] <= now:
+                    self._settle_by_id(heapq.heappop(due)[1])
+
+    def _settle_for_credits(self) -> None:
+        """Before a create reads a finite balance: quiet tasks due by now stop holding credits (`_quiet_for`)."""
+        quiet = self._quiet
+        if quiet and quiet[0][0] <= self.clock.now():
+            self.settle_overdue()
 
     def _run_due(self) -> None:
         """Settle every task whose due time has come, then wait for the next one (batched: see `__init__`)."""

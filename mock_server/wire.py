@@ -186,20 +186,11 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
         raise PayloadTooLarge(f"body: {len(raw)} bytes is over the limit of {max_bytes} bytes")
     if not raw.strip():
         raise InvalidParams("body: empty; send a JSON object with model, function and input")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidParams(f"body: not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})") from None
-    if not _depth_ok(raw, max_depth):
+    value = _fast_loads(raw)
+    if value is _UNREAD:  # the stdlib decoder reads what orjson refuses, and names what is wrong
+        value = _slow_loads(raw, max_depth)
+    elif not _depth_ok(raw, max_depth):
         raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels")
-    try:
-        value = _decode(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidParams(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except RecursionError:  # pragma: no cover - _depth_ok stops this first
-        raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels") from None
-    except ValueError:  # int() refuses integer literals of more than sys.get_int_max_str_digits() digits
-        raise InvalidParams(f"body: a JSON number has more than {sys.get_int_max_str_digits()} digits") from None
     if not isinstance(value, dict):
         raise InvalidParams(
             f"body: expected a JSON object, got {type(value).__name__ if value is not None else 'null'}"
@@ -210,6 +201,42 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
             field = json_path(where).encode("utf-8", "backslashreplace").decode()
             raise InvalidParams(f"{field}: a \\u escape is an unpaired UTF-16 surrogate, which is not valid Unicode")
     return value
+
+
+_UNREAD = object()
+_LONG_NUMBER = re.compile(rb"\d{19}")  # 19 digits in a row: an integer that may not fit in 64 bits
+
+
+def _fast_loads(raw: bytes) -> Any:
+    """orjson's reading of `raw` when it reads as the stdlib would, else `_UNREAD`.
+
+    orjson refuses (so the stdlib reads, as before) non-UTF-8 bytes, NaN and Infinity, lone surrogate escapes,
+    numbers beyond float range and more than 1,024 levels; it would read an integer past 64 bits as a float,
+    so a body with 19 digits in a row skips it. A create's 115-byte body: 0.35 vs 1.4 us to decode (2026-12-02).
+    """
+    if _LONG_NUMBER.search(raw):
+        return _UNREAD
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _UNREAD
+
+
+def _slow_loads(raw: bytes, max_depth: int) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidParams(f"body: not valid UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})") from None
+    if not _depth_ok(raw, max_depth):
+        raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels")
+    try:
+        return _decode(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidParams(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:  # pragma: no cover - _depth_ok stops this first
+        raise InvalidParams(f"body: JSON nested deeper than {max_depth} levels") from None
+    except ValueError:  # int() refuses integer literals of more than sys.get_int_max_str_digits() digits
+        raise InvalidParams(f"body: a JSON number has more than {sys.get_int_max_str_digits()} digits") from None
 
 
 def render_create(p: Prediction) -> CreatePredictionResponse:

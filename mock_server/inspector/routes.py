@@ -118,6 +118,7 @@ async def stream(request: Request) -> Response:
         last = b""
         deadline = anyio.current_time() + STREAM_SECONDS
         while anyio.current_time() < deadline:
+            ctx.service.settle_overdue()  # tasks without a timer (`PredictionService._quiet_for`) too
             await ctx.scheduler.run_due()
             try:
                 data = snapshot()

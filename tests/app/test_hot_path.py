@@ -47,6 +47,9 @@ async def test_a_read_of_the_control_surface_settles_what_the_batched_timer_has_
     clock = RunningClock(start)
     app = create_app(Settings(seed=7), clock=clock)
     scheduler = app.state.mock.scheduler
+    events: list[tuple[str, str]] = []
+    # a subscriber that sees every task: its settling is observed when it happens, so it keeps its timer
+    app.state.mock.service.subscribe(lambda p, event, body: events.append((p.task_id, event)))
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         first = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10"})
@@ -60,6 +63,41 @@ async def test_a_read_of_the_control_surface_settles_what_the_batched_timer_has_
         assert listed == []
         tasks = {t["task_id"]: t["task_status"] for t in (await client.get("/_mock/tasks")).json()["data"]}
         assert tasks == {first: "success", second: "success"}
+    assert events == [(first, "success"), (second, "success")]
+    app.state.mock.journal.check()
+
+
+async def test_a_task_nobody_watches_gets_no_timer_and_every_read_settles_it_first() -> None:
+    start = 1_800_000_000.0
+    clock = RunningClock(start)
+    app = create_app(Settings(seed=7), clock=clock)
+    mock = app.state.mock
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        polled = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10"})
+        listed = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10", "X-Mock-Outcome": "failed"})
+        assert mock.scheduler.next_due() is None  # no webhook, no subscriber: no timer
+        clock.t = start + 10
+        assert mock.store.get(listed).status == "processing"  # nothing ran at the due time...
+        poll = (await client.get(f"/v1/predictions/{polled}", headers=KEY)).json()
+        assert poll["data"]["task_status"] == "success"  # ...but a poll sees its task ended
+        assert mock.store.get(listed).status == "processing"
+        tasks = {t["task_id"]: t["task_status"] for t in (await client.get("/_mock/tasks")).json()["data"]}
+        assert tasks == {polled: "success", listed: "failed"}  # and a listing sees every task due
+    mock.journal.check()
+
+
+async def test_a_create_on_a_finite_balance_settles_the_quiet_tasks_due_first() -> None:
+    start = 1_800_000_000.0
+    clock = RunningClock(start)
+    app = create_app(Settings(seed=7, default_balance=0.1), clock=clock)  # one image task holds 0.0585
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10", "X-Mock-Outcome": "failed"})
+        refused = await client.post("/v1/predictions", json=IMAGE, headers=KEY)
+        assert refused.status_code == 402, refused.text  # the first task's hold leaves too little
+        clock.t = start + 10  # it has failed by now, releasing its hold, though no timer ran
+        await create(client, IMAGE, KEY)
     app.state.mock.journal.check()
 
 
@@ -112,3 +150,15 @@ async def test_api_answers_keep_their_bodies_for_the_inspector(client: httpx2.As
     kept = bodies.get(refused.headers["x-shuyou-requestid"])
     assert kept is not None
     assert kept.response == refused.content
+
+
+async def test_advancing_a_running_clock_ends_the_quiet_tasks_due_at_once() -> None:
+    start = 1_800_000_000.0
+    clock = RunningClock(start)
+    app = create_app(Settings(seed=7), clock=clock)
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        task_id = await create(client, IMAGE, {**KEY, "X-Mock-Duration": "10"})
+        assert (await client.post("/_mock/clock/advance", json={"seconds": 10})).status_code == 200
+        assert app.state.mock.store.get(task_id).status == "success"  # no read of the task needed
+    app.state.mock.journal.check()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mock_server.errors import ApiError, InvalidParams, PayloadTooLarge, UnsupportedMediaType
@@ -16,6 +18,22 @@ def test_parse_accepts_json_variants() -> None:
     assert parse(b'{"a": 1}', "application/json; charset=utf-8") == {"a": 1}
     assert parse(b'{"a": 1}', "application/vnd.api+json") == {"a": 1}
     assert parse(b'{"a": 1}', None) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 9223372036854775808, "b": -9223372036854775809, "c": 18446744073709551617}',  # past 64 bits
+        b'{"a": 1e400, "b": -1e400, "c": 1.7976931348623157e308, "d": 5e-324, "e": -0.0}',
+        b'{"a": 1, "a": 2, "b": "\\u0000", "c": "\\ud83d\\ude00", "d": [true, false, null]}',
+    ],
+    ids=["big-integers", "float-edges", "duplicates-escapes"],
+)
+def test_parse_reads_numbers_and_strings_as_the_stdlib_does(raw: bytes) -> None:
+    parsed = parse(raw)
+    expected = json.loads(raw)
+    assert parsed == expected
+    assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]  # an int stays an int
 
 
 def test_surrogate_pairs_pass_and_lone_surrogates_are_named() -> None:
