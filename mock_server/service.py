@@ -39,7 +39,7 @@ from mock_server.ratelimit import RateLimiter, shared_buckets
 from mock_server.rules import ErrorSpec, Rule, parse_rules
 from mock_server.scheduler import Scheduler, TimerHandle, delay
 from mock_server.settings import Settings
-from mock_server.store import OutboxRecord, Store
+from mock_server.store import BatchedRequests, OutboxRecord, Store
 from mock_server.validation import validate_create
 from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 
@@ -139,6 +139,8 @@ class PredictionService:
         self._plans: dict[str, Plan] = {}
         self._outbox: Outbox | None = None
         self._outbox_intermediate = False
+        # Redis: the request path awaits its round trips, shared by the requests in flight (store.redis_batch)
+        self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -289,6 +291,23 @@ class PredictionService:
 
     def create(self, admission: Admission, base_url: str) -> Prediction:
         """Create the admitted task (or raise its injected error); file URLs will be on `base_url`."""
+        p, items, reserve, total = self._new_task(admission, base_url)
+        if not self.store.admit(p, reserve=reserve, limit=total, outbox=_records(items)):
+            raise self._overdue(p.key, total or 0.0, reserve)
+        return self._created(admission, p, items)
+
+    async def create_batched(self, admission: Admission, base_url: str) -> Prediction:
+        """`create` on a store that batches the request path's round trips (`batched`): the write is awaited."""
+        assert self.batched is not None
+        p, items, reserve, total = self._new_task(admission, base_url)
+        if not await self.batched.admit_async(p, reserve=reserve, limit=total, outbox=_records(items)):
+            raise self._overdue(p.key, total or 0.0, reserve)
+        return self._created(admission, p, items)
+
+    def _new_task(
+        self, admission: Admission, base_url: str
+    ) -> tuple[Prediction, Sequence[OutboxItem], float, float | None]:
+        """The admitted create's task, its outbox items, the credits to hold for it and the key's limit."""
         if admission.error is not None:
             self._raise_injected(admission.error)
         order = admission.order
@@ -330,9 +349,11 @@ class PredictionService:
         )
         # The planned cost is held whatever the outcome (the client cannot know it): released on failure or cancel.
         items = self._prepare(p, str(Status.PROCESSING)) if self._outbox_intermediate else ()
-        total = self.total_credits(key)
-        if not self.store.admit(p, reserve=planned.cost, limit=total, outbox=_records(items)):
-            raise self._overdue(key, total or 0.0, planned.cost)
+        return p, items, planned.cost, self.total_credits(key)
+
+    def _created(self, admission: Admission, p: Prediction, items: Sequence[OutboxItem]) -> Prediction:
+        """What follows a create's write: the journal's task id, the outbox, subscribers, its settle or timer."""
+        now = p.created_at
         admission.note.task_id = p.task_id
         self._accept(items)
         if self._intermediate:
@@ -350,8 +371,19 @@ class PredictionService:
         admission.note.task_id = task_id
         return self.body(self.get(admission.key, task_id), base_url=base_url)
 
+    async def prediction_batched(self, admission: Admission, task_id: str, base_url: str) -> wire.GetPredictionResponse:
+        """`prediction` on a store that batches the request path's round trips (`batched`): the read is awaited."""
+        assert self.batched is not None
+        if admission.error is not None:
+            self._raise_injected(admission.error)
+        admission.note.task_id = task_id
+        found = self._found(admission.key, task_id, await self.batched.get_async(task_id))
+        return self.body(found, base_url=base_url)
+
     def get(self, key: str | None, task_id: str) -> Prediction:
-        p = self.store.get(task_id)
+        return self._found(key, task_id, self.store.get(task_id))
+
+    def _found(self, key: str | None, task_id: str, p: Prediction | None) -> Prediction:
         if p is None or (key is not None and p.key != key):
             if key is None:  # the control surface sees every key's tasks
                 raise NotFound(f"task_id: no task {task_id!r}")

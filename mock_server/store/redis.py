@@ -31,6 +31,7 @@ redis-py (with hiredis) is imported here only, when a `redis://` store is opened
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import threading
@@ -43,6 +44,7 @@ import redis
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
+from mock_server.store.redis_batch import Batcher
 from mock_server.store.redis_outbox import (
     DELETE,
     DELIVERY_LUA,
@@ -212,6 +214,7 @@ class RedisStore:
         self._closing = threading.Event()
         self._conn: Any = None  # the request path's own connection (`_call`), made on first use
         self._conn_lock = threading.Lock()
+        self._batcher: Batcher | None = None  # the request path's batches (`get_async`, `admit_async`), per loop
         self._url = url
         self._stream: RedisDeliveryStream | None = None
         self._stale_ms = 0  # the reclaim bound last used (`beat` touches entries idle for TOUCH_AFTER of it)
@@ -244,6 +247,23 @@ class RedisStore:
             self._r.script_load(script.script)
             return self._call("EVALSHA", script.sha, 0, *args)
 
+    def _batch(self) -> Batcher:
+        """This event loop's batcher (made on first use: a test may run the app on several loops in turn)."""
+        batcher = self._batcher
+        if batcher is None or batcher.loop is not asyncio.get_running_loop():
+            if batcher is not None:
+                batcher.close()
+            batcher = self._batcher = Batcher(self._r.connection_pool.connection_kwargs)
+        return batcher
+
+    async def _run_async(self, script: Any, args: list[str]) -> Any:
+        """`_run` through the batcher: EVALSHA, and the script loaded once more if Redis forgot it."""
+        try:
+            return await self._batch().call("EVALSHA", script.sha, 0, *args)
+        except redis.exceptions.NoScriptError:
+            self._r.script_load(script.script)  # rare (a SCRIPT FLUSH or a restarted Redis): blocking is fine
+            return await self._batch().call("EVALSHA", script.sha, 0, *args)
+
     def _ensure_group(self) -> None:
         with contextlib.suppress(redis.ResponseError):  # BUSYGROUP: it exists
             self._r.xgroup_create(P + STREAM, GROUP, id="0", mkstream=True)
@@ -255,7 +275,13 @@ class RedisStore:
 
     # -- tasks ---------------------------------------------------------------------------------------
     def get(self, task_id: str) -> Prediction | None:
-        body = self._call("GET", P + "t:" + task_id)
+        return self._decode(task_id, self._call("GET", P + "t:" + task_id))
+
+    async def get_async(self, task_id: str) -> Prediction | None:
+        """`get` in the request path: one GET in the next batch of this loop's requests (`redis_batch`)."""
+        return self._decode(task_id, await self._batch().call("GET", P + "t:" + task_id))
+
+    def _decode(self, task_id: str, body: Any) -> Prediction | None:
         if body is None:
             return None
         seen = self._decoded.get(task_id)
@@ -309,10 +335,21 @@ class RedisStore:
     def admit(
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool:
-        p = prediction
+        return self._wrote(self._run(self._admit, self._admit_args(prediction, reserve, limit, outbox)))
+
+    async def admit_async(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool:
+        """`admit` in the request path: its script call in the next batch of this loop's requests."""
+        args = self._admit_args(prediction, reserve, limit, outbox)
+        return self._wrote(await self._run_async(self._admit, args))
+
+    def _admit_args(
+        self, p: Prediction, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord]
+    ) -> list[str]:
         args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
         args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
-        return self._wrote(self._run(self._admit, args))
+        return args
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
         p = prediction
@@ -479,6 +516,9 @@ class RedisStore:
 
     def close(self) -> None:
         self._closing.set()
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
         if self._listener is not None:
             self._listener.join(2.0)
         with self._conn_lock:
