@@ -21,7 +21,6 @@ replaced (a restart keeps them; an edited config file wins over them).
 from __future__ import annotations
 
 import contextlib
-
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
