@@ -139,6 +139,7 @@ class PredictionService:
         self._plans: dict[str, Plan] = {}
         self._outbox: Outbox | None = None
         self._outbox_intermediate = False
+        self._settling: set[str] = set()  # ids a batched settle took from `_due` and has not written yet
         # Redis: the request path awaits its round trips, shared by the requests in flight (store.redis_batch)
         self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
 
@@ -427,6 +428,7 @@ class PredictionService:
             self.scheduler.cancel(self._wake)
         self._wake = None
         self._due.clear()
+        self._settling.clear()
         self.store.reset()
         self.limiter.reset()
         self.files.clear()
@@ -486,11 +488,50 @@ class PredictionService:
             now = self.clock.now()
             while due and due[0][0] <= now:
                 self._settle_by_id(heapq.heappop(due)[1])
+        for task_id in list(self._settling):  # taken by a batched settle still being written: ended before a read
+            self._settle_by_id(task_id)
 
-    def _run_due(self) -> None:
+    def _run_due(self) -> Awaitable[None] | None:
         """Settle every task whose due time has come, then wait for the next one (batched: see `__init__`)."""
         self._wake = None
-        self.settle_overdue()
+        settling = None
+        if self.batched is not None and self._batch:  # Redis on a running clock: the settles share round trips
+            settling = self._settle_batched()
+        else:
+            self.settle_overdue()
+        self._rearm()
+        return settling
+
+    def _settle_batched(self) -> Awaitable[None] | None:
+        """The due tasks' settles as one read and one batch of commits (`_settling` until they are written)."""
+        due, now, ids = self._due, self.clock.now(), []
+        while due and due[0][0] <= now:
+            ids.append(heapq.heappop(due)[1])
+        if not ids:
+            return None
+        self._settling.update(ids)
+        return self._commit_due(ids)
+
+    async def _commit_due(self, ids: list[str]) -> None:
+        assert self.batched is not None
+        try:
+            found = await self.batched.get_many_async(ids)
+            now, todo = self.clock.now(), []
+            for p in found:
+                if p is None or p.status is not Status.PROCESSING:
+                    continue
+                settled = lifecycle.settle(p, now)
+                if settled is not p:
+                    todo.append((settled, self._charge(settled), self._prepare(settled, str(settled.status))))
+            wrote = await self.batched.commit_many_async([(p, charge, _records(items)) for p, charge, items in todo])
+            for (settled, _, items), written in zip(todo, wrote, strict=True):
+                if written:  # else another process (or a poll here) settled it first, and fired its events
+                    self._accept(items)
+                    self._fire(settled, str(settled.status))
+        finally:  # on a failure (Redis gone) a poll or the peers' due sweep settles them later
+            self._settling.difference_update(ids)
+
+    def _rearm(self) -> None:
         due = self._due
         if due and self._wake is None:
             when = due[0][0]
@@ -507,13 +548,16 @@ class PredictionService:
         settled = lifecycle.settle(p, self.clock.now())
         if settled is p:
             return p
-        charge = settled.usage.cost if settled.status is Status.SUCCESS and settled.usage is not None else 0.0
         items = self._prepare(settled, str(settled.status))
-        if not self.store.commit(settled, charge=charge, outbox=_records(items)):
+        if not self.store.commit(settled, charge=self._charge(settled), outbox=_records(items)):
             return self.store.get(p.task_id) or settled  # another process settled it first
         self._accept(items)
         self._fire(settled, str(settled.status))
         return settled
+
+    @staticmethod
+    def _charge(settled: Prediction) -> float:
+        return settled.usage.cost if settled.status is Status.SUCCESS and settled.usage is not None else 0.0
 
     def _fire(self, p: Prediction, event: str, *, intermediate: bool = False) -> None:
         body: dict[str, Any] | None = None

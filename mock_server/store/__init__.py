@@ -61,12 +61,17 @@ class DeliveryStream(Protocol):
 
 @runtime_checkable
 class BatchedRequests(Protocol):
-    """`Store.get` and `Store.admit` as the request path awaits them where a round trip is shared (Redis)."""
+    """`Store.get`, `admit` and `commit` as the request path and the due-task timer await them where a round trip
+    is shared (Redis): `commit_many_async` commits each (prediction, charge, outbox) and says which wrote."""
 
     async def get_async(self, task_id: str) -> Prediction | None: ...
     async def admit_async(
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool: ...
+    async def get_many_async(self, task_ids: Sequence[str]) -> list[Prediction | None]: ...
+    async def commit_many_async(
+        self, commits: Sequence[tuple[Prediction, float, Sequence[OutboxRecord]]]
+    ) -> list[bool]: ...
 
 
 class Store(Protocol):

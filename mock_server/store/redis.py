@@ -352,9 +352,32 @@ class RedisStore:
         return args
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
-        p = prediction
+        return self._wrote(self._run(self._commit, self._commit_args(prediction, charge, outbox)))
+
+    def _commit_args(self, p: Prediction, charge: float, outbox: Sequence[OutboxRecord]) -> list[str]:
         args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge)]
-        return self._wrote(self._run(self._commit, [*args, str(self._journal_limit), *_outbox(outbox)]))
+        return [*args, str(self._journal_limit), *_outbox(outbox)]
+
+    async def get_many_async(self, task_ids: Sequence[str]) -> list[Prediction | None]:
+        """Tasks by id (None where there is none): one MGET in the next batch."""
+        bodies = await self._batch().call("MGET", *[P + "t:" + i for i in task_ids])
+        return [self._decode(i, body) for i, body in zip(task_ids, bodies, strict=True)]
+
+    async def commit_many_async(
+        self, commits: Sequence[tuple[Prediction, float, Sequence[OutboxRecord]]]
+    ) -> list[bool]:
+        """`commit` of each (prediction, charge, outbox), all in the next batch; what each wrote, in order."""
+        batch, sha = self._batch(), self._commit.sha
+        calls = [batch.call("EVALSHA", sha, 0, *self._commit_args(p, c, o)) for p, c, o in commits]
+        replies = await asyncio.gather(*calls, return_exceptions=True)  # every future read, failed or not
+        wrote = []
+        for reply, (p, charge, outbox) in zip(replies, commits, strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                reply = await self._run_async(self._commit, self._commit_args(p, charge, outbox))
+            elif isinstance(reply, BaseException):
+                raise reply
+            wrote.append(self._wrote(reply))
+        return wrote
 
     def _head(self, outbox: Sequence[OutboxRecord]) -> str:
         """ARGV[1]: the prefix and owner, and '|1' when this process's consumer is to take what is written."""
