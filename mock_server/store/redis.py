@@ -17,10 +17,11 @@ returns only once every subscribed process has acknowledged it (or after `ACK_WA
 tracks meta (`track_meta()`) re-reads it only when told (`meta_changed()`), not before every request,
 and still sees an advance made elsewhere before its next answer.
 
-A request costs one round trip: the admit script per create, one GET per poll (an unchanged task is not
-decoded again), on the store's own connection (`_call`, not redis-py's pool and command wrappers).
-`bench/bench_store.py --before`, 2026-12-02 06:59 UTC, quiet machine, `--workers 2`: mock CPU per poll 150 vs
-210 us before, per create 293 vs 332 us.
+A request costs one command: the admit script per create, one GET per poll (an unchanged task is not
+decoded again). On the request path (`get_async`, `admit_async`) and the due-task timer (`get_many_async`,
+`commit_many_async`) the commands of every request in flight in one worker share a write and a wake-up
+(`redis_batch`, group commit); the sync methods (control surface, sweeps, tests) use the store's own
+connection (`_call`, not redis-py's pool and command wrappers). See `bench/bench_store.py` for figures.
 
 The webhook outbox (the stream, its consumer group, XAUTOCLAIM of a dead process's entries) is
 `redis_outbox`; its Lua is part of the transition scripts here.

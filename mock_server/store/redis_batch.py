@@ -10,7 +10,9 @@ call connects again. Nothing is answered before Redis's reply, so a create answe
 
 Hand-written (an asyncio Protocol, `hiredis.pack_command` to encode, `hiredis.Reader` to parse, both C)
 because redis-py's asyncio client costs more than its sync one per call: `bench/bench_redis_client.py`,
-2026-12-02 (see its docstring for the same-run figures).
+2026-12-02 13:17 UTC (load 2.1-2.3), CPU per GET: redis-py sync 44.3 us, asyncio one by one 75.3 us, asyncio
+pipelines of 8 19.7 us; this batcher with 8 in flight 5.5 us, with 1 in flight 36.2 us. `bench/bench_store.py`
+has the effect on the mock (its docstring).
 """
 
 from __future__ import annotations
