@@ -142,6 +142,7 @@ class PredictionService:
         self._settling: set[str] = set()  # ids a batched settle took from `_due` and has not written yet
         # Redis: the request path awaits its round trips, shared by the requests in flight (store.redis_batch)
         self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
+        self._shared_limits = shared_buckets(store) is not None  # the limiter's buckets are the store's
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -198,11 +199,18 @@ class PredictionService:
         if not key or (self._keys is not None and key not in self._keys):
             self.authenticate(key, credentials.hint())  # raises: the hint is built for refusals only
         note.key = key
+        batched = self.batched
         if self.limiter.enabled:
-            self.limiter.check(key, self.clock.now())
+            if batched is not None and self._shared_limits:
+                await self.limiter.check_async(key, self.clock.now(), batched.take_token_async)
+            else:
+                self.limiter.check(key, self.clock.now())
         if body is not None:
             parsed = await body()
-            plan, info = self._plan(key, parsed, headers)
+            used = None  # read here, checked after validation in `_plan` (which answers first)
+            if batched is not None and self.total_credits(key) is not None:
+                used = await batched.used_async(key)
+            plan, info = self._plan(key, parsed, headers, used)
             latency, error, order = plan.latency, plan.error, Order(parsed, info, plan)
         else:
             injection = behaviour.inject(self.settings, self._error_rng, headers)
@@ -232,6 +240,9 @@ class PredictionService:
         used = self.store.usage(key) + self.store.reserved(key)
         return wire.render_credits(UNLIMITED_CREDITS if total is None else total, used)
 
+    def _used(self, key: str) -> float:
+        return self.store.usage(key) + self.store.reserved(key)
+
     def _overdue(self, key: str, total: float, cost: float) -> InsufficientCredit:
         used, held = self.store.usage(key), self.store.reserved(key)
         would = f"; this task would cost {cost:g}" if cost > 0 else ""
@@ -241,8 +252,11 @@ class PredictionService:
         )
 
     # -- use cases ---------------------------------------------------------------------------------
-    def _plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, ModelInfo]:
-        """Validate `body` and decide how the task behaves (raises the API error to answer with)."""
+    def _plan(
+        self, key: str, body: dict[str, Any], headers: Mapping[str, str], used: float | None = None
+    ) -> tuple[Plan, ModelInfo]:
+        """Validate `body` and decide how the task behaves (raises the API error to answer with); `used` is the
+        key's usage plus reservations when the caller read them already."""
         info = validate_create(self.catalog, body)
         webhook = body.get("webhook")
         if webhook is not None:
@@ -251,7 +265,7 @@ class PredictionService:
             except WebhookUrlRejected as exc:
                 raise InvalidParams(str(exc)) from None
         total = self.total_credits(key)
-        if total is not None and total - self.store.usage(key) - self.store.reserved(key) <= 0:
+        if total is not None and total - (self._used(key) if used is None else used) <= 0:
             raise self._overdue(key, total, 0.0)
         if self._plain(headers):  # nothing can vary: reuse the one plan for this model
             plan = self._plans.get(info.name)

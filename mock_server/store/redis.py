@@ -415,6 +415,15 @@ class RedisStore:
         value = self._call("HGET", P + "used", key)
         return float(value) if value is not None else 0.0
 
+    async def used_async(self, key: str) -> float:
+        """`usage(key) + reserved(key)` in the request path: both reads in the next batch."""
+        batch = self._batch()
+        used, held = batch.call("HGET", P + "used", key), batch.call("HGET", P + "held", key)
+        used_value, held_value = await used, await held
+        return (float(used_value) if used_value is not None else 0.0) + (
+            max(0.0, float(held_value)) if held_value is not None else 0.0
+        )
+
     def reserved(self, key: str) -> float:
         value = self._call("HGET", P + "held", key)
         return max(0.0, float(value)) if value is not None else 0.0
@@ -465,6 +474,10 @@ class RedisStore:
     # -- rate limits (mock_server.ratelimit.Buckets, shared by every process) ------------------------------
     def take_token(self, key: str, capacity: float, rate: float, now: float) -> float:
         return float(self._take_token(args=[self._p, key, repr(capacity), repr(rate), repr(now)]))
+
+    async def take_token_async(self, key: str, capacity: float, rate: float, now: float) -> float:
+        """`take_token` in the request path: its script call in the next batch."""
+        return float(await self._run_async(self._take_token, [self._p, key, repr(capacity), repr(rate), repr(now)]))
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from mock_server import Settings, create_app
+from mock_server.settings import RateLimit
 from mock_server.store.redis_batch import Batcher
 from mock_server.testing import serve_in_thread
 from tests.conftest import _redis_binary
@@ -61,6 +62,30 @@ def test_concurrent_creates_are_all_stored_and_readable_from_another_process(red
         [sys.executable, "-c", reader, redis_url], input=json.dumps(ids), capture_output=True, text=True, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+async def _statuses(base_url: str, n: int, method: str, path: str) -> list[int]:
+    """`n` requests sent at once on `n` connections (so they share batches); their statuses, each in the envelope."""
+
+    async def one() -> int:
+        async with httpx2.AsyncClient(base_url=base_url, headers=AUTH, timeout=30) as client:
+            answer = await client.request(method, path, json=BODY if method == "POST" else None)
+            assert answer.status_code == 200 or "error" in answer.json(), answer.text
+            return answer.status_code
+
+    return sorted(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def test_concurrent_creates_on_a_small_balance_admit_exactly_what_it_covers(redis_url: str) -> None:
+    settings = Settings(store=redis_url, time_scale=1000.0, default_balance=0.1)  # 0.02925 per image: 3 fit
+    with serve_in_thread(create_app(settings)) as live:
+        assert asyncio.run(_statuses(live.base_url, 12, "POST", "/v1/predictions")) == [200] * 3 + [402] * 9
+
+
+def test_the_shared_rate_limit_holds_for_requests_in_one_batch(redis_url: str) -> None:
+    settings = Settings(store=redis_url, time_scale=1000.0, rate_limit=RateLimit(requests=3, per_seconds=3600))
+    with serve_in_thread(create_app(settings)) as live:
+        assert asyncio.run(_statuses(live.base_url, 8, "GET", "/v1/predictions/nope")) == [404] * 3 + [429] * 5
 
 
 @pytest.mark.anyio
