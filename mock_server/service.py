@@ -140,6 +140,7 @@ class PredictionService:
         self._outbox: Outbox | None = None
         self._outbox_intermediate = False
         self._settling: set[str] = set()  # ids a batched settle took from `_due` and has not written yet
+        self._resets = 0  # how many resets: a batched settle read before one writes nothing after it
         # Redis: the request path awaits its round trips, shared by the requests in flight (store.redis_batch)
         self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
         self._shared_limits = shared_buckets(store) is not None  # the limiter's buckets are the store's
@@ -443,6 +444,7 @@ class PredictionService:
         self._wake = None
         self._due.clear()
         self._settling.clear()
+        self._resets += 1
         self.store.reset()
         self.limiter.reset()
         self.files.clear()
@@ -528,8 +530,11 @@ class PredictionService:
 
     async def _commit_due(self, ids: list[str]) -> None:
         assert self.batched is not None
+        resets = self._resets
         try:
             found = await self.batched.get_many_async(ids)
+            if resets != self._resets:  # a reset came meanwhile: these tasks are gone, a commit would write them
+                return
             now, todo = self.clock.now(), []
             for p in found:
                 if p is None or p.status is not Status.PROCESSING:

@@ -22,7 +22,6 @@ from mock_server import Settings, create_app
 from mock_server.settings import RateLimit
 from mock_server.store.redis_batch import Batcher
 from mock_server.testing import serve_in_thread
-from tests.conftest import _redis_binary
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
 AUTH = {"Authorization": "Bearer sk-batch"}
@@ -117,15 +116,12 @@ async def test_commands_queued_while_a_batch_is_in_flight_go_out_together_after_
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def own_redis(tmp_path: Path, redis_binary: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A redis-server of this test alone (it gets killed), on a free port."""
-    binary, _ = _redis_binary()
-    if binary is None:
-        pytest.skip("redis-server not found; install it with: apt-get install -y redis-server")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", ""]
+    args = [redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", ""]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
