@@ -20,6 +20,7 @@ replaced (a restart keeps them; an edited config file wins over them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
@@ -186,5 +187,7 @@ class ClockSyncMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            self.peers.refresh()
+            # An unreachable store: the request goes on, and its own store call answers in the error envelope
+            with contextlib.suppress(Exception):
+                self.peers.refresh()
         await self.app(scope, receive, send)

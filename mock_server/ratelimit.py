@@ -8,13 +8,15 @@ them, atomically, so a key's limit holds across all processes and hosts, not per
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from mock_server.errors import RateLimited
 from mock_server.settings import RateLimit
 
-__all__ = ["Buckets", "LocalBuckets", "RateLimiter", "refill", "shared_buckets"]
+__all__ = ["AsyncTake", "Buckets", "LocalBuckets", "RateLimiter", "refill", "shared_buckets"]
+
+AsyncTake = Callable[[str, float, float, float], Awaitable[float]]  # `Buckets.take_token`, awaited
 
 
 def refill(tokens: float, last: float, capacity: float, rate: float, now: float) -> float:
@@ -69,7 +71,18 @@ class RateLimiter:
         if limit is None:
             return
         rate = limit.requests / limit.per_seconds
-        tokens = self._buckets.take_token(key, float(limit.requests), rate, now)
+        self._verdict(limit, rate, self._buckets.take_token(key, float(limit.requests), rate, now))
+
+    async def check_async(self, key: str, now: float, take: AsyncTake) -> None:
+        """`check` with the shared buckets' `take` awaited (a store whose round trips requests share)."""
+        limit = self._per_key.get(key, self._default)
+        if limit is None:
+            return
+        rate = limit.requests / limit.per_seconds
+        self._verdict(limit, rate, await take(key, float(limit.requests), rate, now))
+
+    @staticmethod
+    def _verdict(limit: RateLimit, rate: float, tokens: float) -> None:
         if tokens < 1.0:
             retry = max(1, math.ceil((1.0 - tokens) / rate))
             raise RateLimited(

@@ -54,14 +54,20 @@ def _base_url(request: Request) -> str:
 async def create_prediction(request: Request) -> Response:
     ctx = _ctx(request)
     admission = await _admit(ctx, request, "createPrediction", functools.partial(_body, ctx, request))
-    return json_response(wire.render_create(ctx.service.create(admission, _base_url(request))))
+    service = ctx.service
+    if service.batched is not None:  # Redis: the write shares a round trip with the other requests in flight
+        return json_response(wire.render_create(await service.create_batched(admission, _base_url(request))))
+    return json_response(wire.render_create(service.create(admission, _base_url(request))))
 
 
 async def get_prediction(request: Request) -> Response:
     ctx = _ctx(request)
     admission = await _admit(ctx, request, "getPrediction")
     task_id = request.path_params["prediction_id"]
-    return json_response(ctx.service.prediction(admission, task_id, _base_url(request)))
+    service = ctx.service
+    if service.batched is not None:
+        return json_response(await service.prediction_batched(admission, task_id, _base_url(request)))
+    return json_response(service.prediction(admission, task_id, _base_url(request)))
 
 
 async def get_credits(request: Request) -> Response:

@@ -40,7 +40,7 @@ from mock_server.ratelimit import RateLimiter, shared_buckets
 from mock_server.rules import ErrorSpec, Rule, parse_rules
 from mock_server.scheduler import Scheduler, TimerHandle, delay
 from mock_server.settings import Settings
-from mock_server.store import OutboxRecord, Store
+from mock_server.store import BatchedRequests, OutboxRecord, Store
 from mock_server.validation import validate_create
 from mock_server.webhooks.policy import WebhookUrlRejected, check_create_url
 
@@ -146,6 +146,11 @@ class PredictionService:
         self._plans: dict[str, Plan] = {}
         self._outbox: Outbox | None = None
         self._outbox_intermediate = False
+        self._settling: set[str] = set()  # ids a batched settle took from `_due` and has not written yet
+        self._resets = 0  # how many resets: a batched settle read before one writes nothing after it
+        # Redis: the request path awaits its round trips, shared by the requests in flight (store.redis_batch)
+        self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
+        self._shared_limits = shared_buckets(store) is not None  # the limiter's buckets are the store's
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -203,11 +208,18 @@ class PredictionService:
         if not key or (self._keys is not None and key not in self._keys):
             self.authenticate(key, credentials.hint())  # raises: the hint is built for refusals only
         note.key = key
+        batched = self.batched
         if self.limiter.enabled:
-            self.limiter.check(key, self.clock.now())
+            if batched is not None and self._shared_limits:
+                await self.limiter.check_async(key, self.clock.now(), batched.take_token_async)
+            else:
+                self.limiter.check(key, self.clock.now())
         if body is not None:
             parsed = await body()
-            plan, info = self._plan(key, parsed, headers)
+            used = None  # read here, checked after validation in `_plan` (which answers first)
+            if batched is not None and self.total_credits(key) is not None:
+                used = await batched.used_async(key)
+            plan, info = self._plan(key, parsed, headers, used)
             latency, error, order = plan.latency, plan.error, Order(parsed, info, plan)
         else:
             injection = behaviour.inject(self.settings, self._error_rng, headers)
@@ -237,6 +249,9 @@ class PredictionService:
         used = self.store.usage(key) + self.store.reserved(key)
         return wire.render_credits(UNLIMITED_CREDITS if total is None else total, used)
 
+    def _used(self, key: str) -> float:
+        return self.store.usage(key) + self.store.reserved(key)
+
     def _overdue(self, key: str, total: float, cost: float) -> InsufficientCredit:
         used, held = self.store.usage(key), self.store.reserved(key)
         would = f"; this task would cost {cost:g}" if cost > 0 else ""
@@ -246,8 +261,11 @@ class PredictionService:
         )
 
     # -- use cases ---------------------------------------------------------------------------------
-    def _plan(self, key: str, body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Plan, ModelInfo]:
-        """Validate `body` and decide how the task behaves (raises the API error to answer with)."""
+    def _plan(
+        self, key: str, body: dict[str, Any], headers: Mapping[str, str], used: float | None = None
+    ) -> tuple[Plan, ModelInfo]:
+        """Validate `body` and decide how the task behaves (raises the API error to answer with); `used` is the
+        key's usage plus reservations when the caller read them already."""
         info = validate_create(self.catalog, body)
         webhook = body.get("webhook")
         if webhook is not None:
@@ -258,7 +276,7 @@ class PredictionService:
         total = self.total_credits(key)
         if total is not None:
             self._settle_for_credits()
-            if total - self.store.usage(key) - self.store.reserved(key) <= 0:
+            if total - (self._used(key) if used is None else used) <= 0:
                 raise self._overdue(key, total, 0.0)
         if self._plain(headers):  # nothing can vary: reuse the one plan for this model
             plan = self._plans.get(info.name)
@@ -299,6 +317,23 @@ class PredictionService:
 
     def create(self, admission: Admission, base_url: str) -> Prediction:
         """Create the admitted task (or raise its injected error); file URLs will be on `base_url`."""
+        p, items, reserve, total = self._new_task(admission, base_url)
+        if not self.store.admit(p, reserve=reserve, limit=total, outbox=_records(items)):
+            raise self._overdue(p.key, total or 0.0, reserve)
+        return self._created(admission, p, items)
+
+    async def create_batched(self, admission: Admission, base_url: str) -> Prediction:
+        """`create` on a store that batches the request path's round trips (`batched`): the write is awaited."""
+        assert self.batched is not None
+        p, items, reserve, total = self._new_task(admission, base_url)
+        if not await self.batched.admit_async(p, reserve=reserve, limit=total, outbox=_records(items)):
+            raise self._overdue(p.key, total or 0.0, reserve)
+        return self._created(admission, p, items)
+
+    def _new_task(
+        self, admission: Admission, base_url: str
+    ) -> tuple[Prediction, Sequence[OutboxItem], float, float | None]:
+        """The admitted create's task, its outbox items, the credits to hold for it and the key's limit."""
         if admission.error is not None:
             self._raise_injected(admission.error)
         order = admission.order
@@ -343,8 +378,11 @@ class PredictionService:
         total = self.total_credits(key)
         if total is not None:
             self._settle_for_credits()  # the injected latency may have passed since `_plan` read the balance
-        if not self.store.admit(p, reserve=planned.cost, limit=total, outbox=_records(items)):
-            raise self._overdue(key, total or 0.0, planned.cost)
+        return p, items, planned.cost, total
+
+    def _created(self, admission: Admission, p: Prediction, items: Sequence[OutboxItem]) -> Prediction:
+        """What follows a create's write: the journal's task id, the outbox, subscribers, its settle or timer."""
+        now = p.created_at
         admission.note.task_id = p.task_id
         self._accept(items)
         if self._intermediate:
@@ -362,8 +400,19 @@ class PredictionService:
         admission.note.task_id = task_id
         return self.body(self.get(admission.key, task_id), base_url=base_url)
 
+    async def prediction_batched(self, admission: Admission, task_id: str, base_url: str) -> wire.GetPredictionResponse:
+        """`prediction` on a store that batches the request path's round trips (`batched`): the read is awaited."""
+        assert self.batched is not None
+        if admission.error is not None:
+            self._raise_injected(admission.error)
+        admission.note.task_id = task_id
+        found = self._found(admission.key, task_id, await self.batched.get_async(task_id))
+        return self.body(found, base_url=base_url)
+
     def get(self, key: str | None, task_id: str) -> Prediction:
-        p = self.store.get(task_id)
+        return self._found(key, task_id, self.store.get(task_id))
+
+    def _found(self, key: str | None, task_id: str, p: Prediction | None) -> Prediction:
         if p is None or (key is not None and p.key != key):
             if key is None:  # the control surface sees every key's tasks
                 raise NotFound(f"task_id: no task {task_id!r}")
@@ -408,6 +457,8 @@ class PredictionService:
         self._wake = None
         self._due.clear()
         self._quiet.clear()
+        self._settling.clear()
+        self._resets += 1
         self.store.reset()
         self.limiter.reset()
         self.files.clear()
@@ -488,6 +539,8 @@ class PredictionService:
                 now = self.clock.now()
                 while due and due[0][0] <= now:
                     self._settle_by_id(heapq.heappop(due)[1])
+        for task_id in list(self._settling):  # taken by a batched settle still being written: ended before a read
+            self._settle_by_id(task_id)
 
     def _settle_for_credits(self) -> None:
         """Before a create reads a finite balance: quiet tasks due by now stop holding credits (`_quiet_for`)."""
@@ -495,10 +548,50 @@ class PredictionService:
         if quiet and quiet[0][0] <= self.clock.now():
             self.settle_overdue()
 
-    def _run_due(self) -> None:
+    def _run_due(self) -> Awaitable[None] | None:
         """Settle every task whose due time has come, then wait for the next one (batched: see `__init__`)."""
         self._wake = None
-        self.settle_overdue()
+        settling = None
+        if self.batched is not None and self._batch:  # Redis on a running clock: the settles share round trips
+            settling = self._settle_batched()
+        else:
+            self.settle_overdue()
+        self._rearm()
+        return settling
+
+    def _settle_batched(self) -> Awaitable[None] | None:
+        """The due tasks' settles as one read and one batch of commits (`_settling` until they are written)."""
+        due, now, ids = self._due, self.clock.now(), []
+        while due and due[0][0] <= now:
+            ids.append(heapq.heappop(due)[1])
+        if not ids:
+            return None
+        self._settling.update(ids)
+        return self._commit_due(ids)
+
+    async def _commit_due(self, ids: list[str]) -> None:
+        assert self.batched is not None
+        resets = self._resets
+        try:
+            found = await self.batched.get_many_async(ids)
+            if resets != self._resets:  # a reset came meanwhile: these tasks are gone, a commit would write them
+                return
+            now, todo = self.clock.now(), []
+            for p in found:
+                if p is None or p.status is not Status.PROCESSING:
+                    continue
+                settled = lifecycle.settle(p, now)
+                if settled is not p:
+                    todo.append((settled, self._charge(settled), self._prepare(settled, str(settled.status))))
+            wrote = await self.batched.commit_many_async([(p, charge, _records(items)) for p, charge, items in todo])
+            for (settled, _, items), written in zip(todo, wrote, strict=True):
+                if written:  # else another process (or a poll here) settled it first, and fired its events
+                    self._accept(items)
+                    self._fire(settled, str(settled.status))
+        finally:  # on a failure (Redis gone) a poll or the peers' due sweep settles them later
+            self._settling.difference_update(ids)
+
+    def _rearm(self) -> None:
         due = self._due
         if due and self._wake is None:
             when = due[0][0]
@@ -515,13 +608,16 @@ class PredictionService:
         settled = lifecycle.settle(p, self.clock.now())
         if settled is p:
             return p
-        charge = settled.usage.cost if settled.status is Status.SUCCESS and settled.usage is not None else 0.0
         items = self._prepare(settled, str(settled.status))
-        if not self.store.commit(settled, charge=charge, outbox=_records(items)):
+        if not self.store.commit(settled, charge=self._charge(settled), outbox=_records(items)):
             return self.store.get(p.task_id) or settled  # another process settled it first
         self._accept(items)
         self._fire(settled, str(settled.status))
         return settled
+
+    @staticmethod
+    def _charge(settled: Prediction) -> float:
+        return settled.usage.cost if settled.status is Status.SUCCESS and settled.usage is not None else 0.0
 
     def _fire(self, p: Prediction, event: str, *, intermediate: bool = False) -> None:
         body: dict[str, Any] | None = None

@@ -118,6 +118,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def redis_binary() -> str:
+    """The server binary `redis_server` runs, for a test that starts (and kills) a server of its own."""
+    binary, _ = _redis_binary()
+    if binary is None:
+        pytest.skip("redis-server not found; install it with: apt-get install -y redis-server")
+    return binary
+
+
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     """A flushed database on the session's redis-server."""

@@ -17,6 +17,8 @@ Rules:
 - A pending delivery is held by one live process, which alone sends it. Memory and SQLite: the process
   that wrote it; Redis: the one that read it from `delivery_stream()`. `beat()` keeps what a process
   holds; `reclaim()` hands what a process not seen for `stale_after` s held to the caller, once.
+- A store whose round trips the requests in flight can share (Redis, `redis_batch`) also has the
+  `BatchedRequests` methods, awaited on the request path only; everything else stays synchronous.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """
@@ -24,13 +26,13 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction
 from mock_server.store.codec import OutboxRecord
 
-__all__ = ["STORE_URLS", "DeliveryStream", "OutboxRecord", "Store", "open_store"]
+__all__ = ["STORE_URLS", "BatchedRequests", "DeliveryStream", "OutboxRecord", "Store", "open_store"]
 
 STORE_URLS = "'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
 
@@ -55,6 +57,26 @@ class DeliveryStream(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BatchedRequests(Protocol):
+    """`Store.get`, `admit` and `commit` as the request path and the due-task timer await them where a round trip
+    is shared (Redis): `commit_many_async` commits each (prediction, charge, outbox) and says which wrote."""
+
+    async def get_async(self, task_id: str) -> Prediction | None: ...
+    async def admit_async(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool: ...
+    async def get_many_async(self, task_ids: Sequence[str]) -> list[Prediction | None]: ...
+    async def used_async(self, key: str) -> float:
+        """`usage(key) + reserved(key)`."""
+        ...
+
+    async def take_token_async(self, key: str, capacity: float, rate: float, now: float) -> float: ...
+    async def commit_many_async(
+        self, commits: Sequence[tuple[Prediction, float, Sequence[OutboxRecord]]]
+    ) -> list[bool]: ...
 
 
 class Store(Protocol):

@@ -17,10 +17,11 @@ returns only once every subscribed process has acknowledged it (or after `ACK_WA
 tracks meta (`track_meta()`) re-reads it only when told (`meta_changed()`), not before every request,
 and still sees an advance made elsewhere before its next answer.
 
-A request costs one round trip: the admit script per create, one GET per poll (an unchanged task is not
-decoded again), on the store's own connection (`_call`, not redis-py's pool and command wrappers).
-`bench/bench_store.py --before`, 2026-12-02 06:59 UTC, quiet machine, `--workers 2`: mock CPU per poll 150 vs
-210 us before, per create 293 vs 332 us.
+A request costs one command: the admit script per create, one GET per poll (an unchanged task is not
+decoded again). On the request path (`get_async`, `admit_async`) and the due-task timer (`get_many_async`,
+`commit_many_async`) the commands of every request in flight in one worker share a write and a wake-up
+(`redis_batch`, group commit); the sync methods (control surface, sweeps, tests) use the store's own
+connection (`_call`, not redis-py's pool and command wrappers). See `bench/bench_store.py` for figures.
 
 The webhook outbox (the stream, its consumer group, XAUTOCLAIM of a dead process's entries) is
 `redis_outbox`; its Lua is part of the transition scripts here.
@@ -31,10 +32,12 @@ redis-py (with hiredis) is imported here only, when a `redis://` store is opened
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +46,7 @@ import redis
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
+from mock_server.store.redis_batch import Batcher
 from mock_server.store.redis_outbox import (
     DELETE,
     DELIVERY_LUA,
@@ -64,8 +68,9 @@ P = "shuyou:"
 META_CHANNEL = P + "meta"
 ACK_WAIT = 1.0
 """Seconds `set_meta` waits at most for every subscribed process to acknowledge a change."""
-DECODED = 4096
-"""Tasks whose last decoded form `get` keeps: a poll of an unchanged task skips JSON decoding (~30 us)."""
+DECODED = 32_768
+"""Tasks whose last decoded form `get` keeps (and those this process admitted): a poll of an unchanged task and
+the settle of one created here skip JSON decoding (~30 us); at most ~1 KB each (JSON and its Prediction)."""
 
 _LIB = (
     HEAD
@@ -204,7 +209,9 @@ class RedisStore:
         self._take_token = self._r.register_script(_TAKE_TOKEN)
         self.owner = secrets.token_hex(8)
         self._p = f"{P}|{self.owner}"
-        self._decoded: dict[str, tuple[str, Prediction]] = {}  # task id -> (stored JSON, its Prediction)
+        # task id -> (stored JSON, its Prediction), oldest first; an OrderedDict because a dict's next(iter())
+        # scans the slots of every key popped before it: 14 % of a worker's samples at 4,400 creates/s
+        self._decoded: OrderedDict[str, tuple[str, Prediction]] = OrderedDict()
         self._tracking = False  # until the subscriber runs (and after it fails): read meta every time
         self._version = 0  # announcements received (written by the listener thread only)
         self._seen = -1
@@ -212,6 +219,7 @@ class RedisStore:
         self._closing = threading.Event()
         self._conn: Any = None  # the request path's own connection (`_call`), made on first use
         self._conn_lock = threading.Lock()
+        self._batcher: Batcher | None = None  # the request path's batches (`get_async`, `admit_async`), per loop
         self._url = url
         self._stream: RedisDeliveryStream | None = None
         self._stale_ms = 0  # the reclaim bound last used (`beat` touches entries idle for TOUCH_AFTER of it)
@@ -244,6 +252,23 @@ class RedisStore:
             self._r.script_load(script.script)
             return self._call("EVALSHA", script.sha, 0, *args)
 
+    def _batch(self) -> Batcher:
+        """This event loop's batcher (made on first use: a test may run the app on several loops in turn)."""
+        batcher = self._batcher
+        if batcher is None or batcher.loop is not asyncio.get_running_loop():
+            if batcher is not None:
+                batcher.close()
+            batcher = self._batcher = Batcher(self._r.connection_pool.connection_kwargs)
+        return batcher
+
+    async def _run_async(self, script: Any, args: list[str]) -> Any:
+        """`_run` through the batcher: EVALSHA, and the script loaded once more if Redis forgot it."""
+        try:
+            return await self._batch().call("EVALSHA", script.sha, 0, *args)
+        except redis.exceptions.NoScriptError:
+            self._r.script_load(script.script)  # rare (a SCRIPT FLUSH or a restarted Redis): blocking is fine
+            return await self._batch().call("EVALSHA", script.sha, 0, *args)
+
     def _ensure_group(self) -> None:
         with contextlib.suppress(redis.ResponseError):  # BUSYGROUP: it exists
             self._r.xgroup_create(P + STREAM, GROUP, id="0", mkstream=True)
@@ -255,17 +280,26 @@ class RedisStore:
 
     # -- tasks ---------------------------------------------------------------------------------------
     def get(self, task_id: str) -> Prediction | None:
-        body = self._call("GET", P + "t:" + task_id)
+        return self._decode(task_id, self._call("GET", P + "t:" + task_id))
+
+    async def get_async(self, task_id: str) -> Prediction | None:
+        """`get` in the request path: one GET in the next batch of this loop's requests (`redis_batch`)."""
+        return self._decode(task_id, await self._batch().call("GET", P + "t:" + task_id))
+
+    def _decode(self, task_id: str, body: Any) -> Prediction | None:
         if body is None:
             return None
         seen = self._decoded.get(task_id)
         if seen is not None and seen[0] == body:  # polled again, unchanged: the same (frozen) Prediction
             return seen[1]
         p = prediction_from_json(body)
-        if len(self._decoded) >= DECODED:
-            self._decoded.pop(next(iter(self._decoded)))  # the oldest decoded first
-        self._decoded[task_id] = (str(body), p)
+        self._keep(task_id, str(body), p)
         return p
+
+    def _keep(self, task_id: str, body: str, p: Prediction) -> None:
+        if len(self._decoded) >= DECODED:
+            self._decoded.popitem(last=False)  # the oldest decoded first
+        self._decoded[task_id] = (body, p)
 
     def put(self, prediction: Prediction) -> None:
         p = prediction
@@ -309,15 +343,57 @@ class RedisStore:
     def admit(
         self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
     ) -> bool:
-        p = prediction
+        args = self._admit_args(prediction, reserve, limit, outbox)
+        return self._admitted(prediction, args[2], self._run(self._admit, args))
+
+    async def admit_async(
+        self, prediction: Prediction, *, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord] = ()
+    ) -> bool:
+        """`admit` in the request path: its script call in the next batch of this loop's requests."""
+        args = self._admit_args(prediction, reserve, limit, outbox)
+        return self._admitted(prediction, args[2], await self._run_async(self._admit, args))
+
+    def _admitted(self, p: Prediction, body: str, reply: Any) -> bool:
+        """The admit script's answer; a written task is kept decoded, so its settle here need not decode it."""
+        wrote = self._wrote(reply)
+        if wrote:
+            self._keep(p.task_id, body, p)
+        return wrote
+
+    def _admit_args(
+        self, p: Prediction, reserve: float, limit: float | None, outbox: Sequence[OutboxRecord]
+    ) -> list[str]:
         args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(reserve)]
         args += ["" if limit is None else repr(limit), repr(p.due_at), str(self._journal_limit), *_outbox(outbox)]
-        return self._wrote(self._run(self._admit, args))
+        return args
 
     def commit(self, prediction: Prediction, *, charge: float, outbox: Sequence[OutboxRecord] = ()) -> bool:
-        p = prediction
+        return self._wrote(self._run(self._commit, self._commit_args(prediction, charge, outbox)))
+
+    def _commit_args(self, p: Prediction, charge: float, outbox: Sequence[OutboxRecord]) -> list[str]:
         args = [self._head(outbox), p.task_id, prediction_to_json(p), str(p.status), p.key, repr(charge)]
-        return self._wrote(self._run(self._commit, [*args, str(self._journal_limit), *_outbox(outbox)]))
+        return [*args, str(self._journal_limit), *_outbox(outbox)]
+
+    async def get_many_async(self, task_ids: Sequence[str]) -> list[Prediction | None]:
+        """Tasks by id (None where there is none): one MGET in the next batch."""
+        bodies = await self._batch().call("MGET", *[P + "t:" + i for i in task_ids])
+        return [self._decode(i, body) for i, body in zip(task_ids, bodies, strict=True)]
+
+    async def commit_many_async(
+        self, commits: Sequence[tuple[Prediction, float, Sequence[OutboxRecord]]]
+    ) -> list[bool]:
+        """`commit` of each (prediction, charge, outbox), all in the next batch; what each wrote, in order."""
+        batch, sha = self._batch(), self._commit.sha
+        calls = [batch.call("EVALSHA", sha, 0, *self._commit_args(p, c, o)) for p, c, o in commits]
+        replies = await asyncio.gather(*calls, return_exceptions=True)  # every future read, failed or not
+        wrote = []
+        for reply, (p, charge, outbox) in zip(replies, commits, strict=True):
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                reply = await self._run_async(self._commit, self._commit_args(p, charge, outbox))
+            elif isinstance(reply, BaseException):
+                raise reply
+            wrote.append(self._wrote(reply))
+        return wrote
 
     def _head(self, outbox: Sequence[OutboxRecord]) -> str:
         """ARGV[1]: the prefix and owner, and '|1' when this process's consumer is to take what is written."""
@@ -338,6 +414,15 @@ class RedisStore:
     def usage(self, key: str) -> float:
         value = self._call("HGET", P + "used", key)
         return float(value) if value is not None else 0.0
+
+    async def used_async(self, key: str) -> float:
+        """`usage(key) + reserved(key)` in the request path: both reads in the next batch."""
+        batch = self._batch()
+        used, held = batch.call("HGET", P + "used", key), batch.call("HGET", P + "held", key)
+        used_value, held_value = await used, await held
+        return (float(used_value) if used_value is not None else 0.0) + (
+            max(0.0, float(held_value)) if held_value is not None else 0.0
+        )
 
     def reserved(self, key: str) -> float:
         value = self._call("HGET", P + "held", key)
@@ -389,6 +474,10 @@ class RedisStore:
     # -- rate limits (mock_server.ratelimit.Buckets, shared by every process) ------------------------------
     def take_token(self, key: str, capacity: float, rate: float, now: float) -> float:
         return float(self._take_token(args=[self._p, key, repr(capacity), repr(rate), repr(now)]))
+
+    async def take_token_async(self, key: str, capacity: float, rate: float, now: float) -> float:
+        """`take_token` in the request path: its script call in the next batch."""
+        return float(await self._run_async(self._take_token, [self._p, key, repr(capacity), repr(rate), repr(now)]))
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
@@ -479,6 +568,9 @@ class RedisStore:
 
     def close(self) -> None:
         self._closing.set()
+        if self._batcher is not None:
+            self._batcher.close()
+            self._batcher = None
         if self._listener is not None:
             self._listener.join(2.0)
         with self._conn_lock:
