@@ -246,7 +246,7 @@ class PredictionService:
         key = admission.key
         total = self.total_credits(key)
         # Credits held by tasks still processing count as used until they settle (docs/assumptions.md).
-        used = self.store.usage(key) + self.store.reserved(key)
+        used = self._used(key)
         return wire.render_credits(UNLIMITED_CREDITS if total is None else total, used)
 
     def _used(self, key: str) -> float:
