@@ -38,6 +38,20 @@ def _redis_binary() -> tuple[str | None, str]:
     return (REDIS_SERVER, "Debian's") if os.path.exists(REDIS_SERVER) else (None, "")
 
 
+def _required_redis_binary() -> str:
+    """`_redis_binary()`, or the test's end: a missing one fails under CI=true and skips elsewhere; a
+    `$SHUYOU_REDIS_SERVER` that is not an executable file fails (it was asked for)."""
+    binary, source = _redis_binary()
+    if binary is None:
+        message = "redis-server not found; install it with: apt-get install -y redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    if source == SERVER_ENV and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.fail(f"{SERVER_ENV}={binary!r} is not an executable file")
+    return binary
+
+
 def _server_version(binary: str) -> str:
     """The binary's own `--version` line (`Redis server v=7.0.15 ...`, `Valkey server v=9.1.2 ...`), or why not."""
     try:
@@ -67,14 +81,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     under CI=true and skips elsewhere. The server's output goes to `server.log` in its temp dir, whose
     end a start-up failure quotes.
     """
-    binary, source = _redis_binary()
-    if binary is None:
-        message = "redis-server not found; install it with: apt-get install -y redis-server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    if source == SERVER_ENV and not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-        pytest.fail(f"{SERVER_ENV}={binary!r} is not an executable file")
+    binary = _required_redis_binary()
     workdir = tmp_path_factory.mktemp("redis")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -121,10 +128,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_binary() -> str:
     """The server binary `redis_server` runs, for a test that starts (and kills) a server of its own."""
-    binary, _ = _redis_binary()
-    if binary is None:
-        pytest.skip("redis-server not found; install it with: apt-get install -y redis-server")
-    return binary
+    return _required_redis_binary()
 
 
 @pytest.fixture
