@@ -3,9 +3,10 @@
 A pure-ASGI middleware inside `MockMiddleware` (which opens the `RequestNote` with the request id), so each body pair is
 found by the journal entry's `request_id`. Bounded twice: `size` pairs (oldest dropped) and `max_bytes`
 per body (the rest cut, marked `truncated`). Binary bodies (result files) and the inspector's own
-requests are not kept. Cost: 4-7 us per request (two closures, one NamedTuple, one dict insert; measured
-in-process against a bare ASGI app, 2026-12-02, machine shared), 1-2 % of the mock's ~300-400 us of CPU.
-The API's operations, which `MockMiddleware` answers without the router, reach this log through `keep`.
+requests are not kept. The API's operations, which `MockMiddleware` answers without the router, reach this
+log through `keep`: a plain tuple per request, the `Exchange` built only when the inspector reads it (the
+NamedTuple's constructor and the `put` call were ~11,000 of ~176,000 instructions per GET, callgrind,
+2026-12-02; now ~2,000).
 """
 
 from __future__ import annotations
@@ -46,20 +47,29 @@ class BodyLog:
     def __init__(self, size: int = 200, max_bytes: int = 16_384) -> None:
         self.size = size
         self.max_bytes = max_bytes
-        self._items: collections.OrderedDict[str, Exchange] = collections.OrderedDict()
+        # request_id -> (request, response, request cut, response cut): an Exchange's fields, as a plain tuple
+        self._items: collections.OrderedDict[str, tuple[bytes, bytes, bool, bool]] = collections.OrderedDict()
 
     def put(self, request_id: str, exchange: Exchange) -> None:
-        self._items[request_id] = exchange
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        items = self._items
+        items[request_id] = exchange
+        if len(items) > self.size:
+            items.popitem(last=False)
 
     def keep(self, request_id: str, request: bytes, response: bytes) -> None:
         """`put` for bodies read whole (the middleware's direct API path), each cut at `max_bytes`."""
         limit = self.max_bytes
-        self.put(request_id, Exchange(request[:limit], response[:limit], len(request) > limit, len(response) > limit))
+        items = self._items
+        if len(request) > limit or len(response) > limit:
+            items[request_id] = (request[:limit], response[:limit], len(request) > limit, len(response) > limit)
+        else:
+            items[request_id] = (request, response, False, False)
+        if len(items) > self.size:
+            items.popitem(last=False)
 
     def get(self, request_id: str) -> Exchange | None:
-        return self._items.get(request_id)
+        found = self._items.get(request_id)
+        return None if found is None else Exchange._make(found)
 
     def __contains__(self, request_id: object) -> bool:
         return request_id in self._items
