@@ -35,8 +35,10 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ClientDisconnect()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body: over the limit of {limit} bytes")
         chunks.append(chunk)
+        if size > limit:
+            note(request.scope).body = b"".join(chunks)  # what the inspector shows of it (cut at its own limit)
+            raise PayloadTooLarge(f"body: over the limit of {limit} bytes")
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            body = note(request.scope).body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return body

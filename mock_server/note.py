@@ -26,6 +26,7 @@ class RequestNote:
     error_type: str | None = None
     error_message: str | None = None
     headers: dict[str, str] | None = None  # the request headers decoded once (`incoming.request_headers`)
+    body: bytes = b""  # the request body as a handler read it (`incoming.read_body`), for the inspector
 
     def error(self, error_type: str, message: str) -> None:
         self.error_type, self.error_message = error_type, message

@@ -24,11 +24,6 @@ from mock_server.service import Admission, BodyReader, Operation
 __all__ = ["public_routes"]
 
 
-def _ctx(request: Request) -> MockContext:
-    ctx: MockContext = request.app.state.mock
-    return ctx
-
-
 async def _admit(ctx: MockContext, request: Request, operation: Operation, body: BodyReader | None = None) -> Admission:
     return await ctx.service.admit(operation, request_headers(request), note(request.scope), body)
 
@@ -51,8 +46,7 @@ def _base_url(request: Request) -> str:
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
-async def create_prediction(request: Request) -> Response:
-    ctx = _ctx(request)
+async def create_prediction(ctx: MockContext, request: Request) -> Response:
     admission = await _admit(ctx, request, "createPrediction", functools.partial(_body, ctx, request))
     service = ctx.service
     if service.batched is not None:  # Redis: the write shares a round trip with the other requests in flight
@@ -60,8 +54,7 @@ async def create_prediction(request: Request) -> Response:
     return json_response(wire.render_create(service.create(admission, _base_url(request))))
 
 
-async def get_prediction(request: Request) -> Response:
-    ctx = _ctx(request)
+async def get_prediction(ctx: MockContext, request: Request) -> Response:
     admission = await _admit(ctx, request, "getPrediction")
     task_id = request.path_params["prediction_id"]
     service = ctx.service
@@ -70,14 +63,13 @@ async def get_prediction(request: Request) -> Response:
     return json_response(service.prediction(admission, task_id, _base_url(request)))
 
 
-async def get_credits(request: Request) -> Response:
-    ctx = _ctx(request)
+async def get_credits(ctx: MockContext, request: Request) -> Response:
     admission = await _admit(ctx, request, "getCredits")
     return json_response(ctx.service.credits(admission))
 
 
-async def get_file(request: Request) -> Response:
-    ctx, task_id, name = _ctx(request), request.path_params["task_id"], request.path_params["name"]
+async def get_file(ctx: MockContext, request: Request) -> Response:
+    task_id, name = request.path_params["task_id"], request.path_params["name"]
     query = request.query_params
     rendered = await ctx.files.open(task_id, name, query.get("e"), query.get("token"), ctx.clock.now(), ctx.service.get)
     return Response(rendered.data, media_type=rendered.content_type, headers=file_headers(rendered, name))
@@ -126,27 +118,29 @@ async def spec_yaml(request: Request) -> Response:
     return Response(_served_spec(str(request.base_url).rstrip("/"), "yaml"), media_type="application/yaml")
 
 
-HANDLERS: dict[Operation, Callable[[Request], Awaitable[Response]]] = {
+# Each takes the app's context first: `public_routes` binds it (cheaper than `request.app.state.mock` per request).
+HANDLERS: dict[Operation, Callable[[MockContext, Request], Awaitable[Response]]] = {
     "createPrediction": create_prediction,
     "getPrediction": get_prediction,
     "getCredits": get_credits,
 }
 
 
-def public_routes(spec: Mapping[str, Any]) -> list[Route]:
+def public_routes(spec: Mapping[str, Any], ctx: MockContext) -> list[Route]:
     """One route per spec operation the mock implements (path and method from the spec), plus files and docs."""
     routes: list[Route] = []
     for path, item in spec.get("paths", {}).items():
         for method, operation in item.items():
             handler = HANDLERS.get(operation.get("operationId", "")) if isinstance(operation, Mapping) else None
             if handler is not None:
-                routes.append(Route(path, handler, methods=[method.upper()], name=operation["operationId"]))
+                endpoint = functools.partial(handler, ctx)
+                routes.append(Route(path, endpoint, methods=[method.upper()], name=operation["operationId"]))
     missing = set(HANDLERS) - {r.name for r in routes}
     if missing:
         raise SettingsError(f"spec: operations {sorted(missing)} are missing from openapi/predictions.yaml paths")
     return [
         *routes,
-        Route("/files/{task_id}/{name}", get_file, methods=["GET"], name="file"),
+        Route("/files/{task_id}/{name}", functools.partial(get_file, ctx), methods=["GET"], name="file"),
         Route("/openapi.json", spec_json, methods=["GET"]),
         Route("/openapi.yaml", spec_yaml, methods=["GET"]),
     ]
