@@ -115,6 +115,7 @@ class FileStore:
         self.signer = signer
         self._cache: collections.OrderedDict[tuple[str, int], media.Rendered] = collections.OrderedDict()
         self._size = cache_items
+        self._urls: dict[tuple[str, str, int], list[str]] = {}  # (task, base URL, expiry) -> its signed URLs
 
     @staticmethod
     def name(p: Prediction, index: int) -> str:
@@ -122,7 +123,14 @@ class FileStore:
 
     def urls(self, p: Prediction, base_url: str) -> list[str]:
         expiry = int((p.finished_at or p.created_at) + self.signer.ttl)
-        return [base_url + self.signer.path(p.task_id, self.name(p, i), expiry) for i in range(len(p.outputs))]
+        key = (p.task_id, base_url, expiry)
+        found = self._urls.get(key)
+        if found is None:  # a poll loop asks for the same task's URLs again and again
+            found = [base_url + self.signer.path(p.task_id, self.name(p, i), expiry) for i in range(len(p.outputs))]
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            self._urls[key] = found
+        return list(found)
 
     def cached(self, p: Prediction, index: int) -> media.Rendered | None:
         hit = self._cache.get((p.task_id, index))
@@ -179,6 +187,7 @@ class FileStore:
 
     def clear(self) -> None:
         self._cache.clear()
+        self._urls.clear()  # a seeded run after a reset makes the same task ids again, maybe for other files
 
 
 def file_headers(rendered: media.Rendered, name: str) -> dict[str, str]:
