@@ -48,10 +48,15 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
+from mock_server.errors import StoreUnavailable
 from mock_server.store.codec import OutboxRecord, dumps, loads
+from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE
 
 __all__ = [
+    "BLOCK_MAX_MS",
     "DELIVERY_LUA",
     "GROUP",
     "HEAD",
@@ -64,6 +69,9 @@ __all__ = [
 
 STREAM = "d:s"
 GROUP = "senders"
+BLOCK_MAX_MS = 1000
+"""The longest one `read()` blocks (XREADGROUP BLOCK): the stream's connections wait that much longer for a reply
+than the store's `socket_timeout`."""
 TOUCH_AFTER = 0.5
 """A process touches its entries idle for more than this share of the reclaim bound (`stale_after`): with
 `peers.STALE` 3 s, at 1.5 s, which leaves 1.5 s (6 sweeps) before another process may take them."""
@@ -232,9 +240,22 @@ class RedisDeliveryStream:
     Made by `RedisStore.delivery_stream()`; used on the event loop that runs the webhook dispatcher only.
     """
 
-    def __init__(self, url: str, *, prefix: str, consumer: str, journal_limit: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        consumer: str,
+        journal_limit: int,
+        name: str = "redis",
+        timeout: float = TIMEOUT,
+        connect_timeout: float = TIMEOUT,
+    ) -> None:
         self.consumer = consumer
         self._url = url
+        self._name = name  # the store as messages name it
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._prefix = prefix
         self._args = f"{prefix}|{consumer}"
         self._journal_limit = str(journal_limit)
@@ -264,10 +285,20 @@ class RedisDeliveryStream:
         found, self._taken = self._taken, []
         return found
 
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        return StoreUnavailable(self._name, str(exc).rstrip("."))
+
     def _client(self) -> redis.asyncio.Redis:
         if self._r is None:  # made on the loop that uses it (the dispatcher's)
-            self._r = redis.asyncio.Redis.from_url(self._url, decode_responses=True, socket_connect_timeout=5)
-            self._save = self._r.register_script(_SAVE)
+            r = redis.asyncio.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_connect_timeout=self._connect_timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),  # a timeout: never again
+            )
+            # Set after the URL is read (its query would win): a read blocks up to BLOCK_MAX_MS by design.
+            r.connection_pool.connection_kwargs["socket_timeout"] = self._timeout + BLOCK_MAX_MS / 1000
+            self._r, self._save = r, r.register_script(_SAVE)
         return self._r
 
     async def read(self, count: int, block_ms: int) -> list[dict[str, Any]]:
@@ -276,7 +307,9 @@ class RedisDeliveryStream:
         self.active = True
         key = self._prefix + STREAM
         try:
-            reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=block_ms)
+            reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=min(block_ms, BLOCK_MAX_MS))
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -297,7 +330,10 @@ class RedisDeliveryStream:
         args = [self._args, self._journal_limit]
         for delivery_id, data in records:
             args += [delivery_id, dumps(data), finished_flag(data)]
-        await self._save(args=args)
+        try:
+            await self._save(args=args)
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
 
     async def aclose(self) -> None:
         self.active = False
