@@ -50,6 +50,11 @@ class DeliveryStream(Protocol):
         """Write records of held deliveries at once; a finished one stops being held."""
         ...
 
+    async def orphans(self) -> list[dict[str, Any]]:
+        """Records of deliveries this process holds in the store without knowing it (a reply lost in an outage may
+        have taken some); usually none, at no cost."""
+        ...
+
     def took(self, delivery_id: str) -> bool:
         """True (once) if this process's own write of the delivery took it at once: held now, as if read."""
         ...

@@ -30,7 +30,9 @@ An unreachable Redis (refused, closed, or no reply within `socket_timeout`, `TIM
 says otherwise: `redis://host:port/db?socket_timeout=2&socket_connect_timeout=2`, redis-py's own parameters) raises
 the mock's `StoreUnavailable` (503) from every method: redis-py's errors are translated here, in `_Client`, `_call`
 and the batcher, and nowhere above. A command is sent once more only on a dropped connection, never after a
-timeout (it may still run), so no call waits longer than about one timeout.
+timeout (it may still run), so no call waits longer than about one timeout. A timed-out script may run once Redis
+answers again; what it took from the outbox for this process is then found in the stream
+(`RedisDeliveryStream.lost_reply`), so no webhook is lost to an outage.
 
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
 redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
@@ -270,7 +272,9 @@ class RedisStore:
         self._ensure_group()
 
     def _unavailable(self, reason: object) -> StoreUnavailable:
-        """The error for an unreachable Redis."""
+        """The error for an unreachable Redis; a reply lost with it may have taken entries for this process."""
+        if self._stream is not None:
+            self._stream.lost_reply()
         return StoreUnavailable(self.name, str(reason).rstrip("."))
 
     @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """A Redis store that goes away (killed) or hangs (SIGSTOP) mid-run, on a real redis-server of each test's own: the
 API and the control surface answer 503 in the error envelope naming the store, within the store's timeout, the
-journal keeps those answers, and once Redis answers again (restarted, SIGCONT) the same mock serves again."""
+journal keeps those answers, and once Redis answers again (restarted, SIGCONT) the same mock serves again and
+sends the webhooks of what Redis ran meanwhile."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import httpx2
 import pytest
 import redis
 
+from contracts.receiver import WebhookReceiver
 from mock_server import Settings, create_app
 from mock_server.store.redis_batch import Batcher
 from mock_server.testing import LiveServer, serve_in_thread
+from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
 from tests._support import eventually, free_port
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
@@ -67,8 +70,7 @@ def own_redis(tmp_path: Path, redis_binary: str) -> Iterator[OwnRedis]:
     try:
         yield server
     finally:
-        server.resume()  # a stopped one would not die of SIGKILL before it runs again on some kernels
-        server.kill()
+        server.kill()  # SIGKILL: stopped or not
 
 
 def _mock(url: str, **changes: Any) -> LiveServer:
@@ -142,6 +144,53 @@ def test_a_hung_redis_answers_503_within_the_timeout_and_serves_again_after_sigc
         assert client.get(f"/v1/predictions/{task_id}").json()["data"]["task_id"] == task_id
         assert client.get(f"/_mock/tasks/{task_id}").status_code == 200
         assert client.post("/v1/predictions", json=BODY).status_code == 200
+
+
+def test_a_redelivery_answered_503_by_a_hung_redis_that_ran_it_later_is_still_sent(own_redis: OwnRedis) -> None:
+    """The redelivery's script waited in Redis's socket while Redis was stopped and ran on SIGCONT, after the mock
+    had answered 503: the delivery it put back in the stream, taken for this process in that script, is in the
+    process's pending entries unbeknown to it, until it looks there again after the lost reply."""
+    with (
+        WebhookReceiver([DEV_SECRET]) as receiver,
+        _mock(own_redis.url) as live,
+        httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
+        redis.Redis(port=own_redis.port) as inspect,
+    ):
+        body = {**BODY, "webhook": receiver.url}
+        assert client.post("/v1/predictions", json=body, headers={"X-Mock-Duration": "0"}).status_code == 200
+        delivery_id = receiver.wait_for(1)[0]["webhook_id"]
+        eventually(lambda: inspect.zcard("shuyou:d:pending") == 0)  # its result is written
+        assert client.post(f"/_mock/webhooks/{delivery_id}/redeliver").status_code == 202  # its script is loaded now
+        receiver.wait_for(2)
+        eventually(lambda: inspect.zcard("shuyou:d:pending") == 0)
+        own_redis.stop()
+        _assert_unavailable(*_timed(lambda: client.post(f"/_mock/webhooks/{delivery_id}/redeliver")), own_redis.url)
+        own_redis.resume()
+        got = receiver.wait_for(3, timeout=20)
+    assert [d["webhook_id"] for d in got] == [delivery_id] * 3
+    assert all(d["verified"] for d in got)
+
+
+def test_a_create_answered_503_by_a_hung_redis_that_ran_it_later_still_sends_both_its_webhooks(
+    own_redis: OwnRedis,
+) -> None:
+    """The batched path's counterpart: the create's script (its `processing` event's delivery taken for this
+    process in it) ran on SIGCONT after the 503; the task then settles through the sweep as any other."""
+    with (
+        WebhookReceiver([DEV_SECRET]) as receiver,
+        _mock(own_redis.url, webhooks=WebhookSettings(intermediate=True)) as live,
+        httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
+    ):
+        body, quick = {**BODY, "webhook": receiver.url}, {"X-Mock-Duration": "1"}
+        assert client.post("/v1/predictions", json=body, headers=quick).status_code == 200  # connected, loaded
+        receiver.wait_for(2)
+        own_redis.stop()
+        _assert_unavailable(*_timed(lambda: client.post("/v1/predictions", json=body, headers=quick)), own_redis.url)
+        own_redis.resume()
+        got = receiver.wait_for(4, timeout=20)
+    lost = [d["body"]["data"] for d in got[2:]]
+    assert sorted(d["task_status"] for d in lost) == ["processing", "success"]
+    assert len({d["task_id"] for d in lost} | {d["body"]["data"]["task_id"] for d in got[:2]}) == 2
 
 
 @pytest.mark.anyio
