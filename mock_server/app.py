@@ -24,7 +24,7 @@ from mock_server.inspector.capture import BodyLog, CaptureMiddleware
 from mock_server.inspector.routes import inspector_routes
 from mock_server.journal import Journal
 from mock_server.middleware import MockMiddleware
-from mock_server.peers import ClockSyncMiddleware, Peers
+from mock_server.peers import Peers
 from mock_server.responses import api_error_handler, http_exception_handler
 from mock_server.routes import HANDLERS, public_routes
 from mock_server.scheduler import Scheduler
@@ -142,8 +142,7 @@ def create_app(
     api = public_routes(catalog.spec, context)
     # Without replay, MockMiddleware answers the API's operations itself (no router, no capture layer).
     direct = [r for r in api if r.name in HANDLERS] if not settings.replay else []
-    middleware = [
-        *([Middleware(ClockSyncMiddleware, peers=peers)] if peers.shared else []),  # outermost: the shared clock first
+    middleware = [  # MockMiddleware reads the shared clock first (`peers.before_request`)
         Middleware(MockMiddleware, context=context, direct=direct, keep_bodies=bodies.keep),
         Middleware(CaptureMiddleware, log=bodies),
     ]

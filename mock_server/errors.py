@@ -16,7 +16,8 @@ MockServerError
     ├── MisdirectedRequest   421 access_denied (a Host the mock does not answer to: DNS rebinding)
     ├── RateLimited          429 rate_limit, with Retry-After
     ├── InjectedError        any status and type a rule or X-Mock-Error asked for
-    └── InternalError        500 internal_server_error
+    ├── InternalError        500 internal_server_error
+    └── StoreUnavailable     503 internal_server_error, with Retry-After: the store (Redis) is unreachable
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "SettingsError",
+    "StoreUnavailable",
     "UnsupportedMediaType",
 ]
 
@@ -158,3 +160,21 @@ class InjectedError(ApiError):
 
 class InternalError(ApiError):
     """Something broke inside the mock (500); the journal keeps the traceback."""
+
+
+class StoreUnavailable(ApiError):
+    """The store refused, closed or did not answer within its timeout (503; the mock's own, docs/running.md).
+
+    The spec documents no 503 for these operations; `internal_server_error` is the type it gives a platform error.
+    """
+
+    status_code = 503
+    error_type = "internal_server_error"
+
+    def __init__(self, store: str, reason: str) -> None:
+        super().__init__(
+            f"store: {store} is unreachable ({reason}); the mock answers again when it is back, no restart needed",
+            headers={"Retry-After": "1"},
+        )
+        self.store = store
+        self.reason = reason

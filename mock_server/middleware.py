@@ -1,6 +1,9 @@
-"""One pure-ASGI middleware: request id header, access rules (`access`), journal entry and metrics, a 500
-envelope for anything unexpected, due tasks settled before a read of the mock's own surfaces, and
-`GET /metrics` (`metrics.Metrics`, outside the router so that it counts what the router answers, 404s included).
+"""One pure-ASGI middleware: request id header, access rules (`access`), the shared clock and rules read first on
+a shared store (`peers.Peers.before_request`), journal entry and metrics, a 500 envelope for anything
+unexpected, due tasks settled before a read of the mock's own surfaces, and `GET /metrics` (`metrics.Metrics`,
+outside the router so that it counts what the router answers, 404s included). An unreachable store is a 503 in
+the envelope (`StoreUnavailable`), journaled with its type like any API error; the clock read and the settle
+before a read let the request go on without the store, so what needs none (the request journal) still answers.
 
 An unexpected exception from the app is journaled (for `journal.check()`) and answered here in the envelope
 instead of a plain-text 500 (`app.MockApp` calls this middleware without Starlette's ServerErrorMiddleware).
@@ -35,6 +38,7 @@ and signed file URLs are kept per task: a GET of a finished task went from 176,0
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -47,7 +51,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.access import TOKEN_COOKIE, TOKEN_HEADER, AccessPolicy, Refusal, query_token
 from mock_server.context import MockContext
-from mock_server.errors import AccessDenied, ApiError, Forbidden, InternalError, MethodNotAllowed, MisdirectedRequest
+from mock_server.errors import (
+    AccessDenied,
+    ApiError,
+    Forbidden,
+    InternalError,
+    MethodNotAllowed,
+    MisdirectedRequest,
+    StoreUnavailable,
+)
 from mock_server.metrics import CONTENT_TYPE, Metrics
 from mock_server.note import RequestNote, note, open_note
 from mock_server.responses import error_response, http_exception_handler
@@ -103,6 +115,8 @@ class MockMiddleware:
         self.policy = AccessPolicy.from_settings(s.allowed_hosts, s.admin_token)
         self._host_answers: dict[tuple[bytes | None, str], ApiError | None] = {}
         self.metrics = Metrics(context)  # Starlette builds its middleware when the app first runs: a lazy import
+        peers = context.peers
+        self._peers = peers if peers is not None and peers.shared else None
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def receive_wrapper() -> Message:
@@ -276,8 +290,11 @@ class MockMiddleware:
                 record.error(refused.type, refused.message)
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
+            if self._peers is not None:  # another process's clock advance or rules, before this answer
+                self._peers.before_request()
             if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
-                ctx.service.settle_overdue()  # a read of /_mock or /metrics sees every task due by now as ended
+                with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
+                    ctx.service.settle_overdue()  # a read of /_mock or /metrics sees every task due by now as ended
                 await ctx.scheduler.run_due()
             if scope["path"] == _METRICS:
                 await self._serve_metrics(scope, receive, send_wrapper)

@@ -1,9 +1,10 @@
 """Keeping one process in step with the others on a shared store (`--workers`, several hosts on one Redis).
 
 Rules: on a store that several processes share (`store.multiprocess`), the clock offset is read from
-the store before every HTTP request (`ClockSyncMiddleware`), so an advance on one process is seen by
-all before their next answer; a store that announces changes (`track_meta`/`meta_changed`, Redis
-pub/sub with acknowledgements) is read only after one was announced, not on every request.
+the store before every HTTP request (`before_request`, called by `middleware.MockMiddleware`), so an
+advance on one process is seen by all before their next answer; a store that announces changes
+(`track_meta`/`meta_changed`, Redis pub/sub with acknowledgements) is read only after one was announced, not
+on every request.
 Every `SWEEP` seconds (wall time) each process shows that it is alive (`store.beat`: SQLite writes
 a heartbeat; Redis touches the idle time of the outbox stream entries it holds), settles the tasks
 that are due whoever created them (`store.due`; `commit()` is conditional, so a task settles exactly
@@ -16,21 +17,26 @@ Rules set at runtime (`PUT /_mock/rules`, and the file's rules again after `/_mo
 store too (`RULES`, with the config rules they replaced): every process sharing the store adopts them before
 its next answer, and a process that starts later adopts them if its own config's rules are the ones they
 replaced (a restart keeps them; an edited config file wins over them).
+
+An unreachable store (`StoreUnavailable`) is no reason to refuse a request here: the request goes on, and its
+own store call answers 503 (what needs no store still answers). A sweep that finds the store unreachable
+reports it once and sweeps again only after the store answers a PING awaited without blocking the event loop
+(`ping_async`), so an outage never holds the loop for a timeout every `SWEEP` s. Any other error surfaces.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from mock_server.clock import SystemClock
-from mock_server.errors import SettingsError
+from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction
-from mock_server.store import Store
+from mock_server.store import BatchedRequests, Store
 
-__all__ = ["CLOCK_OFFSET", "RULES", "STALE", "SWEEP", "ClockSyncMiddleware", "Peers"]
+__all__ = ["CLOCK_OFFSET", "RULES", "STALE", "SWEEP", "Peers"]
 
 CLOCK_OFFSET = "clock_offset"
 RULES = "rules"
@@ -42,8 +48,6 @@ STALE = 3.0
 
 12 sweeps: a process whose event loop is held up (a settle of 1,000 tasks takes ~0.5 s on a loaded 2-core
 machine) is not taken for dead, at the price of a restart resuming a killed process's deliveries 3 s later."""
-
-ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 class _Settler(Protocol):
@@ -101,6 +105,11 @@ class Peers:
                 clock.advance(float(saved) - clock.offset)
             finally:
                 self._syncing = False
+
+    def before_request(self) -> None:
+        """`refresh()` before an HTTP request; an unreachable store lets the request go on (its own call answers)."""
+        with contextlib.suppress(StoreUnavailable):
+            self.refresh()
 
     # -- rules --------------------------------------------------------------------------------------
     def share_rules(self, service: _Ruled, config_rules: Sequence[Any]) -> None:
@@ -165,9 +174,26 @@ class Peers:
         while True:
             try:
                 self.sweep(service, now(), wall.now(), resume)
+            except StoreUnavailable as exc:
+                on_error(exc)
+                await self._until_reachable()
             except Exception as exc:  # a store hiccup must not stop the sweeps
                 on_error(exc)
             await delay(SWEEP)
+
+    async def _until_reachable(self) -> None:
+        """Return once the store answers again, asking every `SWEEP` s without blocking the loop."""
+        from mock_server.scheduler import delay
+
+        store = self._store
+        if not isinstance(store, BatchedRequests):
+            return
+        while True:
+            try:
+                await store.ping_async()
+                return
+            except StoreUnavailable:
+                await delay(SWEEP)
 
 
 def _loads(value: str) -> dict[str, Any]:
@@ -176,18 +202,3 @@ def _loads(value: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-class ClockSyncMiddleware:
-    """Pure ASGI: refresh the clock offset from the shared store before each HTTP request."""
-
-    def __init__(self, app: ASGIApp, peers: Peers) -> None:
-        self.app = app
-        self.peers = peers
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            # An unreachable store: the request goes on, and its own store call answers in the error envelope
-            with contextlib.suppress(Exception):
-                self.peers.refresh()
-        await self.app(scope, receive, send)

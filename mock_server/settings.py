@@ -57,7 +57,7 @@ class Settings:
     time_scale: float = 1.0
     """Multiplies every task duration; 0 finishes tasks at once."""
     store: str = "memory"
-    """`memory`, `sqlite:///path.db` or `redis://host:port/db` (docs/running.md: choosing a store)."""
+    """`memory`, `sqlite:///path.db` or `redis://host:port/db[?socket_timeout=5]` (docs/running.md: stores)."""
     workers: int = 1
     """Server processes (`serve` only); more than 1 needs a shared store (sqlite or redis)."""
     webhook_secret: str | None = None

@@ -19,6 +19,8 @@ Rules:
   holds; `reclaim()` hands what a process not seen for `stale_after` s held to the caller, once.
 - A store whose round trips the requests in flight can share (Redis, `redis_batch`) also has the
   `BatchedRequests` methods, awaited on the request path only; everything else stays synchronous.
+- A store that can be out of reach (Redis) raises `errors.StoreUnavailable` (503) from any method when it is,
+  within its timeout, and serves again once it answers; no other error of its client leaves it.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """
@@ -46,6 +48,11 @@ class DeliveryStream(Protocol):
 
     async def save(self, records: Sequence[OutboxRecord]) -> None:
         """Write records of held deliveries at once; a finished one stops being held."""
+        ...
+
+    async def orphans(self) -> list[dict[str, Any]]:
+        """Records of deliveries this process holds in the store without knowing it (a reply lost in an outage may
+        have taken some); usually none, at no cost."""
         ...
 
     def took(self, delivery_id: str) -> bool:
@@ -77,6 +84,9 @@ class BatchedRequests(Protocol):
     async def commit_many_async(
         self, commits: Sequence[tuple[Prediction, float, Sequence[OutboxRecord]]]
     ) -> list[bool]: ...
+    async def ping_async(self) -> None:
+        """Return once the store answers (StoreUnavailable if it does not), without blocking the event loop."""
+        ...
 
 
 class Store(Protocol):

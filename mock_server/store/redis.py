@@ -26,6 +26,14 @@ connection (`_call`, not redis-py's pool and command wrappers). See `bench/bench
 The webhook outbox (the stream, its consumer group, XAUTOCLAIM of a dead process's entries) is
 `redis_outbox`; its Lua is part of the transition scripts here.
 
+An unreachable Redis (refused, closed, or no reply within `socket_timeout`, `TIMEOUT` s unless the URL's query
+says otherwise: `redis://host:port/db?socket_timeout=2&socket_connect_timeout=2`, redis-py's own parameters) raises
+the mock's `StoreUnavailable` (503) from every method: redis-py's errors are translated here, in `_Client`, `_call`
+and the batcher, and nowhere above. A command is sent once more only on a dropped connection, never after a
+timeout (it may still run), so no call waits longer than about one timeout. A timed-out script may run once Redis
+answers again; what it took from the outbox for this process is then found in the stream
+(`RedisDeliveryStream.lost_reply`), so no webhook is lost to an outage.
+
 The scripts name keys from inside (one prefix), so they need a single Redis (or Valkey) >= 7, not a cluster.
 redis-py (with hiredis) is imported here only, when a `redis://` store is opened.
 """
@@ -34,19 +42,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from mock_server.errors import SettingsError
+from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
-from mock_server.store.redis_batch import Batcher
+from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE, Batcher
 from mock_server.store.redis_outbox import (
     DELETE,
     DELIVERY_LUA,
@@ -168,6 +179,23 @@ def _outbox(outbox: Sequence[OutboxRecord]) -> list[str]:
     return args
 
 
+def _retry() -> Retry:
+    """A dropped connection is made again once, at once (a restarted Redis); a timeout is never retried."""
+    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+
+class _Client(redis.Redis):
+    """redis-py's client whose unreachable-Redis errors are `StoreUnavailable` (every command goes through here)."""
+
+    unavailable: Callable[[Exception], StoreUnavailable]
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except UNREACHABLE as exc:
+            raise self.unavailable(exc) from exc
+
+
 def server_problem(info: Mapping[str, Any]) -> str | None:
     """Why the server `INFO server` describes cannot hold the store, or None. Valkey reports a frozen
     `redis_version` (7.2.4) beside its own `valkey_version`; any Valkey will do (its first release was 7.2.4)."""
@@ -187,14 +215,33 @@ class RedisStore:
 
     def __init__(self, url: str, *, journal_limit: int = 10_000) -> None:
         self._journal_limit = journal_limit
-        self._r: redis.Redis = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+        self._stream: RedisDeliveryStream | None = None
+        waits = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}  # the URL's query wins over these
+        try:
+            client = _Client.from_url(url, decode_responses=True, retry=_retry(), **waits)
+        except ValueError as exc:  # redis-py: "Invalid value for 'socket_timeout' in connection URL."
+            raise SettingsError(f"store={url!r}: {exc}") from exc
+        self._r = cast(_Client, client)
+        self._r.unavailable = self._unavailable
+        params = self._r.connection_pool.connection_kwargs
+        self.name = f"redis://{params.get('host', '127.0.0.1')}:{params.get('port', 6379)}/{params.get('db', 0)}"
+        """The store as messages name it (no user or password)."""
+        for wait in waits:
+            seconds = params.get(wait)
+            if not isinstance(seconds, float) or not math.isfinite(seconds) or seconds <= 0:
+                raise SettingsError(
+                    f"store={self.name}: {wait}={seconds!r} must be a number of seconds > 0 (the longest the mock "
+                    f"waits for Redis; default {TIMEOUT:g}), e.g. {self.name}?{wait}=2"
+                )
+        self._timeout: float = params["socket_timeout"]
+        self._connect_timeout: float = params["socket_connect_timeout"]
         try:
             info = self._r.info("server")
         except redis.ResponseError as exc:  # reached, but INFO refused (an ACL): say so, not "cannot reach"
             raise SettingsError(
                 f"store={url!r}: the server refused INFO ({exc}); allow it for the mock's user"
             ) from exc
-        except redis.RedisError as exc:
+        except (StoreUnavailable, redis.RedisError) as exc:
             raise SettingsError(f"store={url!r}: cannot reach Redis ({exc}); is redis-server running there?") from exc
         problem = server_problem(info)
         if problem:
@@ -221,28 +268,46 @@ class RedisStore:
         self._conn_lock = threading.Lock()
         self._batcher: Batcher | None = None  # the request path's batches (`get_async`, `admit_async`), per loop
         self._url = url
-        self._stream: RedisDeliveryStream | None = None
         self._stale_ms = 0  # the reclaim bound last used (`beat` touches entries idle for TOUCH_AFTER of it)
         self._ensure_group()
+
+    def _unavailable(self, reason: object) -> StoreUnavailable:
+        """The error for an unreachable Redis; a reply lost with it may have taken entries for this process."""
+        if self._stream is not None:
+            self._stream.lost_reply()
+        return StoreUnavailable(self.name, str(reason).rstrip("."))
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """redis-py's unreachable-Redis errors as `StoreUnavailable`, for what `_Client` does not see (pipelines)."""
+        try:
+            yield
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
 
     def _call(self, *command: Any) -> Any:
         """One command on this store's own connection, outside redis-py's pool and command wrappers.
 
         The request path (`get`, `admit`, `commit`, `usage`, `reserved`): 15 vs 44 us of client CPU per GET,
         89 vs 160 us wall (loopback, 20,000 GETs, 2026-12-02). A lock keeps threads (a test's, the server's)
-        apart; a dropped connection is reopened and the command sent once more, as redis-py's retry would.
+        apart; a dropped connection is reopened and the command sent once more, as redis-py's retry would; a
+        timeout is not retried (the command may yet run), and drops the connection (its late reply with it).
         """
         with self._conn_lock:
             if self._conn is None:
                 self._conn = self._r.connection_pool.make_connection()
             conn = self._conn
             try:
-                conn.send_command(*command)
-                return conn.read_response()
-            except (redis.ConnectionError, redis.TimeoutError):
+                try:
+                    conn.send_command(*command)
+                    return conn.read_response()
+                except redis.ConnectionError:
+                    conn.disconnect()
+                    conn.send_command(*command)
+                    return conn.read_response()
+            except UNREACHABLE as exc:
                 conn.disconnect()
-                conn.send_command(*command)
-                return conn.read_response()
+                raise self._unavailable(exc) from exc
 
     def _run(self, script: Any, args: list[str]) -> Any:
         """EVALSHA of a registered script on `_call`'s connection (loaded once more if Redis forgot it)."""
@@ -258,7 +323,7 @@ class RedisStore:
         if batcher is None or batcher.loop is not asyncio.get_running_loop():
             if batcher is not None:
                 batcher.close()
-            batcher = self._batcher = Batcher(self._r.connection_pool.connection_kwargs)
+            batcher = self._batcher = Batcher(self._r.connection_pool.connection_kwargs, self._unavailable)
         return batcher
 
     async def _run_async(self, script: Any, args: list[str]) -> Any:
@@ -268,6 +333,10 @@ class RedisStore:
         except redis.exceptions.NoScriptError:
             self._r.script_load(script.script)  # rare (a SCRIPT FLUSH or a restarted Redis): blocking is fine
             return await self._batch().call("EVALSHA", script.sha, 0, *args)
+
+    async def ping_async(self) -> None:
+        """Return once Redis answers a PING (through the batcher: the loop is free meanwhile); else StoreUnavailable."""
+        await self._batch().call("PING")
 
     def _ensure_group(self) -> None:
         with contextlib.suppress(redis.ResponseError):  # BUSYGROUP: it exists
@@ -452,7 +521,13 @@ class RedisStore:
     def delivery_stream(self) -> RedisDeliveryStream:
         if self._stream is None:
             self._stream = RedisDeliveryStream(
-                self._url, prefix=P, consumer=self.owner, journal_limit=self._journal_limit
+                self._url,
+                prefix=P,
+                consumer=self.owner,
+                journal_limit=self._journal_limit,
+                name=self.name,
+                timeout=self._timeout,
+                connect_timeout=self._connect_timeout,
             )
         return self._stream
 
@@ -481,13 +556,13 @@ class RedisStore:
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
-        with self._r.pipeline() as pipe:  # MULTI/EXEC
+        with self._reachable(), self._r.pipeline() as pipe:  # MULTI/EXEC
             pipe.hset(P + "r:" + kind, record_id, dumps(data))
             pipe.zadd(P + "r:" + kind + ":order", {record_id: self._r.incr(P + "seq:r")}, nx=True)
             pipe.execute()
 
     def delete_record(self, kind: str, record_id: str) -> None:
-        with self._r.pipeline() as pipe:
+        with self._reachable(), self._r.pipeline() as pipe:
             pipe.hdel(P + "r:" + kind, record_id)
             pipe.zrem(P + "r:" + kind + ":order", record_id)
             pipe.execute()

@@ -30,6 +30,12 @@ its random owner token):
   `webhook-id`, attempts so far). Consumers with no entries left, idle as long, are deleted from the group.
 - Every script first makes sure the group exists (a reset deletes every key, the group with them), and
   XREADGROUP re-creates it on NOGROUP, so a reset on one process never stops another's consumer.
+- A reply lost to an outage (a timeout, a dropped connection) may belong to a command that ran, or runs once
+  Redis answers again: a script that took entries for this consumer, or a read. Those entries are in this
+  consumer's PEL, touched by its `beat` like the rest, yet the process does not know it holds them. So after
+  any lost reply (`lost_reply()`), `orphans()` reads this consumer's own PEL (XREADGROUP from id 0) until two
+  reads in a row, both after the last lost reply, have run: a command that was still waiting in Redis's socket
+  buffers when the first read ran has run by the second. The dispatcher adopts what it does not hold yet.
 
 Sync vs asyncio client, CPU per call of this process (`bench/bench_redis_client.py`, loopback, hiredis,
 2026-12-02 07:02 UTC, 2-core VM shared with other work, load 2.7; medians of 3 alternating rounds):
@@ -48,10 +54,15 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
+from mock_server.errors import StoreUnavailable
 from mock_server.store.codec import OutboxRecord, dumps, loads
+from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE
 
 __all__ = [
+    "BLOCK_MAX_MS",
     "DELIVERY_LUA",
     "GROUP",
     "HEAD",
@@ -64,6 +75,11 @@ __all__ = [
 
 STREAM = "d:s"
 GROUP = "senders"
+BLOCK_MAX_MS = 1000
+"""The longest one `read()` blocks (XREADGROUP BLOCK): the stream's connections wait that much longer for a reply
+than the store's `socket_timeout`."""
+PEL_PAGE = 1000
+"""Entries per XREADGROUP when `orphans()` reads this consumer's PEL."""
 TOUCH_AFTER = 0.5
 """A process touches its entries idle for more than this share of the reclaim bound (`stale_after`): with
 `peers.STALE` 3 s, at 1.5 s, which leaves 1.5 s (6 sweeps) before another process may take them."""
@@ -232,9 +248,24 @@ class RedisDeliveryStream:
     Made by `RedisStore.delivery_stream()`; used on the event loop that runs the webhook dispatcher only.
     """
 
-    def __init__(self, url: str, *, prefix: str, consumer: str, journal_limit: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        consumer: str,
+        journal_limit: int,
+        name: str = "redis",
+        timeout: float = TIMEOUT,
+        connect_timeout: float = TIMEOUT,
+    ) -> None:
         self.consumer = consumer
         self._url = url
+        self._name = name  # the store as messages name it
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._lost = 0  # replies lost so far (`lost_reply`)
+        self._clean = 2  # reads of the PEL in a row since the last lost reply (two: nothing to look for)
         self._prefix = prefix
         self._args = f"{prefix}|{consumer}"
         self._journal_limit = str(journal_limit)
@@ -264,11 +295,51 @@ class RedisDeliveryStream:
         found, self._taken = self._taken, []
         return found
 
+    def lost_reply(self) -> None:
+        """A command of this process got no reply (it may have run, or run later): look for orphans (see above)."""
+        self._lost += 1
+        self._clean = 0
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        self.lost_reply()
+        return StoreUnavailable(self._name, str(exc).rstrip("."))
+
     def _client(self) -> redis.asyncio.Redis:
         if self._r is None:  # made on the loop that uses it (the dispatcher's)
-            self._r = redis.asyncio.Redis.from_url(self._url, decode_responses=True, socket_connect_timeout=5)
-            self._save = self._r.register_script(_SAVE)
+            r = redis.asyncio.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                socket_connect_timeout=self._connect_timeout,
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),  # a timeout: never again
+            )
+            # Set after the URL is read (its query would win): a read blocks up to BLOCK_MAX_MS by design.
+            r.connection_pool.connection_kwargs["socket_timeout"] = self._timeout + BLOCK_MAX_MS / 1000
+            self._r, self._save = r, r.register_script(_SAVE)
         return self._r
+
+    async def orphans(self) -> list[dict[str, Any]]:
+        """Records of the entries this consumer holds in Redis, while a lost reply may have added some unseen."""
+        if self._clean >= 2:
+            return []
+        r, lost, key = self._client(), self._lost, self._prefix + STREAM
+        found: list[dict[str, Any]] = []
+        start = "0"
+        try:
+            while True:
+                reply: Any = await r.xreadgroup(GROUP, self.consumer, {key: start}, count=PEL_PAGE)
+                entries = [entry for _, page in reply or () for entry in page]
+                found += [loads(fields["r"]) for _, fields in entries if fields]  # deleted entries: no fields
+                if len(entries) < PEL_PAGE:
+                    break
+                start = entries[-1][0]
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if self._lost == lost:  # no reply lost while reading
+            self._clean += 1
+        return found
 
     async def read(self, count: int, block_ms: int) -> list[dict[str, Any]]:
         """Up to `count` records of deliveries nobody read yet (now this process's), waiting `block_ms` at most."""
@@ -276,7 +347,9 @@ class RedisDeliveryStream:
         self.active = True
         key = self._prefix + STREAM
         try:
-            reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=block_ms)
+            reply = await r.xreadgroup(GROUP, self.consumer, {key: ">"}, count=count, block=min(block_ms, BLOCK_MAX_MS))
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -297,7 +370,10 @@ class RedisDeliveryStream:
         args = [self._args, self._journal_limit]
         for delivery_id, data in records:
             args += [delivery_id, dumps(data), finished_flag(data)]
-        await self._save(args=args)
+        try:
+            await self._save(args=args)
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
 
     async def aclose(self) -> None:
         self.active = False

@@ -10,6 +10,8 @@ Rules:
   over (`reclaim`) and sends it again with the same `webhook-id` (at least once, never lost).
 - A failed read or write is reported to `on_error` and retried after `RETRY_AFTER` s; unsaved records
   are kept (a newer record of the same delivery wins).
+- Before each read, the deliveries this process holds in the store without knowing it (`orphans()`: a reply
+  lost in an outage, whose command ran anyway) are taken too, but those it finished and has yet to write.
 """
 
 from __future__ import annotations
@@ -63,9 +65,12 @@ class StreamIntake:
         self._unsaved.clear()
 
     async def read_loop(self) -> None:
-        """Until cancelled: read what nobody holds, hand it to `take`."""
+        """Until cancelled: read what nobody holds (and what this process holds unawares), hand it to `take`."""
         while True:
             try:
+                orphans = [r for r in await self._stream.orphans() if r.get("delivery_id") not in self._unsaved]
+                if orphans:
+                    self._take(orphans)
                 records = await self._stream.read(READ_BATCH, READ_BLOCK_MS)
             except Exception as exc:  # a Redis hiccup must not stop the intake
                 self._on_error(exc)

@@ -58,3 +58,11 @@ def test_every_documented_status_uses_a_documented_type() -> None:
     assert len(checked) >= 8
     for cls in checked:
         assert cls.error_type in documented[cls.status_code], cls
+
+
+def test_an_unreachable_store_is_a_503_typed_as_the_platform_error_the_spec_documents() -> None:
+    documented = _documented_types()
+    assert 503 not in documented  # the mock's own answer (docs/running.md); a documented 503 would name its type
+    exc = errors.StoreUnavailable("redis://127.0.0.1:6379/0", "Connection refused")
+    assert (exc.status, exc.type, exc.headers) == (503, documented[500][0], {"Retry-After": "1"})
+    assert exc.message.startswith("store: redis://127.0.0.1:6379/0 is unreachable (Connection refused); ")
