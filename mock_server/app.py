@@ -39,10 +39,10 @@ class MockApp(Starlette):
     """Starlette, whose HTTP requests skip its outermost `ServerErrorMiddleware` once the stack is built.
 
     That layer wraps `send` in a closure and answers a plain-text 500 for an exception nothing inside caught.
-    Here `MockMiddleware` (just inside it, or inside `ClockSyncMiddleware`) answers every exception from the
-    app in the error envelope itself, and uvicorn answers the same plain-text 500 for one raised by the
-    middleware's own code. Skipping it and `Starlette.__call__` took ~8,000 of ~176,000 instructions off a
-    GET (callgrind, 2026-12-02). Lifespan and anything else still take the whole stack.
+    Here `MockMiddleware`, just inside it, answers every exception from the app in the error envelope itself,
+    and uvicorn answers the same plain-text 500 for one raised by the middleware's own code. Skipping it and
+    `Starlette.__call__` took ~8,000 of ~176,000 instructions off a GET (callgrind, 2026-12-02). Lifespan and
+    anything else still take the whole stack.
     """
 
     _front: ASGIApp | None = None

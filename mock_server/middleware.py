@@ -246,6 +246,8 @@ class MockMiddleware:
         started = time.perf_counter()
         status, responded = 500, False
         try:
+            if self._peers is not None:  # another process's clock advance or rules, before this answer
+                self._peers.before_request()
             response = await self._answer(route, scope, receive)
             status, responded, body = response.status_code, True, bytes(response.body)
             headers = [*response.raw_headers, (b"x-shuyou-requestid", request_id.encode())]

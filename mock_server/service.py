@@ -310,7 +310,7 @@ class PredictionService:
         settings = self.settings
         if self.rules or settings.failure_probability != 0 or settings.error is not None:
             return False
-        for name in headers:  # a loop, not any(genexpr): no generator per create
+        for name in headers:  # noqa: SIM110 - a loop, not all(genexpr): no generator per create
             if name.startswith("x-mock-"):
                 return False
         return True
