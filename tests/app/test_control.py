@@ -169,6 +169,18 @@ async def test_reset_restarts_the_seeded_request_ids(client: httpx2.AsyncClient)
     assert (await client.get("/v1/credits", headers=KEY)).headers["x-shuyou-requestid"] == first
 
 
+async def test_a_seeded_task_id_made_again_after_a_reset_has_its_own_file_urls(client: httpx2.AsyncClient) -> None:
+    now = {**KEY, "X-Mock-Duration": "0"}  # settled at once: both tasks end at the same instant of the fake clock
+    first = await create(client, IMAGE, now)
+    before = (await client.get(f"/v1/predictions/{first}", headers=KEY)).json()["data"]["output"]
+    await client.post("/_mock/reset")
+    again = await create(client, {**IMAGE, "input": {"prompt": "a cat", "num_images": 1}}, now)
+    after = (await client.get(f"/v1/predictions/{again}", headers=KEY)).json()["data"]["output"]
+    assert again == first  # the seeded ids start over
+    assert (len(before), len(after)) == (2, 1)  # the URLs of the task there is now, not of the one reset away
+    assert (await client.get(after[0]["image"])).status_code == 200
+
+
 async def test_control_surface_is_loopback_only(make_client) -> None:  # type: ignore[no-untyped-def]
     async with make_client(client=("10.1.2.3", 4000)) as client:
         envelope(await client.get("/_mock/health"), 403, "access_denied", "loopback clients only")
