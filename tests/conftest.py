@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests._support import RedisProcess
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=100, deadline=None)
@@ -81,48 +80,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     under CI=true and skips elsewhere. The server's output goes to `server.log` in its temp dir, whose
     end a start-up failure quotes.
     """
-    binary = _required_redis_binary()
-    workdir = tmp_path_factory.mktemp("redis")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        str(workdir),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    log = workdir / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-            pytest.fail(
-                f"{binary} exited on port {port} (exit {proc.returncode}): " + (" | ".join(tail) or "no output")
-            )
-        assert time.monotonic() < deadline, f"{binary} did not answer PING on port {port} within 10 s"
-        threading.Event().wait(0.02)
+    server = RedisProcess(_required_redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
-        yield f"redis://127.0.0.1:{port}"
+        yield server.base_url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.terminate()
 
 
 @pytest.fixture(scope="session")

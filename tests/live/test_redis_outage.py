@@ -6,9 +6,6 @@ sends the webhooks of what Redis ran meanwhile."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +20,7 @@ from mock_server import Settings, create_app
 from mock_server.store.redis_batch import Batcher
 from mock_server.testing import LiveServer, serve_in_thread
 from mock_server.webhooks.settings import DEV_SECRET, WebhookSettings
-from tests._support import eventually, free_port
+from tests._support import RedisProcess, eventually
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
 AUTH = {"Authorization": "Bearer sk-outage"}
@@ -33,40 +30,11 @@ BOUND = 4.0
 """Wall seconds an answer may take at most here: WAIT, plus a loaded 2-core machine's slack (a real process)."""
 
 
-class OwnRedis:
-    """A redis-server of one test alone, on a free port: it gets killed, restarted, stopped and continued."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
-        self.proc = self.start()
-
-    def start(self) -> subprocess.Popen[bytes]:
-        self.proc = subprocess.Popen(self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def answers() -> bool:
-            with contextlib.suppress(redis.ConnectionError), redis.Redis(port=self.port) as client:
-                return bool(client.ping())
-            return False
-
-        eventually(answers, 10)
-        return self.proc
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
-def own_redis(tmp_path: Path, redis_binary: str) -> Iterator[OwnRedis]:
-    server = OwnRedis(redis_binary, tmp_path)
+def own_redis(tmp_path: Path, redis_binary: str) -> Iterator[RedisProcess]:
+    """A redis-server of this test alone: it gets killed, restarted, stopped and continued."""
+    server = RedisProcess(redis_binary, tmp_path)
+    server.start()
     try:
         yield server
     finally:
@@ -104,7 +72,7 @@ def _assert_unavailable(answer: httpx2.Response, elapsed: float, store: str) -> 
     assert elapsed < BOUND, f"answered after {elapsed:.2f} s"
 
 
-def test_a_killed_redis_answers_503_naming_the_store_and_a_restarted_one_serves_again(own_redis: OwnRedis) -> None:
+def test_a_killed_redis_answers_503_naming_the_store_and_a_restarted_one_serves_again(own_redis: RedisProcess) -> None:
     with _mock(own_redis.url) as live, httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client:
         task_id = client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
         own_redis.kill()
@@ -119,7 +87,7 @@ def test_a_killed_redis_answers_503_naming_the_store_and_a_restarted_one_serves_
         assert client.get(f"/_mock/tasks/{task_id}").status_code == 404
 
 
-def test_the_journal_keeps_the_503s_with_their_error_type(own_redis: OwnRedis) -> None:
+def test_the_journal_keeps_the_503s_with_their_error_type(own_redis: RedisProcess) -> None:
     with _mock(own_redis.url) as live, httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client:
         own_redis.kill()
         assert client.post("/v1/predictions", json=BODY).status_code == 503
@@ -132,7 +100,7 @@ def test_the_journal_keeps_the_503s_with_their_error_type(own_redis: OwnRedis) -
     assert all(e["error_message"].startswith(f"store: {own_redis.url} is unreachable") for e in entries)
 
 
-def test_a_hung_redis_answers_503_within_the_timeout_and_serves_again_after_sigcont(own_redis: OwnRedis) -> None:
+def test_a_hung_redis_answers_503_within_the_timeout_and_serves_again_after_sigcont(own_redis: RedisProcess) -> None:
     with _mock(own_redis.url) as live, httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client:
         task_id = client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
         own_redis.stop()
@@ -146,7 +114,7 @@ def test_a_hung_redis_answers_503_within_the_timeout_and_serves_again_after_sigc
         assert client.post("/v1/predictions", json=BODY).status_code == 200
 
 
-def test_a_redelivery_answered_503_by_a_hung_redis_that_ran_it_later_is_still_sent(own_redis: OwnRedis) -> None:
+def test_a_redelivery_answered_503_by_a_hung_redis_that_ran_it_later_is_still_sent(own_redis: RedisProcess) -> None:
     """The redelivery's script waited in Redis's socket while Redis was stopped and ran on SIGCONT, after the mock
     had answered 503: the delivery it put back in the stream, taken for this process in that script, is in the
     process's pending entries unbeknown to it, until it looks there again after the lost reply."""
@@ -172,7 +140,7 @@ def test_a_redelivery_answered_503_by_a_hung_redis_that_ran_it_later_is_still_se
 
 
 def test_a_create_answered_503_by_a_hung_redis_that_ran_it_later_still_sends_both_its_webhooks(
-    own_redis: OwnRedis,
+    own_redis: RedisProcess,
 ) -> None:
     """The batched path's counterpart: the create's script (its `processing` event's delivery taken for this
     process in it) ran on SIGCONT after the 503; the task then settles through the sweep as any other."""
