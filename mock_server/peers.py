@@ -73,6 +73,7 @@ class Peers:
         self._clock = clock
         self._syncing = False
         self._changed: Callable[[], bool] | None = None
+        self._unread = False  # an announced change whose read failed (see `refresh`)
         self._ruled: _Ruled | None = None
         self._rules_seen: str | None = None
         self._base = ""  # the config rules, as JSON (share_rules)
@@ -90,21 +91,23 @@ class Peers:
 
     def refresh(self) -> None:
         """Take the store's clock offset if it is ahead of ours (another process advanced the clock), and the
-        rules another process put."""
-        if self._changed is not None and not self._changed():
+        rules another process put. An announcement is used up when it is read; a read that fails (the store
+        unreachable) is made again at the next refresh, announced or not, so no advance is missed."""
+        if self._changed is not None and not self._unread and not self._changed():
             return
+        self._unread = True
         if self._ruled is not None:
             self._sync_rules()
         clock = self._clock
-        if clock is None:
-            return
-        saved = self._store.get_meta(CLOCK_OFFSET)
-        if saved is not None and float(saved) > clock.offset + 1e-9:
-            self._syncing = True
-            try:
-                clock.advance(float(saved) - clock.offset)
-            finally:
-                self._syncing = False
+        if clock is not None:
+            saved = self._store.get_meta(CLOCK_OFFSET)
+            if saved is not None and float(saved) > clock.offset + 1e-9:
+                self._syncing = True
+                try:
+                    clock.advance(float(saved) - clock.offset)
+                finally:
+                    self._syncing = False
+        self._unread = False
 
     def before_request(self) -> None:
         """`refresh()` before an HTTP request; an unreachable store lets the request go on (its own call answers)."""

@@ -10,7 +10,9 @@ import httpx2
 import pytest
 
 from mock_server import Settings, create_app
+from mock_server.clock import SystemClock
 from mock_server.errors import StoreUnavailable
+from mock_server.peers import CLOCK_OFFSET, Peers
 from mock_server.store.memory import MemoryStore
 from tests.app._support import KEY, envelope
 
@@ -61,3 +63,31 @@ async def test_a_bug_in_the_shared_clock_read_is_a_journaled_500_not_swallowed(
     journal = client.app.state.mock.journal  # type: ignore[attr-defined]
     assert any("KeyError: 'clock_offset'" in error for error in journal.errors)
     assert journal.requests(limit=1)[0].error_type == "internal_server_error"
+
+
+class AnnouncingStore(SharedStore):
+    """A shared store that announces meta changes, as Redis pub/sub does: `meta_changed()` is True once each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.announced = False
+
+    def track_meta(self) -> None:
+        pass
+
+    def meta_changed(self) -> bool:
+        changed, self.announced = self.announced, False
+        return changed
+
+
+def test_a_clock_advance_announced_during_an_outage_is_taken_once_the_store_answers() -> None:
+    store, clock = AnnouncingStore(), SystemClock()
+    peers = Peers(store, clock)
+    store.set_meta(CLOCK_OFFSET, "3600")  # another process advanced the clock and announced it
+    store.announced = True
+    store.failure = StoreUnavailable("redis://127.0.0.1:1/0", "Connection refused")
+    peers.before_request()  # the read fails: this request goes on with the clock it has
+    assert clock.offset == 0
+    store.failure = None
+    peers.before_request()  # nothing announced since: the failed read is made again all the same
+    assert clock.offset == 3600
