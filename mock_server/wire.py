@@ -205,6 +205,7 @@ def parse_json_body(raw: bytes, content_type: str | None, *, max_bytes: int, max
 
 _UNREAD = object()
 _LONG_NUMBER = re.compile(rb"\d{19}")  # 19 digits in a row: an integer that may not fit in 64 bits
+_DIGITS = b"0123456789"
 
 
 def _fast_loads(raw: bytes) -> Any:
@@ -214,8 +215,8 @@ def _fast_loads(raw: bytes) -> Any:
     numbers beyond float range and more than 1,024 levels; it would read an integer past 64 bits as a float,
     so a body with 19 digits in a row skips it. A create's 115-byte body: 0.35 vs 1.4 us to decode (2026-12-02).
     """
-    if _LONG_NUMBER.search(raw):
-        return _UNREAD
+    if len(raw) - len(raw.translate(None, _DIGITS)) >= 19 and _LONG_NUMBER.search(raw):
+        return _UNREAD  # (counting the digits first: 0.2 us, where the regex alone takes 1.0 us on a create)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
