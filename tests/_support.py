@@ -63,19 +63,20 @@ class RedisProcess:
     def start(self, timeout: float = 10.0) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
             proc = self.proc = subprocess.Popen(self._args, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while not self._answers():
+
+        def answers() -> bool:
             if proc.poll() is not None:
                 tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
                 raise AssertionError(
                     f"{self.binary} exited on port {self.port} (exit {proc.returncode}): "
                     + (" | ".join(tail) or "no output")
                 )
-            assert time.monotonic() < deadline, f"{self.binary} did not answer PING on port {self.port} in {timeout} s"
-            time.sleep(0.02)
+            return self._pong()
+
+        eventually(answers, timeout, interval=0.02)
         return proc
 
-    def _answers(self) -> bool:
+    def _pong(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
                 conn.sendall(b"PING\r\n")
