@@ -196,6 +196,16 @@ class _Client(redis.Redis):
             raise self.unavailable(exc) from exc
 
 
+def _used(value: str | None) -> float:
+    """A key's charged credits as `HGET used` answers them."""
+    return float(value) if value is not None else 0.0
+
+
+def _held(value: str | None) -> float:
+    """A key's reserved credits as `HGET held` answers them, floored at 0 as the release script floors them."""
+    return max(0.0, float(value)) if value is not None else 0.0
+
+
 def server_problem(info: Mapping[str, Any]) -> str | None:
     """Why the server `INFO server` describes cannot hold the store, or None. Valkey reports a frozen
     `redis_version` (7.2.4) beside its own `valkey_version`; any Valkey will do (its first release was 7.2.4)."""
@@ -481,21 +491,16 @@ class RedisStore:
         return float(self._r.hincrbyfloat(P + "used", key, cost))
 
     def usage(self, key: str) -> float:
-        value = self._call("HGET", P + "used", key)
-        return float(value) if value is not None else 0.0
+        return _used(self._call("HGET", P + "used", key))
 
     async def used_async(self, key: str) -> float:
         """`usage(key) + reserved(key)` in the request path: both reads in the next batch."""
         batch = self._batch()
         used, held = batch.call("HGET", P + "used", key), batch.call("HGET", P + "held", key)
-        used_value, held_value = await used, await held
-        return (float(used_value) if used_value is not None else 0.0) + (
-            max(0.0, float(held_value)) if held_value is not None else 0.0
-        )
+        return _used(await used) + _held(await held)
 
     def reserved(self, key: str) -> float:
-        value = self._call("HGET", P + "held", key)
-        return max(0.0, float(value)) if value is not None else 0.0
+        return _held(self._call("HGET", P + "held", key))
 
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
@@ -548,11 +553,14 @@ class RedisStore:
 
     # -- rate limits (mock_server.ratelimit.Buckets, shared by every process) ------------------------------
     def take_token(self, key: str, capacity: float, rate: float, now: float) -> float:
-        return float(self._take_token(args=[self._p, key, repr(capacity), repr(rate), repr(now)]))
+        return float(self._take_token(args=self._token_args(key, capacity, rate, now)))
 
     async def take_token_async(self, key: str, capacity: float, rate: float, now: float) -> float:
         """`take_token` in the request path: its script call in the next batch."""
-        return float(await self._run_async(self._take_token, [self._p, key, repr(capacity), repr(rate), repr(now)]))
+        return float(await self._run_async(self._take_token, self._token_args(key, capacity, rate, now)))
+
+    def _token_args(self, key: str, capacity: float, rate: float, now: float) -> list[str]:
+        return [self._p, key, repr(capacity), repr(rate), repr(now)]
 
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
