@@ -17,7 +17,7 @@ MockServerError
     ├── RateLimited          429 rate_limit, with Retry-After
     ├── InjectedError        any status and type a rule or X-Mock-Error asked for
     ├── InternalError        500 internal_server_error
-    └── StoreUnavailable     503 internal_server_error, with Retry-After: the store (Redis) is unreachable
+    └── StoreUnavailable     503 internal_server_error, with Retry-After: the store is unreachable (Redis) or failing
 """
 
 from __future__ import annotations

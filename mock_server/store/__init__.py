@@ -19,8 +19,9 @@ Rules:
   holds; `reclaim()` hands what a process not seen for `stale_after` s held to the caller, once.
 - A store whose round trips the requests in flight can share (Redis, `redis_batch`) also has the
   `BatchedRequests` methods, awaited on the request path only; everything else stays synchronous.
-- A store that can be out of reach (Redis) raises `errors.StoreUnavailable` (503) from any method when it is,
-  within its timeout, and serves again once it answers; no other error of its client leaves it.
+- A store that can be out of reach (Redis; SQLite locked, full or failing) raises `errors.StoreUnavailable`
+  (503) from any method when it is, within its timeout, and serves again once it answers; no other error
+  of its client leaves it.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """
@@ -165,9 +166,10 @@ def open_store(url: str, *, journal_limit: int = 10_000) -> Store:
 
         return MemoryStore(journal_limit=journal_limit)
     if url.startswith("sqlite:///"):
-        from mock_server.store.sqlite import SqliteStore
+        from mock_server.store.sqlite import SqliteStore, sqlite_options
 
-        return SqliteStore(url.removeprefix("sqlite:///"), journal_limit=journal_limit)
+        path, timeout = sqlite_options(url)
+        return SqliteStore(path, journal_limit=journal_limit, timeout=timeout)
     if url.startswith("redis://"):
         from mock_server.store.redis import RedisStore
 

@@ -4,6 +4,11 @@ Every write is one transaction (`BEGIN IMMEDIATE`, so a read-check-write such as
 write lock from its first read); WAL with `synchronous=NORMAL` loses nothing committed when a process is
 killed (only an OS crash may lose the last commits). Insertion order is an AUTOINCREMENT rowid, which
 SQLite never hands out twice, so order survives restarts and is shared by processes.
+
+A database SQLite cannot use (locked by another writer past the busy timeout, a disk I/O error, a full disk, a
+read-only or vanished file) is `StoreUnavailable` from every method, a 503 in the envelope, as an unreachable
+Redis is; the same process serves again once SQLite does. The busy timeout is `sqlite:///path.db?timeout=S`
+(5 s by default, as Redis's socket timeout): a call blocks the event loop while it waits, so it stays short.
 """
 
 from __future__ import annotations
@@ -11,16 +16,39 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import OutboxRecord, dumps, loads, prediction_from_json, prediction_to_json
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "sqlite_options"]
 
 _EPSILON = 1e-9
+DEFAULT_TIMEOUT = 5.0
+"""Seconds a write waits for another connection's lock before it is `StoreUnavailable` (`?timeout=`)."""
+
+
+def sqlite_options(url: str) -> tuple[str, float]:
+    """(file path, busy timeout) of `sqlite:///path.db[?timeout=S]`; a SettingsError names anything else."""
+    path, _, query = url.removeprefix("sqlite:///").partition("?")
+    timeout = DEFAULT_TIMEOUT
+    for name, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
+        if name != "timeout":
+            raise SettingsError(f"store={url!r}: unknown option {name!r}; a sqlite store takes ?timeout=SECONDS")
+        try:
+            timeout = float(values[-1])
+        except ValueError:
+            timeout = -1.0
+        if not 0 <= timeout <= 3600:
+            raise SettingsError(f"store={url!r}: timeout must be a number of seconds from 0 to 3600")
+    if not path:
+        raise SettingsError(f"store={url!r}: no file path; use sqlite:///path/to/file.db")
+    return path, timeout
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
@@ -46,19 +74,31 @@ class SqliteStore:
 
     multiprocess = True
 
-    def __init__(self, path: str, *, journal_limit: int = 10_000) -> None:
+    def __init__(self, path: str, *, journal_limit: int = 10_000, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._journal_limit = journal_limit
         self.owner = secrets.token_hex(8)
+        self.name = f"sqlite:///{path}"
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=timeout)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:  # at startup: a settings error naming the file, not a traceback
+            raise SettingsError(f"store={self.name!r}: SQLite cannot use it ({exc})") from None
+
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; SQLite's operational errors (locked, I/O, full, read-only) as 503s."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(self.name, str(exc).rstrip(".")) from exc
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._db
+        with self._using() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -70,9 +110,13 @@ class SqliteStore:
                 db.execute("COMMIT")
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
+        with self._using() as db:
+            row = db.execute(sql, args).fetchone()
         return row[0] if row else None
+
+    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._using() as db:
+            return db.execute(sql, args).fetchall()
 
     # -- tasks ---------------------------------------------------------------------------------------
     def get(self, task_id: str) -> Prediction | None:
@@ -100,21 +144,18 @@ class SqliteStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         sql = "SELECT body FROM task" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [prediction_from_json(r[0]) for r in rows]
 
     def processing(self) -> Iterable[Prediction]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),)).fetchall()
+        rows = self._all("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),))
         return [prediction_from_json(r[0]) for r in rows]
 
     def due(self, now: float, limit: int = 1000) -> list[Prediction]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM task WHERE status = ? AND due <= ? ORDER BY due LIMIT ?",
-                (str(Status.PROCESSING), now, limit),
-            ).fetchall()
+        rows = self._all(
+            "SELECT body FROM task WHERE status = ? AND due <= ? ORDER BY due LIMIT ?",
+            (str(Status.PROCESSING), now, limit),
+        )
         return [prediction_from_json(r[0]) for r in rows]
 
     # -- atomic transitions ----------------------------------------------------------------------------
@@ -200,13 +241,11 @@ class SqliteStore:
             db.execute("DELETE FROM delivery WHERE id = ?", (delivery_id,))
 
     def deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM delivery ORDER BY seq").fetchall()
+        rows = self._all("SELECT body FROM delivery ORDER BY seq")
         return [loads(r[0]) for r in rows]
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM delivery WHERE fin IS NULL ORDER BY seq").fetchall()
+        rows = self._all("SELECT body FROM delivery WHERE fin IS NULL ORDER BY seq")
         return [loads(r[0]) for r in rows]
 
     def delivery_stream(self) -> None:
@@ -243,8 +282,7 @@ class SqliteStore:
             db.execute("DELETE FROM record WHERE kind = ? AND id = ?", (kind, record_id))
 
     def records(self, kind: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT body FROM record WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+        rows = self._all("SELECT body FROM record WHERE kind = ? ORDER BY seq", (kind,))
         return [loads(r[0]) for r in rows]
 
     @staticmethod

@@ -1,0 +1,73 @@
+"""A SQLite store another connection holds locked past the busy timeout (`?timeout=`): the API and the control
+surface answer 503 in the error envelope naming the store, within the timeout, and once the lock is released the
+same mock serves again, with nothing it answered lost. A file SQLite cannot open is a startup error naming it."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from mock_server import Settings, create_app
+from mock_server.errors import SettingsError
+from mock_server.store import open_store
+from mock_server.testing import serve_in_thread
+
+BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
+AUTH = {"Authorization": "Bearer sk-sqlite-outage"}
+WAIT = 0.3
+BOUND = 4.0
+"""Wall seconds an answer may take at most: WAIT, plus a loaded 2-core machine's slack."""
+
+
+def test_a_locked_sqlite_answers_503_naming_the_store_and_serves_again_once_released(tmp_path: Path) -> None:
+    path = tmp_path / "mock.db"
+    url = f"sqlite:///{path}?timeout={WAIT}"
+    app = create_app(Settings(store=url, time_scale=0.0))
+    with serve_in_thread(app) as live, httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client:
+        first = client.post("/v1/predictions", json=BODY)
+        assert first.status_code == 200, first.text
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")  # another process's writer that does not let go
+        try:
+            for call in (
+                lambda: client.post("/v1/predictions", json=BODY),
+                lambda: client.post("/_mock/clock/advance", json={"seconds": 1}),
+            ):
+                started = time.monotonic()
+                answer = call()
+                elapsed = time.monotonic() - started
+                assert answer.status_code == 503, answer.text
+                error = answer.json()["error"]
+                assert (error["code"], error["type"]) == ("503", "internal_server_error")
+                assert error["message"].startswith(f"store: sqlite:///{path} is unreachable (database is locked)")
+                assert answer.headers["retry-after"] == "1"
+                assert elapsed < BOUND, f"answered after {elapsed:.2f} s"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        again = client.post("/v1/predictions", json=BODY)
+        assert again.status_code == 200, again.text
+        for task_id in (first.json()["data"]["task_id"], again.json()["data"]["task_id"]):
+            assert client.get(f"/v1/predictions/{task_id}").json()["data"]["task_status"] == "success"
+        entries = client.get("/_mock/requests", params={"status": 503}).json()["data"]
+        assert sorted(e["path"] for e in entries) == ["/_mock/clock/advance", "/v1/predictions"]
+        assert all(e["error_message"].startswith(f"store: sqlite:///{path} is unreachable") for e in entries)
+    app.state.mock.store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("sqlite:///{tmp}/no/such/dir/mock.db", "SQLite cannot use it (unable to open database file)"),
+        ("sqlite:///{tmp}/mock.db?timeout=soon", "timeout must be a number of seconds"),
+        ("sqlite:///{tmp}/mock.db?wal=off", "unknown option 'wal'"),
+    ],
+)
+def test_a_sqlite_url_the_mock_cannot_use_is_a_startup_error_naming_it(tmp_path: Path, url: str, words: str) -> None:
+    with pytest.raises(SettingsError, match="store=") as caught:
+        open_store(url.format(tmp=tmp_path))
+    assert words in str(caught.value)
