@@ -97,6 +97,10 @@ class Store(Protocol):
     def find(
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
     ) -> list[Prediction]: ...
+    def status_counts(self) -> dict[str, int]:
+        """How many tasks the store holds in each status (every `Status`, 0 included), without reading them."""
+        ...
+
     def processing(self) -> Iterable[Prediction]: ...
     def due(self, now: float, limit: int = 1000) -> list[Prediction]:
         """Tasks still processing whose `due_at` <= `now`, earliest first (any process may settle them)."""

@@ -51,6 +51,12 @@ class MemoryStore:
                     break
         return out
 
+    def status_counts(self) -> dict[str, int]:
+        counts = {str(status): 0 for status in Status}
+        for p in self._tasks.values():
+            counts[p.status] += 1
+        return counts
+
     def processing(self) -> Iterable[Prediction]:
         # Read once, when an app starts on this store (restore): a scan there beats an index kept on every put.
         return [p for p in self._tasks.values() if p.status is Status.PROCESSING]

@@ -88,7 +88,8 @@ _LIB = (
     + DELIVERY_LUA
     + """
 local function put_task(id, json, status, due)
-  if redis.call('EXISTS', P..'t:'..id) == 0 then
+  local new = redis.call('EXISTS', P..'t:'..id) == 0
+  if new then
     redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
   end
   redis.call('SET', P..'t:'..id, json)
@@ -96,7 +97,8 @@ local function put_task(id, json, status, due)
     redis.call('SADD', P..'processing', id)
     redis.call('ZADD', P..'timers', due, id)
   else
-    redis.call('SREM', P..'processing', id)
+    -- a terminal status is absorbing: counted once, as the task enters it (status_counts)
+    if redis.call('SREM', P..'processing', id) == 1 or new then redis.call('HINCRBY', P..'ended', status, 1) end
     redis.call('ZREM', P..'timers', id)
   end
 end
@@ -403,6 +405,27 @@ class RedisStore:
                     if len(out) >= limit:
                         break
         return out
+
+    def status_counts(self) -> dict[str, int]:
+        """Three O(1) reads: the processing set's size and the `ended` counts `put_task` keeps per terminal status.
+
+        Before, /metrics read and decoded every task once per status: 1.6 s for 20,000 tasks (2026-12-02), the
+        event loop blocked. Tasks written before the counts existed (their sum falls short) are counted by a scan.
+        """
+        with self._reachable(), self._r.pipeline() as pipe:  # MULTI/EXEC: the three from one moment
+            pipe.zcard(P + "tasks")
+            pipe.scard(P + "processing")
+            pipe.hgetall(P + "ended")
+            total, processing, ended = pipe.execute()
+        counts = {str(status): 0 for status in Status}
+        counts[str(Status.PROCESSING)] = int(processing)
+        for status, count in ended.items():
+            counts[str(status)] = int(count)
+        if sum(counts.values()) != int(total):
+            counts = {str(status): 0 for status in Status}
+            for p in self.find(limit=int(total)):
+                counts[str(p.status)] += 1
+        return counts
 
     def processing(self) -> Iterable[Prediction]:
         ids = sorted(self._ids(self._r.smembers(P + "processing")))

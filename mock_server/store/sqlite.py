@@ -147,6 +147,12 @@ class SqliteStore:
         rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [prediction_from_json(r[0]) for r in rows]
 
+    def status_counts(self) -> dict[str, int]:
+        counts = {str(status): 0 for status in Status}
+        for status, count in self._all("SELECT status, COUNT(*) FROM task GROUP BY status"):
+            counts[str(status)] = int(count)
+        return counts
+
     def processing(self) -> Iterable[Prediction]:
         rows = self._all("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),))
         return [prediction_from_json(r[0]) for r in rows]

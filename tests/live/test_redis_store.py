@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from mock_server.lifecycle import Status, transition
 from mock_server.store import Store, open_store
@@ -25,6 +26,7 @@ from tests.unit.test_store import (  # the same contract tests, run here against
     test_put_get_round_trip,
     test_reset_clears_everything,
     test_reset_keeps_meta_such_as_the_clock,
+    test_status_counts_follow_every_way_a_task_changes_status,
     test_usage_accumulates_per_key,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "test_put_get_round_trip",
     "test_reset_clears_everything",
     "test_reset_keeps_meta_such_as_the_clock",
+    "test_status_counts_follow_every_way_a_task_changes_status",
     "test_usage_accumulates_per_key",
 ]
 
@@ -256,3 +259,15 @@ async def test_a_write_that_takes_an_older_entry_hands_over_its_record(redis_pai
         two.put_delivery("mine", {"status": "pending", "n": 2})  # takes one entry: the oldest unread
         assert (reader.taken(), reader.took("mine")) == ([{"status": "pending", "n": 1}], False)
         assert await reader.read(10, 1) == [{"status": "pending", "n": 2}]
+
+
+def test_status_counts_of_tasks_written_before_the_counts_existed_come_from_a_scan(redis_url: str) -> None:
+    store = open_store(redis_url)
+    store.reset()
+    for name in "abc":
+        store.put(make(name))
+    store.put(transition(make("d"), Status.FAILED, now=2.0))
+    store.put(transition(make("e"), Status.SUCCESS, now=2.0))
+    redis.Redis.from_url(redis_url).delete("shuyou:ended")  # a store written by an earlier version
+    assert store.status_counts() == {"processing": 3, "success": 1, "failed": 1, "cancelled": 0}
+    store.close()

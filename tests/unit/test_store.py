@@ -51,6 +51,24 @@ def test_processing_and_filters(store: Store) -> None:
     assert [p.task_id for p in store.find(model="x")] == ["b"]
 
 
+def test_status_counts_follow_every_way_a_task_changes_status(store: Store) -> None:
+    """The /metrics gauge's source: new, settled, failed, cancelled and re-written tasks, each counted once."""
+    zero = {"processing": 0, "success": 0, "failed": 0, "cancelled": 0}
+    assert store.status_counts() == zero
+    for name in "abcd":
+        assert store.admit(make(name), reserve=0.0, limit=None)
+    store.put(make("e"))
+    assert store.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.75)
+    assert not store.commit(transition(make("a"), Status.SUCCESS, now=2.0), charge=0.75)  # settled once only
+    store.put(transition(make("b"), Status.FAILED, now=2.0))
+    store.put(transition(make("c"), Status.CANCELLED, now=2.0))
+    store.put(store.get("c"))  # a terminal task written again (a journal field, say): still one cancelled
+    store.put(transition(make("f"), Status.SUCCESS, now=2.0))  # written terminal from the start
+    assert store.status_counts() == {"processing": 2, "success": 2, "failed": 1, "cancelled": 1}
+    store.reset()
+    assert store.status_counts() == zero
+
+
 def test_usage_accumulates_per_key(store: Store) -> None:
     store.add_usage("k", 0.5)
     assert store.add_usage("k", 0.25) == 0.75
