@@ -102,12 +102,12 @@ class SqliteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
+                if db.in_transaction:
+                    db.execute("COMMIT")
+            except BaseException:  # a failed COMMIT too: else every later BEGIN fails, and the store never recovers
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            if db.in_transaction:
-                db.execute("COMMIT")
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         with self._using() as db:

@@ -71,3 +71,23 @@ def test_a_sqlite_url_the_mock_cannot_use_is_a_startup_error_naming_it(tmp_path:
     with pytest.raises(SettingsError, match="store=") as caught:
         open_store(url.format(tmp=tmp_path))
     assert words in str(caught.value)
+
+
+def test_a_full_sqlite_answers_503_and_serves_again_once_there_is_room(tmp_path: Path) -> None:
+    """SQLite's own size cap (`max_page_count`, per connection) stands in for a full disk: the same SQLITE_FULL."""
+    path = tmp_path / "mock.db"
+    app = create_app(Settings(store=f"sqlite:///{path}?timeout={WAIT}", time_scale=0.0))
+    db = app.state.mock.store._db
+    with serve_in_thread(app) as live, httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client:
+        assert client.post("/v1/predictions", json=BODY).status_code == 200
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        answers = [client.post("/v1/predictions", json={**BODY, "input": {"prompt": "x" * 3000}}) for _ in range(3)]
+        assert {a.status_code for a in answers} == {503}, [a.text for a in answers]
+        assert "database or disk is full" in answers[0].json()["error"]["message"]
+        db.execute("PRAGMA max_page_count = 1073741823")
+        again = client.post("/v1/predictions", json=BODY)
+        assert again.status_code == 200, again.text
+        task_id = again.json()["data"]["task_id"]
+        assert client.get(f"/v1/predictions/{task_id}").json()["data"]["task_status"] == "success"
+    app.state.mock.store.close()
