@@ -20,8 +20,8 @@ Rules:
 - A store whose round trips the requests in flight can share (Redis, `redis_batch`) also has the
   `BatchedRequests` methods, awaited on the request path only; everything else stays synchronous.
 - A store that can be out of reach (Redis; SQLite locked, full or failing) raises `errors.StoreUnavailable`
-  (503) from any method when it is, within its timeout, and serves again once it answers; no other error
-  of its client leaves it.
+  (503) from any method when it is, within its timeout, and serves again once it answers: Redis's connection
+  and timeout errors and SQLite's `OperationalError` leave it only as that.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """

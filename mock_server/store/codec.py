@@ -14,7 +14,7 @@ Infinity an older record may hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "prediction_from_record",
     "prediction_to_json",
     "prediction_to_record",
+    "status_counts",
 ]
 
 OutboxRecord = tuple[str, Mapping[str, Any]]
@@ -51,6 +52,14 @@ def loads(text: str | bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"stored record {str(text)[:60]!r}: expected a JSON object")
     return value
+
+
+def status_counts(counted: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
+    """`Store.status_counts()`'s answer: every status with 0, plus the (status, count) pairs given, summed."""
+    counts = dict.fromkeys(map(str, Status), 0)
+    for status, count in counted:
+        counts[str(status)] += int(count)
+    return counts
 
 
 _FIELDS = tuple(f.name for f in fields(Prediction))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord, matches
+from mock_server.store.codec import OutboxRecord, matches, status_counts
 
 __all__ = ["MemoryStore"]
 
@@ -52,10 +52,7 @@ class MemoryStore:
         return out
 
     def status_counts(self) -> dict[str, int]:
-        counts = {str(status): 0 for status in Status}
-        for p in self._tasks.values():
-            counts[p.status] += 1
-        return counts
+        return status_counts(Counter(p.status for p in self._tasks.values()).items())
 
     def processing(self) -> Iterable[Prediction]:
         # Read once, when an app starts on this store (restore): a scan there beats an index kept on every put.

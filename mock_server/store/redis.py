@@ -56,7 +56,15 @@ from redis.retry import Retry
 
 from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord, dumps, loads, matches, prediction_from_json, prediction_to_json
+from mock_server.store.codec import (
+    OutboxRecord,
+    dumps,
+    loads,
+    matches,
+    prediction_from_json,
+    prediction_to_json,
+    status_counts,
+)
 from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE, Batcher
 from mock_server.store.redis_outbox import (
     DELETE,
@@ -417,14 +425,9 @@ class RedisStore:
             pipe.scard(P + "processing")
             pipe.hgetall(P + "ended")
             total, processing, ended = pipe.execute()
-        counts = {str(status): 0 for status in Status}
-        counts[str(Status.PROCESSING)] = int(processing)
-        for status, count in ended.items():
-            counts[str(status)] = int(count)
+        counts = status_counts([(Status.PROCESSING, processing), *ended.items()])
         if sum(counts.values()) != int(total):
-            counts = {str(status): 0 for status in Status}
-            for p in self.find(limit=int(total)):
-                counts[str(p.status)] += 1
+            counts = status_counts((p.status, 1) for p in self.find(limit=int(total)))
         return counts
 
     def processing(self) -> Iterable[Prediction]:

@@ -23,7 +23,14 @@ from typing import Any
 
 from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord, dumps, loads, prediction_from_json, prediction_to_json
+from mock_server.store.codec import (
+    OutboxRecord,
+    dumps,
+    loads,
+    prediction_from_json,
+    prediction_to_json,
+    status_counts,
+)
 
 __all__ = ["SqliteStore", "sqlite_options"]
 
@@ -81,10 +88,14 @@ class SqliteStore:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=timeout)
+        except sqlite3.Error as exc:  # at startup: a settings error naming the file, not a traceback
+            raise SettingsError(f"store={self.name!r}: SQLite cannot use it ({exc})") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:  # at startup: a settings error naming the file, not a traceback
+        except sqlite3.Error as exc:  # opened but unusable (not a database, read-only): closed, not leaked
+            self._db.close()
             raise SettingsError(f"store={self.name!r}: SQLite cannot use it ({exc})") from None
 
     @contextmanager
@@ -148,10 +159,7 @@ class SqliteStore:
         return [prediction_from_json(r[0]) for r in rows]
 
     def status_counts(self) -> dict[str, int]:
-        counts = {str(status): 0 for status in Status}
-        for status, count in self._all("SELECT status, COUNT(*) FROM task GROUP BY status"):
-            counts[str(status)] = int(count)
-        return counts
+        return status_counts(self._all("SELECT status, COUNT(*) FROM task GROUP BY status"))
 
     def processing(self) -> Iterable[Prediction]:
         rows = self._all("SELECT body FROM task WHERE status = ?", (str(Status.PROCESSING),))

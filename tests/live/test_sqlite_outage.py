@@ -13,6 +13,7 @@ import pytest
 
 from mock_server import Settings, create_app
 from mock_server.errors import SettingsError
+from mock_server.lifecycle import Prediction, Status
 from mock_server.store import open_store
 from mock_server.testing import serve_in_thread
 
@@ -65,9 +66,11 @@ def test_a_locked_sqlite_answers_503_naming_the_store_and_serves_again_once_rele
         ("sqlite:///{tmp}/no/such/dir/mock.db", "SQLite cannot use it (unable to open database file)"),
         ("sqlite:///{tmp}/mock.db?timeout=soon", "timeout must be a number of seconds"),
         ("sqlite:///{tmp}/mock.db?wal=off", "unknown option 'wal'"),
+        ("sqlite:///{tmp}/notes.txt", "SQLite cannot use it (file is not a database)"),
     ],
 )
 def test_a_sqlite_url_the_mock_cannot_use_is_a_startup_error_naming_it(tmp_path: Path, url: str, words: str) -> None:
+    (tmp_path / "notes.txt").write_text("a user's file, not a database\n" * 200)
     with pytest.raises(SettingsError, match="store=") as caught:
         open_store(url.format(tmp=tmp_path))
     assert words in str(caught.value)
@@ -91,3 +94,28 @@ def test_a_full_sqlite_answers_503_and_serves_again_once_there_is_room(tmp_path:
         task_id = again.json()["data"]["task_id"]
         assert client.get(f"/v1/predictions/{task_id}").json()["data"]["task_status"] == "success"
     app.state.mock.store.close()
+
+
+def test_a_commit_that_fails_is_rolled_back_and_the_next_write_goes_through(tmp_path: Path) -> None:
+    """SQLite refuses a COMMIT whose deferred foreign key is broken and leaves the transaction open; the store
+    must roll it back, or every later write fails ('cannot start a transaction within a transaction')."""
+    store = open_store(f"sqlite:///{tmp_path / 'mock.db'}")
+    db = store._db  # type: ignore[attr-defined]
+    db.execute("PRAGMA foreign_keys = ON")
+    db.executescript(
+        "CREATE TABLE owner (id TEXT PRIMARY KEY);"
+        "CREATE TABLE owned (id TEXT REFERENCES owner (id) DEFERRABLE INITIALLY DEFERRED);"
+        "CREATE TRIGGER dangling AFTER INSERT ON task BEGIN INSERT INTO owned VALUES (NEW.task_id); END;"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        store.put(_task("refused"))  # task and dangling row in one transaction: the COMMIT fails
+    assert not db.in_transaction
+    assert store.get("refused") is None
+    db.execute("DROP TRIGGER dangling")
+    store.put(_task("kept"))
+    assert store.get("kept") is not None
+    store.close()
+
+
+def _task(task_id: str) -> Prediction:
+    return Prediction(task_id, "k", "gpt-image-2", "image", created_at=1.0, due_at=2.0, outcome=Status.SUCCESS)
