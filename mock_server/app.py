@@ -116,6 +116,9 @@ def create_app(
         peers=peers,
     )
     peers.share_rules(service, settings.rules)  # PUT /_mock/rules reaches every process on a shared store
+    if service.batched is not None and peers.announces:  # a reset elsewhere is announced: ended tasks can be kept
+        service.keep_ended()
+        peers.on_change(service.forget_ended)
 
     bodies = BodyLog()  # request and response bodies behind the journal, for the inspector
 

@@ -77,6 +77,7 @@ class Peers:
         self._ruled: _Ruled | None = None
         self._rules_seen: str | None = None
         self._base = ""  # the config rules, as JSON (share_rules)
+        self._on_change: list[Callable[[], None]] = []
         track = getattr(store, "track_meta", None)
         if self.shared and track is not None:
             track()
@@ -89,6 +90,15 @@ class Peers:
     def shared(self) -> bool:
         return bool(getattr(self._store, "multiprocess", False))
 
+    @property
+    def announces(self) -> bool:
+        """True if another process's change (clock, rules, a reset) reaches this one as an announcement."""
+        return self._changed is not None
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` in `refresh` whenever another process may have changed something (`announces`)."""
+        self._on_change.append(callback)
+
     def refresh(self) -> None:
         """Take the store's clock offset if it is ahead of ours (another process advanced the clock), and the
         rules another process put. An announcement is used up when it is read; a read that fails (the store
@@ -96,6 +106,8 @@ class Peers:
         if self._changed is not None and not self._unread and not self._changed():
             return
         self._unread = True
+        for callback in self._on_change:
+            callback()
         if self._ruled is not None:
             self._sync_rules()
         clock = self._clock

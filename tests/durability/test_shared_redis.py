@@ -165,3 +165,32 @@ def test_a_rate_limit_holds_across_processes_on_one_redis(
         refused = [a.get("/v1/credits"), b.get("/v1/credits")]  # per process, each would have 2 left
         assert [r.status_code for r in refused] == [429, 429]
         assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
+
+
+def test_a_process_answers_polls_of_an_ended_task_without_redis_until_a_reset_elsewhere(
+    processes: Callable[..., MockProcess], redis_url: str
+) -> None:
+    import redis
+
+    def task_reads() -> int:  # the store reads a task with GET t:<id> and nothing else with GET
+        return int(server.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+    server = redis.Redis.from_url(redis_url)
+    one, two = processes(redis_url), processes(redis_url)
+    with one.client() as a, two.client() as b:
+        task_id = a.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+        assert status(b, task_id) == "processing"
+        a.post("/_mock/clock/advance", json={"seconds": 60})
+        assert status(b, task_id) == "success"  # read once more: it ended
+        before = task_reads()
+        assert [status(b, task_id) for _ in range(5)] == ["success"] * 5
+        assert task_reads() == before  # answered from b's own memory: an ended task never changes
+        other = b.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+        assert status(b, other) == "processing"
+        assert task_reads() > before  # a task still processing is read from Redis
+        a.post("/_mock/reset")
+        for client in (b, a):
+            gone = client.get(f"/v1/predictions/{task_id}")
+            assert gone.status_code == 404, gone.text
+            assert gone.json()["error"]["type"] == "not_found"
+    server.close()

@@ -271,3 +271,35 @@ def test_status_counts_of_tasks_written_before_the_counts_existed_come_from_a_sc
     redis.Redis.from_url(redis_url).delete("shuyou:ended")  # a store written by an earlier version
     assert store.status_counts() == {"processing": 3, "success": 1, "failed": 1, "cancelled": 0}
     store.close()
+
+
+def test_a_mock_keeps_the_ended_tasks_it_read_last_and_reads_an_older_one_again(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx2
+
+    from mock_server import Settings, create_app, service
+    from mock_server.testing import serve_in_thread
+
+    monkeypatch.setattr(service, "ENDED_KEPT", 2)
+    server = redis.Redis.from_url(redis_url)
+
+    def task_reads() -> int:  # GET t:<id>, the store's one use of GET on the request path
+        return int(server.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+    app = create_app(Settings(store=redis_url, time_scale=0.0))
+    body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
+    with (
+        serve_in_thread(app) as live,
+        httpx2.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-k"}) as c,
+    ):
+        ids = [c.post("/v1/predictions", json=body).json()["data"]["task_id"] for _ in range(3)]
+        assert [c.get(f"/v1/predictions/{i}").json()["data"]["task_status"] for i in ids] == ["success"] * 3
+        before = task_reads()
+        for task_id in (ids[1], ids[2], ids[1]):
+            assert c.get(f"/v1/predictions/{task_id}").status_code == 200
+        assert task_reads() == before  # the last two read: kept
+        assert c.get(f"/v1/predictions/{ids[0]}").json()["data"]["task_status"] == "success"
+        assert task_reads() == before + 1  # the oldest was let go: read again
+    app.state.mock.store.close()
+    server.close()
