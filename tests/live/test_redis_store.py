@@ -268,8 +268,13 @@ def test_status_counts_of_tasks_written_before_the_counts_existed_come_from_a_sc
         store.put(make(name))
     store.put(transition(make("d"), Status.FAILED, now=2.0))
     store.put(transition(make("e"), Status.SUCCESS, now=2.0))
-    redis.Redis.from_url(redis_url).delete("shuyou:ended")  # a store written by an earlier version
+    server = redis.Redis.from_url(redis_url, decode_responses=True)
+    server.delete("shuyou:ended")  # a store written by an earlier version
     assert store.status_counts() == {"processing": 3, "success": 1, "failed": 1, "cancelled": 0}
+    assert server.hgetall("shuyou:ended") == {"success": "1", "failed": "1"}  # written back: O(1) from now on
+    store.put(transition(make("a"), Status.SUCCESS, now=3.0))
+    assert store.status_counts() == {"processing": 2, "success": 2, "failed": 1, "cancelled": 0}
+    server.close()
     store.close()
 
 
@@ -303,3 +308,28 @@ def test_a_mock_keeps_the_ended_tasks_it_read_last_and_reads_an_older_one_again(
         assert task_reads() == before + 1  # the oldest was let go: read again
     app.state.mock.store.close()
     server.close()
+
+
+def test_status_counts_written_back_only_if_no_task_changed_during_the_scan(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(redis_url)
+    store.reset()
+    store.put(transition(make("a"), Status.FAILED, now=2.0))
+    server = redis.Redis.from_url(redis_url, decode_responses=True)
+    server.delete("shuyou:ended")
+    scan = store.find
+
+    def scan_while_another_process_writes(**options: Any) -> list[Any]:
+        found = scan(**options)
+        store.put(transition(make("b"), Status.SUCCESS, now=2.0))  # after the scan read, before the write-back
+        return found
+
+    monkeypatch.setattr(store, "find", scan_while_another_process_writes)
+    store.status_counts()
+    assert server.hgetall("shuyou:ended") == {"success": "1"}  # only b's own count: the stale scan was not written
+    monkeypatch.setattr(store, "find", scan)
+    assert store.status_counts() == {"processing": 0, "success": 1, "failed": 1, "cancelled": 0}
+    assert server.hgetall("shuyou:ended") == {"success": "1", "failed": "1"}
+    server.close()
+    store.close()
