@@ -3,8 +3,8 @@
 Rules:
 - `on_event()` never waits: it journals the delivery, persists it while pending and queues it. API
   responses are never slowed by a receiver.
-- A delivery waits in exactly one place: the scheduler's heap (not due yet) or its receiver's lane
-  (`lanes.Lanes`: due, waiting for a sender). At most `concurrency` are in flight, at most
+- A delivery waits in exactly one place, `queue.DeliveryQueue`: the scheduler's heap (not due yet) or its
+  receiver's lane (due, waiting for a sender). At most `concurrency` are in flight, at most
   `receiver_concurrency` per receiver, and receivers take turns, so a slow, hanging or dead receiver
   never delays another's deliveries.
 - What an attempt's outcome means (delivered, retry at T, exhausted, gone) is decided by the pure
@@ -13,7 +13,7 @@ Rules:
   backoff. The same `webhook-id` is used on every attempt of a delivery, freshly signed each time.
 - Only allowlisted hosts are contacted; any other delivery is journaled `blocked` and never sent.
 - Chaos (duplicate, delay, out-of-order, bad signature) is decided once per delivery from the seed
-  (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window this module times.
+  (`chaos.plan()`); the out-of-order hold and swap is `chaos.Pairing`, whose window the queue times.
 - With a persistent store, pending deliveries are reloaded by `start()` and resume where they were, and
   finished ones refill the journal. On a store with a shared delivery stream (Redis), a process sends
   only what it holds: what it read from the stream (`outbox.StreamIntake`) or took over from a dead
@@ -28,13 +28,12 @@ import functools
 import hashlib
 import random
 import threading
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
-import anyio.abc
 import anyio.from_thread
 import anyio.lowlevel
 
@@ -42,13 +41,13 @@ from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
 from mock_server.peers import STALE
 from mock_server.webhooks.backoff import Backoff
-from mock_server.webhooks.chaos import Batch, Pairing, chaos_for, plan
+from mock_server.webhooks.chaos import chaos_for, plan
 from mock_server.webhooks.delivery import DeliveryFailed, WebhookSender, sender_for
 from mock_server.webhooks.events import encode_payload, fires
 from mock_server.webhooks.journal import Attempt, Delivery, DeliveryJournal, DeliveryStatus
-from mock_server.webhooks.lanes import Lanes
 from mock_server.webhooks.outbox import StreamIntake
-from mock_server.webhooks.policy import Allowlist, receiver_of
+from mock_server.webhooks.policy import Allowlist
+from mock_server.webhooks.queue import DeliveryQueue, Timers
 from mock_server.webhooks.retry import Delivered, Outcome, RetryAt, next_step
 from mock_server.webhooks.settings import WebhookChaos, WebhookSettings
 from mock_server.webhooks.signing import Signer
@@ -73,13 +72,6 @@ class DeliveryStore(Protocol):
     def delivery_stream(self) -> DeliveryStream | None: ...
     def get_meta(self, name: str) -> str | None: ...
     def set_meta(self, name: str, value: str) -> None: ...
-
-
-class Timers(Protocol):
-    """The slice of `mock_server.scheduler.Scheduler` the dispatcher uses."""
-
-    def call_at(self, when: float, callback: Callable[[], Awaitable[None] | None]) -> Any: ...
-    def cancel(self, handle: Any) -> None: ...
 
 
 class _HasWebhook(Protocol):
@@ -122,16 +114,18 @@ class WebhookDispatcher:
         self._backoff = Backoff.from_settings(settings)
         self._allows = functools.lru_cache(maxsize=1024)(Allowlist(settings.allowlist).allows)
         self.journal = DeliveryJournal(settings.journal_limit)
-        self._timers: dict[str, Any] = {}
         # The reset count is part of every webhook-id; kept in the store so ids differ after reset + restart too.
         self._epoch = int(store.get_meta(EPOCH) or 0) if store is not None else 0
         self._order_windows: dict[str, float] = {}  # out-of-order chaos planned by prepare(), used by accept()
-        self._pairing = Pairing()
-        self._held_timer: Any = None
-        self._lanes = self._new_lanes()
-        self._queued: set[str] = set()  # ids waiting in the lanes
-        self._receiver_of = functools.lru_cache(maxsize=1024)(receiver_of)
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._queue = DeliveryQueue(
+            clock=clock,
+            scheduler=scheduler,
+            concurrency=settings.concurrency,
+            receiver_concurrency=settings.receiver_concurrency,
+            url_of=self._url_of,
+            attempt=self._attempt,
+            on_error=on_error,
+        )
         self._stack: AsyncExitStack | None = None
         self._active_sender: WebhookSender | None = None
         self._token: Any = None
@@ -155,38 +149,27 @@ class WebhookDispatcher:
         self._stack = stack
         self._token = anyio.lowlevel.current_token()
         self._thread = threading.get_ident()
-        self._tg = tg
         if self._intake is not None:
             tg.start_soon(self._intake.read_loop)
             tg.start_soon(self._intake.flush_loop)
-        self._pump()  # what was queued before start()
+        self._queue.start(tg)  # what was queued before start() too
         self._resume()
 
     async def aclose(self) -> None:
         """Stop sending; pending deliveries stay in the store for the next start."""
         stack, self._stack = self._stack, None
         self._thread = None
-        self._tg = None
-        for handle in self._timers.values():
-            self._scheduler.cancel(handle)
-        self._timers.clear()
+        self._queue.stop()
         if stack is not None:
             await stack.aclose()
         # No sender is left, so the next start begins with empty lanes and no slot counted as in use;
         # with a store, the deliveries that were waiting are pending there, for that start.
-        self._lanes = self._new_lanes()
-        self._queued.clear()
+        self._queue.senders_ended()
         self._intake = None  # what it held stays pending in its stream entries, taken over at the next start
 
     def reset(self) -> None:
         """Forget every delivery (the control surface's reset)."""
-        for handle in self._timers.values():
-            self._scheduler.cancel(handle)
-        self._timers.clear()
-        self._lanes.clear()
-        self._queued.clear()
-        self._cancel_held_timer()
-        self._pairing.release()
+        self._queue.clear()
         if self._store is not None:
             for delivery in self.journal.list(status=DeliveryStatus.PENDING):
                 self._store.delete_delivery(delivery.delivery_id)
@@ -255,9 +238,9 @@ class WebhookDispatcher:
             window = self._order_windows.pop(delivery.delivery_id, None)
             at = delivery.next_attempt_at if delivery.next_attempt_at is not None else self._clock.now()
             if window is not None:
-                self._hold_or_swap(delivery, at, window)
+                self._queue.hold_or_swap(delivery.delivery_id, delivery.task_id, at, window)
             else:
-                self._submit((delivery.delivery_id,), at)
+                self._queue.submit((delivery.delivery_id,), at)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
         try:
@@ -314,8 +297,7 @@ class WebhookDispatcher:
         delivery = self.get(delivery_id)
         if delivery.status is DeliveryStatus.BLOCKED:
             return delivery
-        if (handle := self._timers.pop(delivery_id, None)) is not None:
-            self._scheduler.cancel(handle)
+        self._queue.cancel(delivery_id)
         now = self._clock.now()
         if delivery.finished:
             delivery = replace(
@@ -331,7 +313,7 @@ class WebhookDispatcher:
             self._take_own((delivery,))
             return delivery
         self._save(delivery)
-        self._submit((delivery_id,), now)
+        self._queue.submit((delivery_id,), now)
         return delivery
 
     # -- internals --------------------------------------------------------------------------------
@@ -349,53 +331,11 @@ class WebhookDispatcher:
                 return candidate
             n += 1
 
-    def _hold_or_swap(self, delivery: Delivery, at: float, window: float) -> None:
-        self._cancel_held_timer()
-        batches, held = self._pairing.offer(delivery.delivery_id, delivery.task_id)
-        for batch in batches:
-            self._submit(batch, at)
-        if held:
-            self._held_timer = self._scheduler.call_at(at + window, self._release_held)
-
-    def _release_held(self) -> None:
-        self._held_timer = None
-        held_id = self._pairing.release()
-        if held_id is not None:
-            self._enqueue((held_id,))
-
-    def _cancel_held_timer(self) -> None:
-        if self._held_timer is not None:
-            self._scheduler.cancel(self._held_timer)
-            self._held_timer = None
-
-    def _submit(self, batch: Batch, at: float) -> None:
-        if at <= self._clock.now():
-            self._enqueue(batch)
-            return
-        handle = self._scheduler.call_at(at, functools.partial(self._enqueue, batch))
-        for delivery_id in batch:
-            self._timers[delivery_id] = handle
-
-    def _enqueue(self, batch: Batch) -> None:
-        for delivery_id in batch:
-            self._timers.pop(delivery_id, None)
-        batch = tuple(d for d in batch if d not in self._queued)  # a redelivered one may be waiting already
+    def _url_of(self, delivery_id: str) -> str | None:
         try:
-            url = self.journal.get(batch[0]).url if batch else None
+            return self.journal.get(delivery_id).url
         except KeyError:
-            url = None  # reset meanwhile
-        if url is not None:
-            self._queued.update(batch)
-            self._lanes.push(self._receiver_of(url), batch)
-            self._pump()
-
-    def _new_lanes(self) -> Lanes[Batch]:
-        return Lanes[Batch](total=self.settings.concurrency, per_receiver=self.settings.receiver_concurrency)
-
-    def _pump(self) -> None:
-        if self._tg is not None:
-            while (work := self._lanes.take()) is not None:
-                self._tg.start_soon(self._run, *work)
+            return None  # reset meanwhile
 
     def _take_own(self, written: Sequence[Delivery]) -> None:
         """Hold and queue what the store's write of `written` took for this process: no wait for a read."""
@@ -439,7 +379,7 @@ class WebhookDispatcher:
 
     def _adopt(self, delivery: Delivery, now: float) -> None:
         """Journal `delivery` and queue it if pending, unless this process has it queued already."""
-        if delivery.delivery_id in self._timers:
+        if self._queue.timed(delivery.delivery_id):
             return
         if self._intake is not None:
             if delivery.finished or not self._intake.hold(delivery.delivery_id):
@@ -452,25 +392,9 @@ class WebhookDispatcher:
         at = max(now, delivery.next_attempt_at or now)
         window = self._order_windows.pop(delivery.delivery_id, None)  # planned here by prepare()
         if window is not None:
-            self._hold_or_swap(delivery, at, window)
+            self._queue.hold_or_swap(delivery.delivery_id, delivery.task_id, at, window)
         else:
-            self._submit((delivery.delivery_id,), at)
-
-    async def _run(self, receiver: str, batch: Batch) -> None:
-        """Send `batch`, then whatever the lanes hand out next, until nothing is ready."""
-        work: tuple[str, Batch] | None = (receiver, batch)
-        while work is not None:
-            receiver, batch = work
-            self._queued.difference_update(batch)
-            try:
-                for delivery_id in batch:
-                    try:
-                        await self._attempt(delivery_id)
-                    except Exception as exc:
-                        self._on_error(exc)
-            finally:
-                self._lanes.done(receiver)
-            work = self._lanes.take()
+            self._queue.submit((delivery.delivery_id,), at)
 
     async def _attempt(self, delivery_id: str, *, duplicate: bool = False) -> None:
         try:
@@ -513,6 +437,6 @@ class WebhookDispatcher:
         )
         self._save(step.delivery)
         if isinstance(step, RetryAt):
-            self._submit((delivery_id,), step.when)
+            self._queue.submit((delivery_id,), step.when)
         elif isinstance(step, Delivered) and step.duplicate:
             await self._attempt(delivery_id, duplicate=True)
