@@ -7,6 +7,7 @@ message is about that model's schema, not a dump of every branch. An over-long p
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from jsonschema_rs import ValidationErrorKind as K
@@ -65,9 +66,29 @@ def _message(error: Any) -> tuple[str, str]:
             check_create_url(error.instance)
         except WebhookUrlRejected as exc:
             return "webhook", str(exc).removeprefix("webhook: ")
-    if isinstance(kind, K.Minimum | K.Maximum | K.ExclusiveMinimum | K.ExclusiveMaximum):
-        return json_path(path), f"{short(error.instance)} is out of range: {error.message}"
+    bound = _BOUNDS.get(type(kind))
+    if bound is not None:
+        return json_path(path), f"{short(error.instance)} is out of range: {bound} {kind.limit}"
     return json_path(path), str(error.message)
+
+
+_BOUNDS = {
+    K.Minimum: "below the minimum of",
+    K.Maximum: "above the maximum of",
+    K.ExclusiveMinimum: "not above the exclusive minimum of",
+    K.ExclusiveMaximum: "not below the exclusive maximum of",
+}
+
+
+def _value_at(body: Any, path: list[str | int]) -> Any:
+    for part in path:
+        body = body[part]
+    return body
+
+
+def _infinite(value: Any) -> bool:
+    """json reads a number past a double's range (1e400) as an infinite float, which the validator sees as null."""
+    return isinstance(value, float) and math.isinf(value)
 
 
 def _fold_case(info: ModelInfo, body: dict[str, Any]) -> None:
@@ -99,7 +120,11 @@ def validate_create(catalog: Catalog, body: dict[str, Any]) -> ModelInfo:
         path = list(error.instance_path)
         if isinstance(error.kind, K.MaxLength) and path and path[-1] == "prompt":
             raise PayloadTooLarge(f"Prompt is too long: {json_path(path)} is longer than {error.kind.limit} characters")
+    path = list(errors[0].instance_path)
+    if _infinite(_value_at(body, path)):
+        raise InvalidParams(f"{json_path(path)}: the number is out of range (past a double's 1.8e308)")
     where, rule = _message(errors[0])
     if where == "function":
-        rule += f" (model {model} is a {info.function} model)"
+        article = "an" if info.function[:1] in "aeiou" else "a"
+        rule += f" (model {model} is {article} {info.function} model)"
     raise InvalidParams(f"{where}: {rule}")

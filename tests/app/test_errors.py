@@ -39,6 +39,34 @@ JSON = {**KEY, "Content-Type": "application/json"}
             r"^input.prompt: a \\u escape is an unpaired UTF-16 surrogate",
             id="lone-surrogate-nested",
         ),
+        pytest.param(  # json reads 1e400 as inf, which the schema validator would show as None
+            b'{"model": "gpt-image-2", "function": "image", "input": {"prompt": "x", "n": 1e400}}',
+            JSON,
+            400,
+            r"^input.n: the number is out of range \(past a double's 1.8e308\)$",
+            id="number-past-double",
+        ),
+        pytest.param(
+            b'{"model": "sora-2", "function": "video", "input": {"prompt": "x", "duration": -1e400}}',
+            JSON,
+            400,
+            r"^input.duration: the number is out of range",
+            id="number-past-double-in-a-oneof",
+        ),
+        pytest.param(
+            b'{"model": "gpt-image-2", "function": "image", "input": {"prompt": "x", "n": 1' + b"0" * 400 + b"}}",
+            JSON,
+            400,
+            r"^input.n: 1000\S*\.\.\. is out of range: above the maximum of 10$",  # the value once, shortened
+            id="integer-past-the-maximum",
+        ),
+        pytest.param(
+            b'{"model": "gpt-image-2", "function": "video", "input": {"prompt": "x"}}',
+            JSON,
+            400,
+            r"^function: 'video' is not one of \['image'\] \(model gpt-image-2 is an image model\)$",
+            id="function-of-another-model",
+        ),
     ],
 )
 async def test_bad_bodies_get_4xx_envelopes(
