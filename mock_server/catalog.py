@@ -12,7 +12,7 @@ operation reads its key from are its `security` (mock_server.credentials).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import jsonschema_rs
 import openapi
 from mock_server.credentials import Credentials, operation_credentials
 from mock_server.errors import SettingsError
+from mock_server.rules import Rule
 
 __all__ = ["Catalog", "ModelInfo", "load_catalog"]
 
@@ -73,6 +74,21 @@ class Catalog:
         if documented:
             return documented[0]
         return "internal_server_error" if status >= 500 else "invalid_params"
+
+    def check_rules(self, rules: Sequence[Rule], where: str = "rules") -> None:
+        """SettingsError naming the first rule that matches a model or function the spec does not have: such a
+        rule (a typo, a model renamed) would never match, and nothing would say why."""
+        functions = sorted({info.function for info in self.models.values()})
+        for i, rule in enumerate(rules):
+            for model in rule.match.models:
+                if model not in self.models:
+                    raise SettingsError(
+                        f"{where}[{i}].match.model: {model!r} is not a model of the spec, so the rule would never"
+                        f" match; expected one of {sorted(self.models)}"
+                    )
+            for function in rule.match.functions:
+                if function not in functions:
+                    raise SettingsError(f"{where}[{i}].match.function: {function!r} is not one of {functions}")
 
 
 def build_catalog(spec: Mapping[str, Any]) -> Catalog:

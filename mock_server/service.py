@@ -120,6 +120,7 @@ class PredictionService:
         self.scheduler = scheduler
         self.journal = journal
         self.files = files
+        catalog.check_rules(settings.rules)  # a startup error naming the rule
         self.rules: tuple[Rule, ...] = settings.rules
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits, shared_buckets(store))
         self._ids = self._task_ids()
@@ -500,6 +501,7 @@ class PredictionService:
 
     def adopt_rules(self, rules: tuple[Rule, ...]) -> None:
         """Rules put elsewhere (another process on the shared store, `PUT /_mock/rules`) for later creates."""
+        self.catalog.check_rules(rules)
         self.rules = rules
         self._plans.clear()
 

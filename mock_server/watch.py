@@ -141,6 +141,7 @@ class ConfigWatcher:
         now = self._context.clock.now()
         try:
             new = self._load()
+            self._context.catalog.check_rules(new.rules)
         except SettingsError as exc:
             self.status = dataclasses.replace(self.status, state="invalid", error=str(exc), checked_at=now)
             _log.error("shuyou-mock: --watch: %s; the last good config stays in force [%d]", exc, os.getpid())

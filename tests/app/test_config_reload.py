@@ -81,6 +81,13 @@ async def test_an_invalid_file_is_reported_and_the_last_good_one_stays(
     config.write_text("{not yaml", encoding="utf-8")
     watcher.poll()
     assert "not valid YAML" in (await client.get("/_mock/config")).json()["error"]
+    config.write_text("rules: [{match: {model: gpt-image2}, outcome: success}]\n", encoding="utf-8")
+    watcher.poll()  # a rule for a model the spec does not have would never match: refused like a bad value
+    assert (
+        "rules[0].match.model: 'gpt-image2' is not a model of the spec"
+        in (await client.get("/_mock/config")).json()["error"]
+    )
+    assert (await client.get("/_mock/rules")).json()["rules"][0]["outcome"] == "failed"
 
 
 async def test_settings_that_need_a_restart_are_named(

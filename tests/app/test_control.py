@@ -6,7 +6,10 @@ from typing import Any
 import httpx2
 import pytest
 
+from mock_server import create_app
 from mock_server.clock import FakeClock
+from mock_server.errors import SettingsError
+from mock_server.rules import parse_rules
 from mock_server.settings import Settings
 from tests.app._support import AUDIO, IMAGE, KEY, OTHER, create, envelope
 
@@ -125,6 +128,17 @@ async def test_rules_can_be_replaced_at_runtime(client: httpx2.AsyncClient, cloc
         pytest.param({"failure": {"reason": "x"}}, r"^rules\[0\].failure: unknown field", id="failure-unknown"),
         pytest.param({"error": {"status": 450.5}}, r"^rules\[0\].error.status=450.5 is not an integer", id="status"),
         pytest.param({"error": {"type": [1]}}, r"^rules\[0\].error.type=\[1\] is not a string", id="error-type"),
+        pytest.param(  # a typo would make a rule that never matches, silently
+            {"match": {"model": ["gpt-image-2", "gpt-image2"]}},
+            r"^rules\[0\].match.model: 'gpt-image2' is not a model of the spec, so the rule would never match;"
+            r" expected one of \[.*'gpt-image-2'.*\]$",
+            id="unknown-model",
+        ),
+        pytest.param(
+            {"match": {"function": "images"}},
+            r"^rules\[0\].match.function: 'images' is not one of \['audio', 'image', 'video'\]$",
+            id="unknown-function",
+        ),
     ],
 )
 async def test_wrongly_typed_rule_fields_are_400_naming_the_field(
@@ -205,3 +219,9 @@ async def test_rule_webhook_chaos_reaches_the_task(client: httpx2.AsyncClient) -
     assert (await client.put("/_mock/rules", json=rules)).status_code == 200
     task_id = await create(client)
     assert (await client.get(f"/_mock/tasks/{task_id}")).json()["webhook_chaos"] == {"duplicate": 1.0}
+
+
+def test_a_config_rule_for_a_model_the_spec_lacks_is_a_startup_error() -> None:
+    rules = parse_rules([{"outcome": "failed"}, {"match": {"model": "sora2"}, "outcome": "failed"}])
+    with pytest.raises(SettingsError, match=r"^rules\[1\]\.match\.model: 'sora2' is not a model of the spec"):
+        create_app(Settings(rules=rules))

@@ -40,7 +40,11 @@ async def test_control_answers_match_the_doc(client: httpx2.AsyncClient, clock: 
     check("/_mock/tasks/{task_id}", "get", 200, (await client.get(f"/_mock/tasks/{task_id}")).json())
     check("/_mock/tasks/{task_id}/cancel", "post", 200, (await client.post(f"/_mock/tasks/{task_id}/cancel")).json())
     check("/_mock/tasks/{task_id}/cancel", "post", 409, (await client.post(f"/_mock/tasks/{task_id}/cancel")).json())
-    rules = {"rules": [{"name": "r", "match": {"model": ["a", "b"]}, "outcome": "failed", "webhook_chaos": {}}]}
+    rules = {
+        "rules": [
+            {"name": "r", "match": {"model": ["gpt-image-2", "sora-2"]}, "outcome": "failed", "webhook_chaos": {}}
+        ]
+    }
     check("/_mock/rules", "put", 200, (await client.put("/_mock/rules", json=rules)).json())
     check("/_mock/rules", "get", 200, (await client.get("/_mock/rules")).json())
     await client.get("/v1/credits", headers=KEY)
