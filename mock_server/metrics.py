@@ -13,9 +13,11 @@ middleware does that when the app first runs), never by `import mock_server`.
 Several workers: prometheus-client's multiprocess mode, which it switches on itself when
 `PROMETHEUS_MULTIPROC_DIR` is set before it is imported (`prepare_multiprocess` creates the directory and sets
 the variable; the CLI calls it for `--workers N > 1`). Request counters and histograms then live in one file
-per process and every scrape sums all of them; tasks come from the shared store (the same in every worker);
-each worker publishes its dispatcher's delivery counts as `livesum` gauges, refreshed on its scrapes and at
-most once a second while it serves requests.
+per process and every scrape sums all of them; tasks and deliveries come from the shared store (the same in
+every worker: each delivery counted once, whichever worker holds it; before, each worker published every
+process's deliveries as its own and `--workers 2` showed each twice). Only processes that share the directory
+but not a store (no `--workers` run does) publish their own delivery counts as `livesum` gauges, refreshed on
+their scrapes and at most once a second while they serve requests.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class _StateCollector:
         for status, count in ctx.store.status_counts().items():
             tasks.add_metric([status], count)
         yield tasks
-        if self._metrics.multiprocess or ctx.webhooks is None:
+        if ctx.webhooks is None or self._metrics._deliveries is not None:  # per-process gauges: in the files
             return
         counts, retries = delivery_counts(ctx.webhooks.list())
         by_outcome = GaugeMetricFamily(
@@ -148,7 +150,7 @@ class Metrics:
         self._sums: dict[str, float] = {}
         self._pending: list[tuple[str, int, float]] = []  # observations not yet in the tallies (`fold`)
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._deliveries: Any = None
+        self._deliveries: Any = None  # the livesum gauges of processes that share metrics but not a store
         self._refreshed = 0.0
         if self.multiprocess:  # the files are the registry: prometheus-client's own counter and histogram
             from prometheus_client import multiprocess
@@ -160,6 +162,7 @@ class Metrics:
                 "shuyou_mock_request_duration_seconds", _LATENCY_HELP, ["operation"], buckets=BUCKETS, registry=None
             )
             multiprocess.MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call]
+        if self.multiprocess and not getattr(context.store, "multiprocess", False):
             self._deliveries = (
                 prometheus_client.Gauge(
                     "shuyou_mock_webhook_deliveries",

@@ -194,3 +194,43 @@ def test_a_process_answers_polls_of_an_ended_task_without_redis_until_a_reset_el
             assert gone.status_code == 404, gone.text
             assert gone.json()["error"]["type"] == "not_found"
     server.close()
+
+
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+def test_workers_2_scrape_each_delivery_once(
+    processes: Callable[..., MockProcess],
+    receiver: WebhookReceiver,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def gauge(text: str, name: str, **labels: str) -> float:
+        found = [
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if (s.name, s.labels) == (name, labels)
+        ]
+        assert len(found) == 1, (name, labels, text)
+        return found[0]
+
+    receiver.set_behaviour(status=503)  # every attempt fails: the deliveries stay pending
+    url = request.getfixturevalue("redis_url") if backend == "redis" else f"sqlite:///{tmp_path / 'workers.db'}"
+    mock = processes(url, "--workers", "2")
+    with mock.client() as client:
+        for _ in range(6):
+            assert client.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).status_code == 200
+        client.post("/_mock/clock/advance", json={"seconds": 60})
+        eventually(lambda: len({d["webhook_id"] for d in receiver.deliveries()}) == 6, what="each delivery tried")
+        fresh = [httpx2.Client(base_url=mock.url) for _ in range(4)]  # new connections: both workers answer some
+        try:
+            scrapes = [c.get("/metrics").text for c in fresh]
+        finally:
+            for c in fresh:
+                c.close()
+    for text in scrapes:  # every delivery of the shared store once, whichever worker holds it and which answers
+        assert gauge(text, "shuyou_mock_webhook_deliveries", outcome="pending") == 6
+        assert gauge(text, "shuyou_mock_webhook_deliveries_pending") == 6
+        assert gauge(text, "shuyou_mock_tasks", status="success") == 6
