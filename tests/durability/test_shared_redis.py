@@ -41,16 +41,16 @@ def test_create_on_one_poll_on_another_advance_on_a_third(
     assert len(credits) == 1  # one balance, whichever process answers
 
 
-@pytest.mark.parametrize("backend", ["redis", "sqlite"])
+@pytest.fixture(params=["redis", "sqlite"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a store `--workers 2` can share: the session's Redis (flushed), or a new SQLite file."""
+    return str(request.getfixturevalue("redis_url")) if request.param == "redis" else f"sqlite:///{tmp_path / 'w.db'}"
+
+
 def test_workers_2_are_one_mock(
-    processes: Callable[..., MockProcess],
-    receiver: WebhookReceiver,
-    backend: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, shared_store: str
 ) -> None:
-    url = request.getfixturevalue("redis_url") if backend == "redis" else f"sqlite:///{tmp_path / 'workers.db'}"
-    mock = processes(url, "--workers", "2")
+    mock = processes(shared_store, "--workers", "2")
     with mock.client() as client:
         ids = [
             client.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).json()["data"]["task_id"]
@@ -196,13 +196,8 @@ def test_a_process_answers_polls_of_an_ended_task_without_redis_until_a_reset_el
     server.close()
 
 
-@pytest.mark.parametrize("backend", ["redis", "sqlite"])
 def test_workers_2_scrape_each_delivery_once(
-    processes: Callable[..., MockProcess],
-    receiver: WebhookReceiver,
-    backend: str,
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, shared_store: str
 ) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -217,8 +212,7 @@ def test_workers_2_scrape_each_delivery_once(
         return found[0]
 
     receiver.set_behaviour(status=503)  # every attempt fails: the deliveries stay pending
-    url = request.getfixturevalue("redis_url") if backend == "redis" else f"sqlite:///{tmp_path / 'workers.db'}"
-    mock = processes(url, "--workers", "2")
+    mock = processes(shared_store, "--workers", "2")
     with mock.client() as client:
         for _ in range(6):
             assert client.post("/v1/predictions", json={**BODY, "webhook": receiver.url}).status_code == 200
