@@ -183,6 +183,34 @@ def test_on_a_running_clock_tasks_finish_on_the_page_by_themselves(browser: Any)
             context.close()
 
 
+def test_with_workers_the_requests_tab_says_it_shows_one_workers_share(browser: Any, tmp_path: Any) -> None:
+    from mock_server.app import create_app
+    from mock_server.settings import Settings
+    from mock_server.testing import serve_in_thread
+
+    app = create_app(Settings(workers=2, store=f"sqlite:///{tmp_path / 'w.db'}"))  # one of `--workers 2`'s
+    with serve_in_thread(app) as server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{server.base_url}/_mock/ui")
+            page.get_by_role("tab", name="Requests").click()
+            expect(page.locator("#requests-scope")).to_have_text(
+                f"Requests answered by worker {os.getpid()}, one of 2: each worker keeps its own journal, and this"
+                " page's stream is served by this one. Tasks, webhooks and credits are shared by all of them."
+            )
+        finally:
+            context.close()
+    app.state.mock.store.close()
+
+
+def test_the_requests_tab_of_a_single_process_has_no_worker_note(page: Any, api: httpx2.Client) -> None:
+    create(api)
+    page.get_by_role("tab", name="Requests").click()
+    expect(page.locator("#requests-rows tr")).to_have_count(2)
+    expect(page.locator("#requests-scope")).to_be_hidden()
+
+
 def test_a_config_file_that_does_not_load_is_reported_at_the_top(page: Any, live: LiveServer) -> None:
     from mock_server.watch import ReloadStatus
 

@@ -107,6 +107,9 @@
     },
     webhooks(data) { $("#webhooks-rows").replaceChildren(...data.data.map(deliveryRow)); },
     requests(data) {
+      const scope = $("#requests-scope");
+      scope.hidden = !data.worker;
+      setText(scope, data.worker ? `Requests answered by worker ${data.worker.pid}, one of ${data.worker.of}: each worker keeps its own journal, and this page's stream is served by this one. Tasks, webhooks and credits are shared by all of them.` : "");
       $("#requests-rows").replaceChildren(...data.data.map((r) => h("tr", {},
         h("td", {}, clockText(r.time).slice(11, 19)),
         h("td", {}, r.method),
