@@ -155,6 +155,7 @@ class PredictionService:
         self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
         self._shared_limits = shared_buckets(store) is not None  # the limiter's buckets are the store's
         self._ended: collections.OrderedDict[str, Prediction] | None = None  # see `keep_ended`
+        self._forgotten = 0  # how many times they were forgotten: a read begun before one keeps nothing
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -412,13 +413,14 @@ class PredictionService:
             self._raise_injected(admission.error)
         admission.note.task_id = task_id
         ended = self._ended
-        kept = ended.get(task_id) if ended is not None else None
-        if kept is not None:
+        if ended is not None and (kept := ended.get(task_id)) is not None:
+            ended.move_to_end(task_id)
             return self.body(self._found(admission.key, task_id, kept), base_url=base_url)
+        forgotten = self._forgotten
         found = self._found(admission.key, task_id, await self.batched.get_async(task_id))
-        if ended is not None and found.terminal:
+        if ended is not None and found.terminal and forgotten == self._forgotten:  # no reset while it was read
             if len(ended) >= ENDED_KEPT:
-                ended.popitem(last=False)  # the oldest read first
+                ended.popitem(last=False)  # the one read longest ago
             ended[task_id] = found
         return self.body(found, base_url=base_url)
 
@@ -436,6 +438,8 @@ class PredictionService:
         self._ended = collections.OrderedDict()
 
     def forget_ended(self) -> None:
+        """Forget the kept ended tasks, and any read still in flight (its task may be gone by now)."""
+        self._forgotten += 1
         if self._ended:
             self._ended.clear()
 

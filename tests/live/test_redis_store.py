@@ -298,14 +298,15 @@ def test_a_mock_keeps_the_ended_tasks_it_read_last_and_reads_an_older_one_again(
         serve_in_thread(app) as live,
         httpx2.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-k"}) as c,
     ):
-        ids = [c.post("/v1/predictions", json=body).json()["data"]["task_id"] for _ in range(3)]
-        assert [c.get(f"/v1/predictions/{i}").json()["data"]["task_status"] for i in ids] == ["success"] * 3
+        a, b, c_ = (c.post("/v1/predictions", json=body).json()["data"]["task_id"] for _ in range(3))
+        for task_id in (a, b, a, c_):  # a polled again after b: b is the one read longest ago when c comes
+            assert c.get(f"/v1/predictions/{task_id}").json()["data"]["task_status"] == "success"
         before = task_reads()
-        for task_id in (ids[1], ids[2], ids[1]):
+        for task_id in (a, c_, a):
             assert c.get(f"/v1/predictions/{task_id}").status_code == 200
-        assert task_reads() == before  # the last two read: kept
-        assert c.get(f"/v1/predictions/{ids[0]}").json()["data"]["task_status"] == "success"
-        assert task_reads() == before + 1  # the oldest was let go: read again
+        assert task_reads() == before  # a and c: kept
+        assert c.get(f"/v1/predictions/{b}").json()["data"]["task_status"] == "success"
+        assert task_reads() == before + 1  # b was let go: read again
     app.state.mock.store.close()
     server.close()
 
@@ -332,4 +333,45 @@ def test_status_counts_written_back_only_if_no_task_changed_during_the_scan(
     assert store.status_counts() == {"processing": 0, "success": 1, "failed": 1, "cancelled": 0}
     assert server.hgetall("shuyou:ended") == {"success": "1", "failed": "1"}
     server.close()
+    store.close()
+
+
+def test_a_poll_read_before_a_reset_and_answered_after_it_is_not_kept(redis_url: str) -> None:
+    import threading
+
+    import anyio.to_thread
+    import httpx2
+
+    from mock_server import Settings, create_app
+    from mock_server.testing import serve_in_thread
+
+    app = create_app(Settings(store=redis_url, time_scale=0.0))
+    store = app.state.mock.store
+    body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
+    read, gate, answers = threading.Event(), threading.Event(), []
+    unpatched = store.get_async
+
+    async def held_read(task_id: str) -> Any:
+        found = await unpatched(task_id)
+        read.set()
+        await anyio.to_thread.run_sync(gate.wait)  # the reset is answered meanwhile
+        return found
+
+    with (
+        serve_in_thread(app) as live,
+        httpx2.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-k"}, timeout=20) as c,
+    ):
+        task_id = c.post("/v1/predictions", json=body).json()["data"]["task_id"]
+        store.get_async = held_read
+        poll = threading.Thread(target=lambda: answers.append(c.get(f"/v1/predictions/{task_id}")))
+        poll.start()
+        assert read.wait(10)
+        with httpx2.Client(base_url=live.base_url) as control:
+            assert control.post("/_mock/reset").status_code == 200
+        gate.set()
+        poll.join(10)
+        store.get_async = unpatched
+        assert answers[0].status_code == 200  # read before the reset: answered as it was then
+        gone = c.get(f"/v1/predictions/{task_id}")
+        assert gone.status_code == 404, gone.text  # but not kept: the reset removed it
     store.close()
