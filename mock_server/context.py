@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -46,6 +47,10 @@ class MockContext:
     webhooks: Any = None  # the WebhookDispatcher, when the webhooks package is present
     peers: Any = None  # mock_server.peers.Peers: what processes sharing the store keep in step
     sources: list[TaskSource] = field(default_factory=list)  # ReplayMiddleware adds its book
+
+    def worker(self) -> dict[str, int] | None:
+        """`{"pid", "of"}` of this process under `--workers N`, whose request journal is its own; else None."""
+        return {"pid": os.getpid(), "of": self.settings.workers} if self.settings.workers > 1 else None
 
     def find_tasks(
         self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100

@@ -198,7 +198,8 @@ async def list_requests(request: Request) -> Response:
     entries = ctx.journal.requests(
         method=q.get("method"), path=q.get("path"), key=q.get("key"), status=status, limit=_limit(q.get("limit"))
     )
-    return json_response(mask_secrets({"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors}))
+    journal = {"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors, "worker": ctx.worker()}
+    return json_response(mask_secrets(journal))
 
 
 async def get_config(request: Request) -> Response:

@@ -6,7 +6,6 @@ Lists are pages (`offset`, `limit`, `more`); filters the store cannot apply scan
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -168,15 +167,13 @@ def requests_view(request: Request, ctx: MockContext) -> dict[str, Any]:
                 break
     rows, more = views.paginate(found, page)
     data = [views.request_row(e.as_dict(), bodies is not None and e.request_id in bodies) for e in rows]
-    # `--workers N`: each worker journals the requests it answered (docs/running.md); the page says whose these are
-    worker = {"pid": os.getpid(), "of": ctx.settings.workers} if ctx.settings.workers > 1 else None
     return {
         "data": data,
         "offset": page.offset,
         "more": more,
         "errors": len(ctx.journal.errors),
         "clock": _clock(ctx),
-        "worker": worker,
+        "worker": ctx.worker(),  # `--workers N`: whose share of the requests this is (docs/running.md)
     }
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -12,6 +14,7 @@ from mock_server.errors import SettingsError
 from mock_server.rules import parse_rules
 from mock_server.settings import Settings
 from tests.app._support import AUDIO, IMAGE, KEY, OTHER, create, envelope
+from tests.app.test_control_doc import check
 
 pytestmark = pytest.mark.anyio
 
@@ -169,6 +172,18 @@ async def test_request_journal_is_bounded_and_filterable(make_client) -> None:  
         failed = (await client.get("/_mock/requests", params={"status": "401"})).json()["data"]
         assert [(e["path"], e["error_type"]) for e in failed] == [("/v1/credits", "access_denied")]
         assert "missing or empty API key" in failed[0]["error_message"]
+
+
+async def test_the_request_journal_names_the_worker_it_belongs_to_under_workers(
+    make_client,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    async with make_client(Settings()) as client:
+        assert (await client.get("/_mock/requests")).json()["worker"] is None  # one process: the whole journal
+    async with make_client(Settings(workers=2, store=f"sqlite:///{tmp_path / 'w.db'}")) as client:
+        journal = (await client.get("/_mock/requests")).json()
+        assert journal["worker"] == {"pid": os.getpid(), "of": 2}  # one of `--workers 2`: this worker's share
+        check("/_mock/requests", "get", 200, journal)
 
 
 async def test_reset_forgets_tasks(client: httpx2.AsyncClient) -> None:
