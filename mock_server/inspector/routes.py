@@ -10,8 +10,9 @@ for it. bench/bench_inspector.py measures what an open page costs the API.
 
 from __future__ import annotations
 
+import html
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import resources
 from typing import Any
 
@@ -38,8 +39,10 @@ from mock_server.inspector.data import (
     tasks_view,
     webhooks_view,
 )
+from mock_server.lifecycle import Status
 from mock_server.note import note
 from mock_server.responses import json_response
+from mock_server.webhooks.journal import DeliveryStatus
 from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["STREAM_SECONDS", "TICK_SECONDS", "inspector_routes"]
@@ -139,10 +142,19 @@ def _page(name: str) -> bytes:
     return resources.files("mock_server.inspector").joinpath("static", name).read_bytes()
 
 
+def _options(values: Iterable[str]) -> bytes:
+    return "".join(f"<option>{html.escape(v)}</option>" for v in values).encode()
+
+
 async def ui(request: Request) -> Response:
-    _ctx(request)
+    """The page, its filters' choices filled in: functions from the spec's catalog, task and delivery statuses."""
+    ctx = _ctx(request)
+    functions = sorted({info.function for info in ctx.catalog.models.values()})
+    page = _page("index.html").replace(b"<!--functions-->", _options(functions))
+    page = page.replace(b"<!--statuses-->", _options(str(s) for s in Status))
+    page = page.replace(b"<!--delivery-statuses-->", _options(str(s) for s in DeliveryStatus))
     return Response(
-        _page("index.html"),
+        page,
         media_type="text/html",
         headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'self'; img-src 'self' data:"},
     )

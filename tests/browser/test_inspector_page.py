@@ -204,6 +204,15 @@ def test_with_workers_the_requests_tab_says_it_shows_one_workers_share(browser: 
     app.state.mock.store.close()
 
 
+def test_the_filters_offer_the_spec_s_functions_and_every_task_and_delivery_status(page: Any) -> None:
+    expect(page.locator('#view-tasks select[name="function"] option')).to_have_text(["any", "audio", "image", "video"])
+    statuses = ["any", "processing", "success", "failed", "cancelled"]
+    expect(page.locator('#view-tasks select[name="status"] option')).to_have_text(statuses)
+    page.get_by_role("tab", name="Webhooks").click()
+    deliveries = ["any", "pending", "delivered", "exhausted", "gone", "blocked"]  # gone: a 410 stopped it
+    expect(page.locator('#view-webhooks select[name="status"] option')).to_have_text(deliveries)
+
+
 def test_the_requests_tab_of_a_single_process_has_no_worker_note(page: Any, api: httpx2.Client) -> None:
     create(api)
     page.get_by_role("tab", name="Requests").click()
