@@ -155,7 +155,6 @@ class PredictionService:
         self.batched: BatchedRequests | None = store if isinstance(store, BatchedRequests) else None
         self._shared_limits = shared_buckets(store) is not None  # the limiter's buckets are the store's
         self._ended: collections.OrderedDict[str, Prediction] | None = None  # see `keep_ended`
-        self._forgotten = 0  # how many times they were forgotten: a read begun before one keeps nothing
 
     # -- seams -------------------------------------------------------------------------------------
     def subscribe(self, callback: EventCallback, *, intermediate: bool = False, webhook_only: bool = False) -> None:
@@ -416,9 +415,8 @@ class PredictionService:
         if ended is not None and (kept := ended.get(task_id)) is not None:
             ended.move_to_end(task_id)
             return self.body(self._found(admission.key, task_id, kept), base_url=base_url)
-        forgotten = self._forgotten
         found = self._found(admission.key, task_id, await self.batched.get_async(task_id))
-        if ended is not None and found.terminal and forgotten == self._forgotten:  # no reset while it was read
+        if ended is not None and found.terminal:  # into the dict read before: a reset meanwhile replaced it
             if len(ended) >= ENDED_KEPT:
                 ended.popitem(last=False)  # the one read longest ago
             ended[task_id] = found
@@ -438,10 +436,10 @@ class PredictionService:
         self._ended = collections.OrderedDict()
 
     def forget_ended(self) -> None:
-        """Forget the kept ended tasks, and any read still in flight (its task may be gone by now)."""
-        self._forgotten += 1
-        if self._ended:
-            self._ended.clear()
+        """Forget the kept ended tasks. A new dict, not a cleared one: a read still in flight (its task may be gone
+        by now) keeps what it read in the old one, which nothing reads any more."""
+        if self._ended is not None:
+            self._ended = collections.OrderedDict()
 
     def get(self, key: str | None, task_id: str) -> Prediction:
         return self._found(key, task_id, self.store.get(task_id))

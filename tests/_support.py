@@ -35,6 +35,14 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0, *, interva
             await anyio.sleep(interval)
 
 
+def task_reads(redis_url: str) -> int:
+    """How many GETs the Redis server has run: the store reads a task with `GET t:<id>`, and nothing else with GET."""
+    import redis
+
+    with redis.Redis.from_url(redis_url) as server:
+        return int(server.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now (bound, then released: also a port that refuses)."""
     with socket.socket() as sock:

@@ -9,7 +9,9 @@ import httpx2
 import pytest
 
 from contracts.receiver import WebhookReceiver
+from tests._support import task_reads
 from tests.durability.conftest import MockProcess, eventually
+from tests.live.test_metrics_workers import value
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
 
@@ -170,47 +172,28 @@ def test_a_rate_limit_holds_across_processes_on_one_redis(
 def test_a_process_answers_polls_of_an_ended_task_without_redis_until_a_reset_elsewhere(
     processes: Callable[..., MockProcess], redis_url: str
 ) -> None:
-    import redis
-
-    def task_reads() -> int:  # the store reads a task with GET t:<id> and nothing else with GET
-        return int(server.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
-
-    server = redis.Redis.from_url(redis_url)
     one, two = processes(redis_url), processes(redis_url)
     with one.client() as a, two.client() as b:
         task_id = a.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
         assert status(b, task_id) == "processing"
         a.post("/_mock/clock/advance", json={"seconds": 60})
         assert status(b, task_id) == "success"  # read once more: it ended
-        before = task_reads()
+        before = task_reads(redis_url)
         assert [status(b, task_id) for _ in range(5)] == ["success"] * 5
-        assert task_reads() == before  # answered from b's own memory: an ended task never changes
+        assert task_reads(redis_url) == before  # answered from b's own memory: an ended task never changes
         other = b.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
         assert status(b, other) == "processing"
-        assert task_reads() > before  # a task still processing is read from Redis
+        assert task_reads(redis_url) > before  # a task still processing is read from Redis
         a.post("/_mock/reset")
         for client in (b, a):
             gone = client.get(f"/v1/predictions/{task_id}")
             assert gone.status_code == 404, gone.text
             assert gone.json()["error"]["type"] == "not_found"
-    server.close()
 
 
 def test_workers_2_scrape_each_delivery_once(
     processes: Callable[..., MockProcess], receiver: WebhookReceiver, shared_store: str
 ) -> None:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    def gauge(text: str, name: str, **labels: str) -> float:
-        found = [
-            s.value
-            for f in text_string_to_metric_families(text)
-            for s in f.samples
-            if (s.name, s.labels) == (name, labels)
-        ]
-        assert len(found) == 1, (name, labels, text)
-        return found[0]
-
     receiver.set_behaviour(status=503)  # every attempt fails: the deliveries stay pending
     mock = processes(shared_store, "--workers", "2")
     with mock.client() as client:
@@ -225,6 +208,6 @@ def test_workers_2_scrape_each_delivery_once(
             for c in fresh:
                 c.close()
     for text in scrapes:  # every delivery of the shared store once, whichever worker holds it and which answers
-        assert gauge(text, "shuyou_mock_webhook_deliveries", outcome="pending") == 6
-        assert gauge(text, "shuyou_mock_webhook_deliveries_pending") == 6
-        assert gauge(text, "shuyou_mock_tasks", status="success") == 6
+        assert value(text, "shuyou_mock_webhook_deliveries", outcome="pending") == 6
+        assert value(text, "shuyou_mock_webhook_deliveries_pending") == 6
+        assert value(text, "shuyou_mock_tasks", status="success") == 6

@@ -13,6 +13,7 @@ import redis
 
 from mock_server.lifecycle import Status, transition
 from mock_server.store import Store, open_store
+from tests._support import task_reads
 from tests.unit.test_store import (  # the same contract tests, run here against Redis
     make,
     test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw,
@@ -287,11 +288,6 @@ def test_a_mock_keeps_the_ended_tasks_it_read_last_and_reads_an_older_one_again(
     from mock_server.testing import serve_in_thread
 
     monkeypatch.setattr(service, "ENDED_KEPT", 2)
-    server = redis.Redis.from_url(redis_url)
-
-    def task_reads() -> int:  # GET t:<id>, the store's one use of GET on the request path
-        return int(server.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
-
     app = create_app(Settings(store=redis_url, time_scale=0.0))
     body = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
     with (
@@ -301,14 +297,13 @@ def test_a_mock_keeps_the_ended_tasks_it_read_last_and_reads_an_older_one_again(
         a, b, c_ = (c.post("/v1/predictions", json=body).json()["data"]["task_id"] for _ in range(3))
         for task_id in (a, b, a, c_):  # a polled again after b: b is the one read longest ago when c comes
             assert c.get(f"/v1/predictions/{task_id}").json()["data"]["task_status"] == "success"
-        before = task_reads()
+        before = task_reads(redis_url)
         for task_id in (a, c_, a):
             assert c.get(f"/v1/predictions/{task_id}").status_code == 200
-        assert task_reads() == before  # a and c: kept
+        assert task_reads(redis_url) == before  # a and c: kept
         assert c.get(f"/v1/predictions/{b}").json()["data"]["task_status"] == "success"
-        assert task_reads() == before + 1  # b was let go: read again
+        assert task_reads(redis_url) == before + 1  # b was let go: read again
     app.state.mock.store.close()
-    server.close()
 
 
 def test_status_counts_written_back_only_if_no_task_changed_during_the_scan(
@@ -336,7 +331,9 @@ def test_status_counts_written_back_only_if_no_task_changed_during_the_scan(
     store.close()
 
 
-def test_a_poll_read_before_a_reset_and_answered_after_it_is_not_kept(redis_url: str) -> None:
+def test_a_poll_read_before_a_reset_and_answered_after_it_is_not_kept(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
     import anyio.to_thread
@@ -362,15 +359,18 @@ def test_a_poll_read_before_a_reset_and_answered_after_it_is_not_kept(redis_url:
         httpx2.Client(base_url=live.base_url, headers={"Authorization": "Bearer sk-k"}, timeout=20) as c,
     ):
         task_id = c.post("/v1/predictions", json=body).json()["data"]["task_id"]
-        store.get_async = held_read
+        monkeypatch.setattr(store, "get_async", held_read)
         poll = threading.Thread(target=lambda: answers.append(c.get(f"/v1/predictions/{task_id}")))
         poll.start()
         assert read.wait(10)
         with httpx2.Client(base_url=live.base_url) as control:
             assert control.post("/_mock/reset").status_code == 200
+            # Any request now takes in the reset's own announcement (Peers), so the kept tasks are forgotten
+            # here, before the held read returns: only the service's own guard can keep that read out.
+            assert control.get("/_mock/health").status_code == 200
         gate.set()
         poll.join(10)
-        store.get_async = unpatched
+        monkeypatch.setattr(store, "get_async", unpatched)
         assert answers[0].status_code == 200  # read before the reset: answered as it was then
         gone = c.get(f"/v1/predictions/{task_id}")
         assert gone.status_code == 404, gone.text  # but not kept: the reset removed it
