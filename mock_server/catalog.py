@@ -75,10 +75,15 @@ class Catalog:
             return documented[0]
         return "internal_server_error" if status >= 500 else "invalid_params"
 
+    @property
+    def functions(self) -> list[str]:
+        """The spec's functions (image, video, audio), sorted."""
+        return sorted({info.function for info in self.models.values()})
+
     def check_rules(self, rules: Sequence[Rule], where: str = "rules") -> None:
         """SettingsError naming the first rule that matches a model or function the spec does not have: such a
         rule (a typo, a model renamed) would never match, and nothing would say why."""
-        functions = sorted({info.function for info in self.models.values()})
+        functions = self.functions
         for i, rule in enumerate(rules):
             for model in rule.match.models:
                 if model not in self.models:

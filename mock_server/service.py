@@ -512,7 +512,10 @@ class PredictionService:
         self.adopt_rules(parse_rules(raw))
 
     def reconfigure(self, settings: Settings, *, rules: bool) -> None:
-        """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay."""
+        """Adopt settings reloaded at runtime (`--watch`): later requests see them; tasks, ids and timers stay.
+        SettingsError, with nothing changed, for rules that match a model or function the spec does not have."""
+        if rules:
+            self.catalog.check_rules(settings.rules)
         if (settings.rate_limit, settings.rate_limits) != (self.settings.rate_limit, self.settings.rate_limits):
             self.limiter = RateLimiter(settings.rate_limit, settings.rate_limits, shared_buckets(self.store))
         self.settings = settings

@@ -139,18 +139,17 @@ class ConfigWatcher:
 
     def reload(self) -> ReloadStatus:
         now = self._context.clock.now()
+        ctx = self._context
         try:
             new = self._load()
-            self._context.catalog.check_rules(new.rules)
+            runtime = tuple(name for name in changed_fields(self._loaded, new) if name in RUNTIME_FIELDS)
+            restart = tuple(name for name in changed_fields(self._startup, new) if name not in RUNTIME_FIELDS)
+            effective = ctx.settings.replace(**{name: getattr(new, name) for name in runtime})
+            ctx.service.reconfigure(effective, rules="rules" in runtime)  # refuses rules the spec cannot match
         except SettingsError as exc:
             self.status = dataclasses.replace(self.status, state="invalid", error=str(exc), checked_at=now)
             _log.error("shuyou-mock: --watch: %s; the last good config stays in force [%d]", exc, os.getpid())
             return self.status
-        runtime = tuple(name for name in changed_fields(self._loaded, new) if name in RUNTIME_FIELDS)
-        restart = tuple(name for name in changed_fields(self._startup, new) if name not in RUNTIME_FIELDS)
-        ctx = self._context
-        effective = ctx.settings.replace(**{name: getattr(new, name) for name in runtime})
-        ctx.service.reconfigure(effective, rules="rules" in runtime)
         # MockContext is frozen for every other purpose; this is the one place a running app's settings change.
         object.__setattr__(ctx, "settings", effective)
         self._loaded = new

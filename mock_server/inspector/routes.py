@@ -149,8 +149,7 @@ def _options(values: Iterable[str]) -> bytes:
 async def ui(request: Request) -> Response:
     """The page, its filters' choices filled in: functions from the spec's catalog, task and delivery statuses."""
     ctx = _ctx(request)
-    functions = sorted({info.function for info in ctx.catalog.models.values()})
-    page = _page("index.html").replace(b"<!--functions-->", _options(functions))
+    page = _page("index.html").replace(b"<!--functions-->", _options(ctx.catalog.functions))
     page = page.replace(b"<!--statuses-->", _options(str(s) for s in Status))
     page = page.replace(b"<!--delivery-statuses-->", _options(str(s) for s in DeliveryStatus))
     return Response(
