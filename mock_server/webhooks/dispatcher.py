@@ -235,12 +235,8 @@ class WebhookDispatcher:
             self.journal.put(delivery)
             if delivery.finished:
                 continue
-            window = self._order_windows.pop(delivery.delivery_id, None)
             at = delivery.next_attempt_at if delivery.next_attempt_at is not None else self._clock.now()
-            if window is not None:
-                self._queue.hold_or_swap(delivery.delivery_id, delivery.task_id, at, window)
-            else:
-                self._queue.submit((delivery.delivery_id,), at)
+            self._queue_at(delivery, at)
 
     def _chaos_for(self, prediction: object) -> WebhookChaos:
         try:
@@ -389,8 +385,11 @@ class WebhookDispatcher:
         self.journal.put(delivery)
         if delivery.finished:
             return
-        at = max(now, delivery.next_attempt_at or now)
-        window = self._order_windows.pop(delivery.delivery_id, None)  # planned here by prepare()
+        self._queue_at(delivery, max(now, delivery.next_attempt_at or now))
+
+    def _queue_at(self, delivery: Delivery, at: float) -> None:
+        """Queue a pending delivery for `at`, held for the out-of-order window `prepare()` planned, if any."""
+        window = self._order_windows.pop(delivery.delivery_id, None)
         if window is not None:
             self._queue.hold_or_swap(delivery.delivery_id, delivery.task_id, at, window)
         else:
