@@ -116,6 +116,7 @@ def create_app(
         peers=peers,
     )
     peers.share_rules(service, settings.rules)  # PUT /_mock/rules reaches every process on a shared store
+    peers.share_journal(journal)  # GET /_mock/requests lists every process's requests
     if service.batched is not None and peers.announces:  # a reset elsewhere is announced: ended tasks can be kept
         service.keep_ended()
         peers.on_change(service.forget_ended)

@@ -49,7 +49,7 @@ class MockContext:
     sources: list[TaskSource] = field(default_factory=list)  # ReplayMiddleware adds its book
 
     def worker(self) -> dict[str, int] | None:
-        """`{"pid", "of"}` of this process under `--workers N`, whose request journal is its own; else None."""
+        """`{"pid", "of"}` of this process under `--workers N` (it holds the bodies of what it answered); else None."""
         return {"pid": os.getpid(), "of": self.settings.workers} if self.settings.workers > 1 else None
 
     def find_tasks(

@@ -99,6 +99,8 @@ async def health(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     ctx = _ctx(request)
+    if ctx.peers is not None:  # the other processes' entries of requests before the reset: into the store first
+        await ctx.peers.gather_journal()
     ctx.service.reset()
     if ctx.peers is not None:
         ctx.peers.publish_rules()  # the file's rules again, in every process on a shared store
@@ -195,8 +197,15 @@ async def list_requests(request: Request) -> Response:
     status = wire.decimal(status_text)
     if status_text is not None and status is None:
         raise InvalidParams(f"status: {status_text!r} is not an HTTP status code")
+    if ctx.peers is not None:  # on a shared store, every process's entries (mock_server.journal)
+        await ctx.peers.gather_journal()
     entries = ctx.journal.requests(
-        method=q.get("method"), path=q.get("path"), key=q.get("key"), status=status, limit=_limit(q.get("limit"))
+        method=q.get("method"),
+        path=q.get("path"),
+        key=q.get("key"),
+        status=status,
+        limit=_limit(q.get("limit")),
+        among=ctx.journal.current(),
     )
     journal = {"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors, "worker": ctx.worker()}
     return json_response(mask_secrets(journal))

@@ -2,15 +2,25 @@
 
 Tests query it (`calls_to(path)`, `requests(...)`) and call `check()` to re-raise, in the test thread,
 the first error a handler or a background callback hit.
+
+On a store several processes share (`--workers N`, several hosts on one Redis: `store.SharedJournal`) the
+entries are also added to one journal in the store, bounded to the same size: each process adds its new ones
+in its sweep (every 0.25 s, `Peers.sweep`), off the request path, and a list first asks every other process to
+add what it has not yet (`Peers.gather_journal`), so `GET /_mock/requests` on any process lists every request
+answered before it, whichever process answered it (and a restart keeps them). What stays per process: the
+server-side `errors`, and the request and response bodies the inspector shows (`inspector.capture.BodyLog`).
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import threading
 import traceback
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from mock_server.errors import StoreUnavailable
 
 __all__ = ["Journal", "JournalEntry", "mask_key"]
 
@@ -48,6 +58,15 @@ class JournalEntry(NamedTuple):
 _entry = JournalEntry._make
 
 
+class _Shared(Protocol):
+    """What this module uses of `store.SharedJournal` (not imported: the pure `inspector.views` imports this
+    module, and `mock_server.store` opens the stores' drivers)."""
+
+    def add_requests(self, rows: Sequence[Sequence[Any]], limit: int) -> None: ...
+    def requests(self) -> list[tuple[Any, ...]]: ...
+    def serve_flushes(self, flush: Callable[[], None]) -> None: ...
+
+
 class Journal:
     """Keeps the last `size` requests and every server-side error."""
 
@@ -58,6 +77,10 @@ class Journal:
         self._seq = itertools.count(1)
         self._first_error: BaseException | None = None  # what check() raises; the texts keep the last 100
         self._error_texts: collections.deque[str] = collections.deque(maxlen=100)
+        self._size = size
+        self._shared: _Shared | None = None
+        self._flushed = 0  # the seq of the last entry added to the shared journal
+        self._flush_lock = threading.Lock()  # the sweep and (Redis) the listener thread both flush
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -94,11 +117,12 @@ class Journal:
         status: int | None = None,
         key: str | None = None,
         limit: int = 100,
+        among: Iterable[JournalEntry] | None = None,
     ) -> list[JournalEntry]:
-        """Newest first, filtered; `key` matches the whole key or its masked form (what the inspector shows)."""
+        """This process's entries (or those `among`, newest first: `current()`'s), newest first, filtered; `key`
+        matches the whole key or its masked form (what the inspector shows)."""
         out: list[JournalEntry] = []
-        for t in reversed(self._entries):
-            e = _entry(t)
+        for e in among if among is not None else (_entry(t) for t in reversed(self._entries)):
             if (
                 (method is None or e.method == method)
                 and (path is None or e.path.startswith(path))
@@ -109,6 +133,37 @@ class Journal:
                 if len(out) >= limit:
                     break
         return out
+
+    # -- shared between processes -------------------------------------------------------------------
+    def share(self, store: _Shared) -> None:
+        """Keep the entries in `store` too, for every process that shares it (see the module docstring)."""
+        self._shared = store
+        store.serve_flushes(self.flush)
+
+    def flush(self) -> None:
+        """Add this process's entries not in the shared journal yet to it (`StoreUnavailable`: the next one will)."""
+        store = self._shared
+        if store is None:
+            return
+        with self._flush_lock:
+            new = [t for t in list(self._entries) if t[0] > self._flushed]  # list(): a snapshot, atomic
+            if new:
+                store.add_requests([t[1:] for t in new], self._size)
+                self._flushed = new[-1][0]
+
+    def current(self) -> list[JournalEntry]:
+        """Every entry, newest first: on a shared store, what every process has added so far (this one's after
+        adding its own); else, or while that store is unreachable, this process's (an outage's 503s included)."""
+        store = self._shared
+        if store is not None:
+            try:
+                self.flush()
+                rows = store.requests()
+            except StoreUnavailable:
+                pass
+            else:
+                return [_entry(r) for r in sorted(rows, key=lambda r: (r[1], r[0]), reverse=True)]  # time, seq
+        return [_entry(t) for t in reversed(list(self._entries))]
 
     def calls_to(self, path: str) -> list[JournalEntry]:
         """Every journaled request whose path starts with `path`, oldest first."""
@@ -131,6 +186,9 @@ class Journal:
             raise first
 
     def clear(self) -> None:
-        self._entries.clear()
+        """Forget the entries (and on a shared store, mark them added: a reset forgets the store's)."""
+        with self._flush_lock:
+            self._flushed = max(self._flushed, self._entries[-1][0] if self._entries else 0)
+            self._entries.clear()
         self._first_error = None
         self._error_texts.clear()

@@ -242,13 +242,16 @@ class MockMiddleware:
         The hot path of a load test: no `send` wrapper, no header list to extend (~3,000 of ~160,000
         instructions per GET, callgrind, 2026-12-02); what `_through` does for the rest, in fewer steps.
         """
-        request_id = self.context.service.request_id()
+        ctx = self.context
+        request_id = ctx.service.request_id()
         record = open_note(scope, request_id)
         started = time.perf_counter()
         status, responded = 500, False
+        arrived = ctx.clock.now()
         try:
             if self._peers is not None:  # another process's clock advance or rules, before this answer
                 self._peers.before_request()
+                arrived = ctx.clock.now()
             response = await self._answer(route, scope, receive)
             status, responded, body = response.status_code, True, bytes(response.body)
             headers = [*response.raw_headers, (b"x-shuyou-requestid", request_id.encode())]
@@ -264,7 +267,7 @@ class MockMiddleware:
                 failure.raw_headers.append((b"x-shuyou-requestid", request_id.encode()))
                 await failure(scope, receive, send)
         finally:
-            self._journal(scope, route.name, status, started, record)
+            self._journal(scope, route.name, status, started, arrived, record)
 
     async def _through(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Any other request: the access rules, /metrics, or the router, its answer given the mock's headers."""
@@ -272,6 +275,7 @@ class MockMiddleware:
         request_id = ctx.service.request_id()
         record = open_note(scope, request_id)
         started = time.perf_counter()
+        arrived = ctx.clock.now()
         status = 500
         responded = False
         refused, cookie = self._guard(scope)
@@ -295,6 +299,7 @@ class MockMiddleware:
                 return
             if self._peers is not None:  # another process's clock advance or rules, before this answer
                 self._peers.before_request()
+                arrived = ctx.clock.now()
             if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
                 with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
                     ctx.service.settle_overdue()  # a read of /_mock or /metrics sees every task due by now as ended
@@ -315,7 +320,7 @@ class MockMiddleware:
         finally:
             route = scope.get("route")
             operation = route.name if route is not None else _operation(scope["path"])
-            self._journal(scope, operation, status, started, record)
+            self._journal(scope, operation, status, started, arrived, record)
 
     def _failed(self, exc: Exception, responded: bool, record: RequestNote) -> Response | None:
         """An unexpected exception, journaled: the 500 envelope to answer, unless an answer began already."""
@@ -326,13 +331,16 @@ class MockMiddleware:
         error = InternalError(f"internal_server_error: {type(exc).__name__} in the mock; see /_mock/requests")
         return error_response(error)
 
-    def _journal(self, scope: Scope, operation: str, status: int, started: float, record: RequestNote) -> None:
-        """The request's metrics and journal entry, as it ends."""
+    def _journal(
+        self, scope: Scope, operation: str, status: int, started: float, arrived: float, record: RequestNote
+    ) -> None:
+        """The request's metrics and journal entry, as it ends; the entry's time is the mock clock as it arrived
+        (after the shared clock was read), so entries of one client's requests to several processes sort as sent."""
         ctx = self.context
         elapsed = time.perf_counter() - started
         self.metrics.observe(operation, status, elapsed)
         ctx.journal.add(
-            ctx.clock.now(),
+            arrived,
             scope["method"],
             scope["path"],
             scope["query_string"].decode("latin-1") if scope.get("query_string") else "",

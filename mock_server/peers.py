@@ -5,7 +5,8 @@ the store before every HTTP request (`before_request`, called by `middleware.Moc
 advance on one process is seen by all before their next answer; a store that announces changes
 (`track_meta`/`meta_changed`, Redis pub/sub with acknowledgements) is read only after one was announced, not
 on every request.
-Every `SWEEP` seconds (wall time) each process shows that it is alive (`store.beat`: SQLite writes
+Every `SWEEP` seconds (wall time) each process adds its new request journal entries to the store's shared
+journal (`share_journal`, `store.SharedJournal`), shows that it is alive (`store.beat`: SQLite writes
 a heartbeat; Redis touches the idle time of the outbox stream entries it holds), settles the tasks
 that are due whoever created them (`store.due`; `commit()` is conditional, so a task settles exactly
 once), and takes over the pending webhook deliveries held by any process not seen for `STALE`
@@ -28,15 +29,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from mock_server.clock import SystemClock
 from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction
-from mock_server.store import BatchedRequests, Store
+from mock_server.store import BatchedRequests, SharedJournal, Store
 
-__all__ = ["CLOCK_OFFSET", "RULES", "STALE", "SWEEP", "Peers"]
+__all__ = ["CLOCK_OFFSET", "FLUSH_WAIT", "RULES", "STALE", "SWEEP", "Peers"]
 
 CLOCK_OFFSET = "clock_offset"
 RULES = "rules"
@@ -52,6 +54,16 @@ machine) is not taken for dead, at the price of a restart resuming a killed proc
 
 class _Settler(Protocol):
     def settle_due(self, prediction: Prediction) -> Prediction: ...
+
+
+class _Journal(Protocol):
+    def share(self, store: SharedJournal) -> None: ...
+    def flush(self) -> None: ...
+
+
+FLUSH_WAIT = 1.0
+"""Seconds `gather_journal` waits at most for the other processes to add their entries (Redis: they answer in ~1
+ms; SQLite: with their next sweep, within `SWEEP` s); past it, a list shows what they have added."""
 
 
 class _Ruled(Protocol):
@@ -78,6 +90,7 @@ class Peers:
         self._rules_seen: str | None = None
         self._base = ""  # the config rules, as JSON (share_rules)
         self._on_change: list[Callable[[], None]] = []
+        self._journal: tuple[_Journal, SharedJournal] | None = None
         track = getattr(store, "track_meta", None)
         if self.shared and track is not None:
             track()
@@ -158,6 +171,32 @@ class Peers:
         except SettingsError:  # written by another version of the mock: keep ours
             return
 
+    # -- the request journal --------------------------------------------------------------------------
+    def share_journal(self, journal: _Journal) -> None:
+        """On a shared store that keeps one (`store.SharedJournal`), `journal` keeps its entries there too: each
+        sweep adds the new ones before its heartbeat (the heartbeat is what a SQLite reader waits for)."""
+        store = self._store
+        if self.shared and isinstance(store, SharedJournal):
+            journal.share(store)
+            self._journal = journal, store
+
+    async def gather_journal(self) -> None:
+        """Return once every other live process has added to the shared journal the entries of the requests it
+        answered before this call, and this one its own (up to `FLUSH_WAIT` s; the wait does not hold the loop)."""
+        if self._journal is None:
+            return
+        from mock_server.scheduler import delay
+
+        journal, store = self._journal
+        try:
+            journal.flush()
+            done = store.request_flush(time.time(), STALE)
+            deadline = time.monotonic() + FLUSH_WAIT
+            while not done() and time.monotonic() < deadline:
+                await delay(0.002)
+        except StoreUnavailable:  # the list is this process's own until the store answers (`Journal.current`)
+            return
+
     def _persist(self) -> None:
         if not self._syncing and self._clock is not None:
             self._store.set_meta(CLOCK_OFFSET, repr(self._clock.offset))
@@ -165,7 +204,9 @@ class Peers:
     def sweep(
         self, service: _Settler, now: float, wall: float, resume: Callable[[list[dict[str, Any]]], None] | None
     ) -> None:
-        """One round: heartbeat, the clock, due tasks, and the deliveries of dead processes."""
+        """One round: the journal's new entries, heartbeat, the clock, due tasks, and dead processes' deliveries."""
+        if self._journal is not None:
+            self._journal[0].flush()
         self._store.beat(wall)
         self.refresh()
         for p in self._store.due(now):

@@ -156,7 +156,7 @@ def requests_view(request: Request, ctx: MockContext) -> dict[str, Any]:
         raise InvalidParams(f"status: {status_text!r} is not an HTTP status code")
     bodies = _bodies(request)
     found = []
-    for e in reversed(list(ctx.journal)):
+    for e in ctx.journal.current():  # every process's on a shared store (mock_server.journal)
         if (own or not e.path.startswith(_OWN)) and (
             (method is None or e.method == method)
             and (path is None or path in e.path)
@@ -173,7 +173,7 @@ def requests_view(request: Request, ctx: MockContext) -> dict[str, Any]:
         "more": more,
         "errors": len(ctx.journal.errors),
         "clock": _clock(ctx),
-        "worker": ctx.worker(),  # `--workers N`: whose share of the requests this is (docs/running.md)
+        "worker": ctx.worker(),  # `--workers N`: the worker serving the page, with the bodies it answered
     }
 
 

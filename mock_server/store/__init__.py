@@ -22,20 +22,22 @@ Rules:
 - A store that can be out of reach (Redis; SQLite locked, full or failing) raises `errors.StoreUnavailable`
   (503) from any method when it is, within its timeout, and serves again once it answers: Redis's connection
   and timeout errors and SQLite's `OperationalError` leave it only as that.
+- A store several processes share (SQLite, Redis) also has the `SharedJournal` methods: every process adds its
+  request journal entries to one bounded journal there, so any of them can list every process's requests.
 - `reset()` forgets tasks, credits, deliveries, records and id blocks (the control surface's reset), so
   seeded ids start over as from a fresh store; meta values stay, as the clock does not go back on reset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction
 from mock_server.store.codec import OutboxRecord
 
-__all__ = ["STORE_URLS", "BatchedRequests", "DeliveryStream", "OutboxRecord", "Store", "open_store"]
+__all__ = ["STORE_URLS", "BatchedRequests", "DeliveryStream", "OutboxRecord", "SharedJournal", "Store", "open_store"]
 
 STORE_URLS = "'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
 
@@ -87,6 +89,35 @@ class BatchedRequests(Protocol):
     ) -> list[bool]: ...
     async def ping_async(self) -> None:
         """Return once the store answers (StoreUnavailable if it does not), without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class SharedJournal(Protocol):
+    """The request journal of every process on a shared store (`journal.Journal.share`).
+
+    Each process adds the entries it answered (`add_requests`, in its sweep); a process that lists them first asks
+    every other one to add what it has not yet (`request_flush`) and waits until they have, so a list shows every
+    request answered before it was asked for, whichever process answered it. A `reset()` forgets them.
+    """
+
+    def add_requests(self, rows: Sequence[Sequence[Any]], limit: int) -> None:
+        """Append journal rows (an entry's fields after its `seq`), numbered after every row added before, by any
+        process; keep the newest `limit`."""
+        ...
+
+    def requests(self) -> list[tuple[Any, ...]]:
+        """The rows kept, each `(seq, *fields)`, in the order they were added."""
+        ...
+
+    def serve_flushes(self, flush: Callable[[], None]) -> None:
+        """How this process answers another's `request_flush`: `flush()` adds its rows (Redis: its listener thread
+        calls it, then acknowledges; SQLite: the sweep adds them before its heartbeat, which is the answer)."""
+        ...
+
+    def request_flush(self, now: float, alive_within: float) -> Callable[[], bool]:
+        """Ask every live process (seen within `alive_within` s of wall time `now`) to add its rows; the
+        function returned tells whether all of them have."""
         ...
 
 

@@ -25,7 +25,9 @@ from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usa
 __all__ = [
     "OutboxRecord",
     "dumps",
+    "dumps_row",
     "loads",
+    "loads_row",
     "matches",
     "prediction_from_json",
     "prediction_from_record",
@@ -51,6 +53,22 @@ def loads(text: str | bytes) -> dict[str, Any]:
     value = json.loads(text)
     if not isinstance(value, dict):
         raise ValueError(f"stored record {str(text)[:60]!r}: expected a JSON object")
+    return value
+
+
+def dumps_row(row: Iterable[Any]) -> str:
+    """A flat row of JSON values (a request journal entry) as a JSON array; what orjson refuses (a lone surrogate)
+    as ASCII JSON, escaped, so that every store can write the text (SQLite's UTF-8 cannot hold a surrogate)."""
+    try:
+        return orjson.dumps(row if type(row) is tuple else tuple(row)).decode()
+    except TypeError:
+        return json.dumps(list(row), separators=(",", ":"))
+
+
+def loads_row(text: str | bytes) -> list[Any]:
+    value = json.loads(text)
+    if not isinstance(value, list):
+        raise ValueError(f"stored row {str(text)[:60]!r}: expected a JSON array")
     return value
 
 

@@ -9,7 +9,7 @@ writes the webhook records. Keys live under `shuyou:` in the URL's database:
     used / held  hash key -> credits      hold  hash task id -> credits held
     d  hash id -> delivery JSON   d:order zset id -> seq   d:pending zset   d:fin zset id -> finish seq
     d:s stream (one entry per pending delivery; consumer group `senders`)   d:entry hash id -> entry id
-    rl  hash key -> "tokens|last refill" (rate limits)
+    rl  hash key -> "tokens|last refill" (rate limits)      j list of request journal rows   seq:j their number
     r:<kind> hash + r:<kind>:order zset   block:<name> counter   meta hash
 
 A change of a meta value (the clock offset) is announced on the `shuyou:meta` channel, and `set_meta`
@@ -59,7 +59,9 @@ from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
     OutboxRecord,
     dumps,
+    dumps_row,
     loads,
+    loads_row,
     matches,
     prediction_from_json,
     prediction_to_json,
@@ -85,6 +87,8 @@ __all__ = ["RedisStore", "server_problem"]
 
 P = "shuyou:"
 META_CHANNEL = P + "meta"
+FLUSH_CHANNEL = P + "j:flush"
+"""A process listing the request journal asks the others to add their rows here (`request_flush`)."""
 ACK_WAIT = 1.0
 """Seconds `set_meta` waits at most for every subscribed process to acknowledge a change."""
 DECODED = 32_768
@@ -283,6 +287,7 @@ class RedisStore:
         self._version = 0  # announcements received (written by the listener thread only)
         self._seen = -1
         self._listener: threading.Thread | None = None
+        self._flush: Callable[[], None] | None = None  # answers another process's `request_flush` (the listener)
         self._closing = threading.Event()
         self._conn: Any = None  # the request path's own connection (`_call`), made on first use
         self._conn_lock = threading.Lock()
@@ -658,21 +663,26 @@ class RedisStore:
         while not self._closing.is_set():
             pubsub = self._r.pubsub()  # type: ignore[no-untyped-call]
             try:
-                pubsub.subscribe(META_CHANNEL)
-                while pubsub.get_message(timeout=1.0) is None:
-                    if self._closing.is_set():  # wait for the server's confirmation: then nothing is missed
+                pubsub.subscribe(META_CHANNEL, FLUSH_CHANNEL)
+                confirmed = 0
+                while confirmed < 2:  # wait for the server's confirmations: then nothing is missed
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "subscribe":
+                        confirmed += 1
+                    elif self._closing.is_set():
                         return
                 self._version += 1  # anything announced before the subscription: read once more
                 self._tracking = True
                 self._listener_ready.set()
                 while not self._closing.is_set():
                     message = pubsub.get_message(timeout=0.5)
-                    if message is not None and message.get("type") == "message":
+                    if message is None or message.get("type") != "message":
+                        continue
+                    if message.get("channel") == FLUSH_CHANNEL:
+                        self._answer_flush()
+                    else:
                         self._version += 1  # before the acknowledgement: the next request re-reads
-                        with self._r.pipeline() as pipe:
-                            pipe.incr(P + "ack:" + str(message["data"]))
-                            pipe.expire(P + "ack:" + str(message["data"]), 60)
-                            pipe.execute()
+                    self._acknowledge(str(message["data"]))
             except (redis.RedisError, OSError, ValueError):
                 self._tracking = False  # unsubscribed: read before every request again
                 self._listener_ready.set()
@@ -680,6 +690,42 @@ class RedisStore:
             finally:
                 with contextlib.suppress(redis.RedisError, OSError):
                     pubsub.close()
+
+    def _acknowledge(self, token: str) -> None:
+        with self._r.pipeline() as pipe:
+            pipe.incr(P + "ack:" + token)
+            pipe.expire(P + "ack:" + token, 60)
+            pipe.execute()
+
+    def _answer_flush(self) -> None:
+        flush = self._flush
+        if flush is not None:
+            with contextlib.suppress(StoreUnavailable):  # acknowledged all the same: the next sweep adds them
+                flush()
+
+    # -- the shared request journal (SharedJournal) -------------------------------------------------------
+    def add_requests(self, rows: Sequence[Sequence[Any]], limit: int) -> None:
+        if not rows:
+            return
+        first = int(self._r.incrby(P + "seq:j", len(rows))) - len(rows) + 1
+        encoded = [dumps_row((first + i, *row)) for i, row in enumerate(rows)]
+        with self._reachable(), self._r.pipeline() as pipe:  # MULTI/EXEC
+            pipe.rpush(P + "j", *encoded)
+            pipe.ltrim(P + "j", -limit, -1)
+            pipe.execute()
+
+    def requests(self) -> list[tuple[Any, ...]]:
+        return [tuple(loads_row(row)) for row in self._r.lrange(P + "j", 0, -1)]
+
+    def serve_flushes(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self.track_meta()  # the listener that answers
+
+    def request_flush(self, now: float, alive_within: float) -> Callable[[], bool]:
+        token = secrets.token_hex(8)
+        told = int(self._r.publish(FLUSH_CHANNEL, token))  # every listening process, this one included
+        ack = P + "ack:" + token
+        return lambda: not told or int(self._r.get(ack) or 0) >= told
 
     def reset(self) -> None:
         self._decoded.clear()

@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +26,9 @@ from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
     OutboxRecord,
     dumps,
+    dumps_row,
     loads,
+    loads_row,
     prediction_from_json,
     prediction_to_json,
     status_counts,
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS record (
     UNIQUE (kind, id));
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS request (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 """
 
 
@@ -282,6 +285,34 @@ class SqliteStore:
             ).fetchall()
         return [loads(body) for _, body in sorted(rows)]
 
+    # -- the shared request journal (SharedJournal) -------------------------------------------------------
+    def add_requests(self, rows: Sequence[Sequence[Any]], limit: int) -> None:
+        if not rows:
+            return
+        with self._tx() as db:
+            first = self._bump(db, "seq:requests", len(rows)) + 1
+            db.executemany(
+                "INSERT INTO request (seq, body) VALUES (?, ?)", [(first + i, dumps_row(r)) for i, r in enumerate(rows)]
+            )
+            db.execute("DELETE FROM request WHERE seq <= ?", (first + len(rows) - 1 - limit,))
+
+    def requests(self) -> list[tuple[Any, ...]]:
+        return [(seq, *loads_row(body)) for seq, body in self._all("SELECT seq, body FROM request ORDER BY seq")]
+
+    def serve_flushes(self, flush: Callable[[], None]) -> None:
+        return None  # each process's sweep adds its rows before its heartbeat (`Peers.sweep`): that answers
+
+    def request_flush(self, now: float, alive_within: float) -> Callable[[], bool]:
+        """Done when every other process seen within `alive_within` s has beaten since `now`: a sweep adds its
+        rows before it beats, and the beat's time is taken before both, so such a beat comes after its rows."""
+        alive = self._all("SELECT owner FROM beat WHERE owner != ? AND at >= ?", (self.owner, now - alive_within))
+        others = [owner for (owner,) in alive]
+        if not others:
+            return lambda: True
+        marks = ",".join("?" * len(others))
+        sql = f"SELECT COUNT(*) FROM beat WHERE at >= ? AND owner IN ({marks})"
+        return lambda: int(self._one(sql, (now, *others)) or 0) >= len(others)
+
     # -- generic records, ids, meta ----------------------------------------------------------------------
     def put_record(self, kind: str, record_id: str, data: Mapping[str, Any]) -> None:
         with self._tx() as db:
@@ -326,7 +357,7 @@ class SqliteStore:
 
     def reset(self) -> None:
         with self._tx() as db:
-            for table in ("task", "credit", "hold", "delivery", "record", "counter"):  # meta (the clock) stays
+            for table in ("task", "credit", "hold", "delivery", "record", "counter", "request"):  # meta stays
                 db.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:

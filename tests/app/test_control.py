@@ -182,7 +182,7 @@ async def test_the_request_journal_names_the_worker_it_belongs_to_under_workers(
         assert (await client.get("/_mock/requests")).json()["worker"] is None  # one process: the whole journal
     async with make_client(Settings(workers=2, store=f"sqlite:///{tmp_path / 'w.db'}")) as client:
         journal = (await client.get("/_mock/requests")).json()
-        assert journal["worker"] == {"pid": os.getpid(), "of": 2}  # one of `--workers 2`: this worker's share
+        assert journal["worker"] == {"pid": os.getpid(), "of": 2}  # one of `--workers 2`: the one that answered
         check("/_mock/requests", "get", 200, journal)
 
 

@@ -183,12 +183,23 @@ def test_on_a_running_clock_tasks_finish_on_the_page_by_themselves(browser: Any)
             context.close()
 
 
-def test_with_workers_the_requests_tab_says_it_shows_one_workers_share(browser: Any, tmp_path: Any) -> None:
+def test_with_workers_the_requests_tab_lists_another_worker_s_requests_too(browser: Any, tmp_path: Any) -> None:
+    import time
+
     from mock_server.app import create_app
+    from mock_server.journal import Journal
     from mock_server.settings import Settings
+    from mock_server.store import SharedJournal, open_store
     from mock_server.testing import serve_in_thread
 
-    app = create_app(Settings(workers=2, store=f"sqlite:///{tmp_path / 'w.db'}"))  # one of `--workers 2`'s
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    app = create_app(Settings(workers=2, store=url))  # one of `--workers 2`'s
+    store = open_store(url)  # the other worker, on the same file
+    assert isinstance(store, SharedJournal)
+    other = Journal()
+    other.share(store)
+    other.add(time.time(), "DELETE", "/v1/the-other-worker", "", 405, "sk-other1", "r-other", 2.5, None, None, None)
+    other.flush()  # what its sweep does every 0.25 s
     with serve_in_thread(app) as server:
         context = browser.new_context()
         try:
@@ -196,11 +207,16 @@ def test_with_workers_the_requests_tab_says_it_shows_one_workers_share(browser: 
             page.goto(f"{server.base_url}/_mock/ui")
             page.get_by_role("tab", name="Requests").click()
             expect(page.locator("#requests-scope")).to_have_text(
-                f"Requests answered by worker {os.getpid()}, one of 2: each worker keeps its own journal, and this"
-                " page's stream is served by this one. Tasks, webhooks and credits are shared by all of them."
+                f"Requests of all 2 workers (at most 0.25 s behind). This page is served by worker {os.getpid()},"
+                " which keeps the bodies of the requests it answered only."
             )
+            theirs = page.locator("#requests-rows tr", has_text="/v1/the-other-worker")
+            expect(theirs).to_contain_text("405")
+            expect(theirs).to_contain_text("…her1")  # its key masked, as this worker's own
+            expect(theirs.get_by_role("button")).to_have_count(0)  # its bodies are with the other worker
         finally:
             context.close()
+    store.close()
     app.state.mock.store.close()
 
 

@@ -211,3 +211,52 @@ def test_workers_2_scrape_each_delivery_once(
         assert value(text, "shuyou_mock_webhook_deliveries", outcome="pending") == 6
         assert value(text, "shuyou_mock_webhook_deliveries_pending") == 6
         assert value(text, "shuyou_mock_tasks", status="success") == 6
+
+
+def test_every_process_lists_the_requests_all_of_them_answered_at_once_and_a_reset_forgets_them(
+    processes: Callable[..., MockProcess], shared_store: str
+) -> None:
+    one, two = processes(shared_store), processes(shared_store)
+    with one.client() as a, two.client() as b:
+        made = [
+            a.post("/v1/predictions", json=BODY),
+            b.post("/v1/predictions", json=BODY),
+            a.get("/v1/credits"),
+            b.get("/v1/predictions/0123456789abcdef0123456789abcdef"),  # a 404, journaled with its error
+        ]
+        for client in (a, b):  # at once: neither waits for the other's next sweep
+            listed = client.get("/_mock/requests", params={"path": "/v1/"}).json()["data"]
+            assert [e["request_id"] for e in listed] == [r.headers["x-shuyou-requestid"] for r in reversed(made)]
+        assert (listed[0]["status"], listed[0]["error_type"]) == (404, "not_found")
+        assert len({e["seq"] for e in listed}) == 4  # one numbering across the processes
+        a.post("/_mock/reset")
+        assert b.get("/_mock/requests", params={"path": "/v1/"}).json()["data"] == []  # b's own ones too
+        after = a.get("/v1/credits").headers["x-shuyou-requestid"]
+        assert [e["request_id"] for e in b.get("/_mock/requests", params={"path": "/v1/"}).json()["data"]] == [after]
+
+
+def test_workers_2_list_every_worker_s_requests_and_keep_them_across_a_kill_9(
+    processes: Callable[..., MockProcess], shared_store: str
+) -> None:
+    mock = processes(shared_store, "--workers", "2")
+    made: dict[int, set[str]] = {}  # worker pid -> the creates it answered
+    fresh: list[httpx2.Client] = []
+    try:
+        while len(made) < 2:  # new connections until both workers have answered some (the kernel picks)
+            assert len(fresh) < 60, "60 connections, all accepted by one worker"
+            fresh.append(c := mock.client())
+            request_id = c.post("/v1/predictions", json=BODY).headers["x-shuyou-requestid"]
+            made.setdefault(c.get("/_mock/requests").json()["worker"]["pid"], set()).add(request_id)
+        listed = [
+            {e["request_id"] for e in c.get("/_mock/requests", params={"path": "/v1/"}).json()["data"]} for c in fresh
+        ]
+    finally:
+        for c in fresh:
+            c.close()
+    everyone = set().union(*made.values())
+    assert all(seen == everyone for seen in listed)  # whichever worker answers the list
+    mock.kill()  # SIGKILL to both workers; the entries were in the store (the list above added them)
+    again = processes(shared_store, "--workers", "2")
+    with again.client() as client:
+        kept = {e["request_id"] for e in client.get("/_mock/requests", params={"path": "/v1/"}).json()["data"]}
+    assert kept == everyone

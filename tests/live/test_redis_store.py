@@ -4,6 +4,7 @@ the outbox stream's claim logic (who holds a pending delivery, XACK on finish, X
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from mock_server.store import Store, open_store
 from tests._support import task_reads
 from tests.unit.test_store import (  # the same contract tests, run here against Redis
     make,
+    test_a_shared_journal_numbers_every_process_s_rows_in_one_sequence_and_keeps_the_newest,
     test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw,
     test_commit_turns_the_hold_into_usage_once,
     test_deliveries_round_trip_and_pending_filter,
@@ -32,6 +34,7 @@ from tests.unit.test_store import (  # the same contract tests, run here against
 )
 
 __all__ = [
+    "test_a_shared_journal_numbers_every_process_s_rows_in_one_sequence_and_keeps_the_newest",
     "test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw",
     "test_commit_turns_the_hold_into_usage_once",
     "test_deliveries_round_trip_and_pending_filter",
@@ -111,6 +114,35 @@ def test_a_meta_change_on_one_process_is_announced_to_the_others_before_set_meta
         assert plain.meta_changed()
     finally:
         for s in (watcher, writer, plain):
+            s.close()
+
+
+def test_a_flush_request_is_done_once_every_listening_process_has_added_its_rows(redis_url: str) -> None:
+    """What `GET /_mock/requests` waits for on Redis: each process's listener adds its rows, then acknowledges."""
+    from mock_server.store.redis import RedisStore
+
+    reader, other, silent = RedisStore(redis_url), RedisStore(redis_url), RedisStore(redis_url)
+    gate = threading.Event()
+
+    def other_flush() -> None:  # the other process's journal: held until the test lets it go
+        gate.wait(10)
+        other.add_requests([(1.0, "GET", "/theirs")], 10)
+
+    try:
+        reader.serve_flushes(lambda: None)
+        other.serve_flushes(other_flush)
+        silent.track_meta()  # listening, nothing to add: acknowledges at once
+        done = reader.request_flush(time.time(), 3.0)
+        assert not done()  # the other's rows are not in yet
+        gate.set()
+        deadline = time.monotonic() + 10
+        while not done():
+            assert time.monotonic() < deadline, "the flush request was never acknowledged by every process"
+            threading.Event().wait(0.005)
+        assert reader.requests() == [(1, 1.0, "GET", "/theirs")]
+    finally:
+        gate.set()
+        for s in (reader, other, silent):
             s.close()
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.lifecycle import OutputFile, Prediction, Status, Usage, transition
-from mock_server.store import Store, open_store
+from mock_server.store import SharedJournal, Store, open_store
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -191,6 +191,42 @@ def test_reclaim_takes_over_pending_deliveries_of_silent_processes_only(store: S
     assert store.reclaim(102.0, 1.5) == [{"status": "pending", "n": 1}]  # silent for 2 s: taken over, once
     assert store.reclaim(103.0, 1.5) == []
     assert other.reclaim(103.0, 5.0) == []  # and the other, were it alive, would not take it back while we beat
+
+
+def test_a_shared_journal_numbers_every_process_s_rows_in_one_sequence_and_keeps_the_newest(
+    store: Store, store_url: str
+) -> None:
+    if store_url == "memory":
+        assert not isinstance(store, SharedJournal)  # one process: its own journal is the whole journal
+        return
+    other = open_store(store_url)  # another process on the same store
+    assert isinstance(store, SharedJournal)
+    assert isinstance(other, SharedJournal)
+    store.add_requests([(1.0, "GET", "/a", None), (2.0, "GET", "/b", "k")], 3)
+    other.add_requests([(1.5, "POST", "/c", None)], 3)
+    other.add_requests([], 3)
+    assert store.requests() == [(1, 1.0, "GET", "/a", None), (2, 2.0, "GET", "/b", "k"), (3, 1.5, "POST", "/c", None)]
+    store.add_requests([(3.0, "GET", "/d\udcff", None)], 3)  # a path orjson cannot encode (a lone surrogate)
+    assert [r[0] for r in other.requests()] == [2, 3, 4]  # the newest 3: the oldest dropped first
+    assert other.requests()[-1][3] == "/d\udcff"
+    store.reset()
+    assert other.requests() == []
+    other.add_requests([(4.0, "GET", "/e", None)], 3)
+    assert [r[3] for r in store.requests()] == ["/e"]
+
+
+def test_sqlite_flush_request_is_answered_by_every_live_process_s_next_heartbeat(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    reader, live, dead = open_store(url), open_store(url), open_store(url)
+    assert isinstance(reader, SharedJournal)
+    dead.beat(90.0)
+    live.beat(99.9)
+    reader.beat(99.9)
+    done = reader.request_flush(100.0, 3.0)
+    assert not done()  # the live process has not swept since: its newest rows may not be in yet
+    live.beat(100.0)  # its sweep: rows first, then this heartbeat
+    assert done()  # the one silent for 10 s is not waited for, nor the reader itself
+    assert reader.request_flush(200.0, 3.0)()  # nobody else alive: nothing to wait for
 
 
 def test_the_codec_writes_what_asdict_would_and_reads_it_back() -> None:

@@ -109,7 +109,7 @@
     requests(data) {
       const scope = $("#requests-scope");
       scope.hidden = !data.worker;
-      setText(scope, data.worker ? `Requests answered by worker ${data.worker.pid}, one of ${data.worker.of}: each worker keeps its own journal, and this page's stream is served by this one. Tasks, webhooks and credits are shared by all of them.` : "");
+      setText(scope, data.worker ? `Requests of all ${data.worker.of} workers (at most 0.25 s behind). This page is served by worker ${data.worker.pid}, which keeps the bodies of the requests it answered only.` : "");
       $("#requests-rows").replaceChildren(...data.data.map((r) => h("tr", {},
         h("td", {}, clockText(r.time).slice(11, 19)),
         h("td", {}, r.method),
