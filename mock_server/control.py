@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -197,15 +198,16 @@ async def list_requests(request: Request) -> Response:
     status = wire.decimal(status_text)
     if status_text is not None and status is None:
         raise InvalidParams(f"status: {status_text!r} is not an HTTP status code")
-    if ctx.peers is not None:  # on a shared store, every process's entries (mock_server.journal)
-        await ctx.peers.gather_journal()
+    everyone = None  # on a shared store, every process's entries (mock_server.journal), read off the event loop
+    if ctx.peers is not None and await ctx.peers.gather_journal():
+        everyone = await anyio.to_thread.run_sync(ctx.journal.current, abandon_on_cancel=True)
     entries = ctx.journal.requests(
         method=q.get("method"),
         path=q.get("path"),
         key=q.get("key"),
         status=status,
         limit=_limit(q.get("limit")),
-        among=ctx.journal.current(),
+        among=everyone,
     )
     journal = {"data": [e.as_dict() for e in entries], "errors": ctx.journal.errors, "worker": ctx.worker()}
     return json_response(mask_secrets(journal))

@@ -22,7 +22,8 @@ replaced (a restart keeps them; an edited config file wins over them).
 An unreachable store (`StoreUnavailable`) is no reason to refuse a request here: the request goes on, and its
 own store call answers 503 (what needs no store still answers). A sweep that finds the store unreachable
 reports it once and sweeps again only after the store answers a PING awaited without blocking the event loop
-(`ping_async`), so an outage never holds the loop for a timeout every `SWEEP` s. Any other error surfaces.
+(`ping_async`), so an outage never holds the loop for a timeout every `SWEEP` s; the sweep's own store calls run
+on a worker thread (`run`), so neither does a store that stops answering mid-run. Any other error surfaces.
 """
 
 from __future__ import annotations
@@ -180,22 +181,28 @@ class Peers:
             journal.share(store)
             self._journal = journal, store
 
-    async def gather_journal(self) -> None:
-        """Return once every other live process has added to the shared journal the entries of the requests it
-        answered before this call, and this one its own (up to `FLUSH_WAIT` s; the wait does not hold the loop)."""
+    async def gather_journal(self) -> bool:
+        """True once every other live process has added to the shared journal the entries of the requests it
+        answered before this call, and this one its own (waiting up to `FLUSH_WAIT` s, on a worker thread: a hung
+        store holds no request but this one); False if there is no shared journal or the store did not answer."""
         if self._journal is None:
-            return
-        from mock_server.scheduler import delay
+            return False
+        import anyio.to_thread
 
-        journal, store = self._journal
         try:
-            journal.flush()
-            done = store.request_flush(time.time(), STALE)
-            deadline = time.monotonic() + FLUSH_WAIT
-            while not done() and time.monotonic() < deadline:
-                await delay(0.002)
-        except StoreUnavailable:  # the list is this process's own until the store answers (`Journal.current`)
-            return
+            await anyio.to_thread.run_sync(self._gather, abandon_on_cancel=True)
+        except StoreUnavailable:  # the list is this process's own until the store answers
+            return False
+        return True
+
+    def _gather(self) -> None:
+        assert self._journal is not None
+        journal, store = self._journal
+        journal.flush()
+        done = store.request_flush(time.time(), STALE)
+        deadline = time.monotonic() + FLUSH_WAIT
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.002)  # on a worker thread
 
     def _persist(self) -> None:
         if not self._syncing and self._clock is not None:
@@ -204,17 +211,31 @@ class Peers:
     def sweep(
         self, service: _Settler, now: float, wall: float, resume: Callable[[list[dict[str, Any]]], None] | None
     ) -> None:
-        """One round: the journal's new entries, heartbeat, the clock, due tasks, and dead processes' deliveries."""
+        """One round on this thread: the clock and rules, then `_collect`'s store calls, then what they found."""
+        self.refresh()
+        self._apply(service, *self._collect(now, wall, resume is not None), resume)
+
+    def _collect(self, now: float, wall: float, reclaim: bool) -> tuple[list[Prediction], list[dict[str, Any]]]:
+        """The sweep's store calls, which touch nothing else of this process (so `run` makes them on a worker
+        thread): the journal's new entries, the heartbeat, the tasks due by `now`, and (`reclaim`) the pending
+        deliveries of processes silent for `STALE` s, taken over."""
         if self._journal is not None:
             self._journal[0].flush()
         self._store.beat(wall)
-        self.refresh()
-        for p in self._store.due(now):
-            service.settle_due(p)
-        if resume is not None:
-            taken = self._store.reclaim(wall, STALE)
-            if taken:
-                resume(taken)
+        due = self._store.due(now)
+        return due, self._store.reclaim(wall, STALE) if reclaim else []
+
+    @staticmethod
+    def _apply(
+        service: _Settler,
+        due: list[Prediction],
+        taken: list[dict[str, Any]],
+        resume: Callable[[list[dict[str, Any]]], None] | None,
+    ) -> None:
+        for p in due:
+            service.settle_due(p)  # a commit is conditional: a task another process settled meanwhile stays so
+        if taken and resume is not None:
+            resume(taken)
 
     async def run(
         self,
@@ -223,13 +244,25 @@ class Peers:
         resume: Callable[[list[dict[str, Any]]], None] | None,
         on_error: Callable[[BaseException], None],
     ) -> None:
-        """Sweep every `SWEEP` wall seconds until cancelled (the app's lifespan runs it on a shared store)."""
+        """Sweep every `SWEEP` wall seconds until cancelled (the app's lifespan runs it on a shared store).
+
+        The store calls (`_collect`) run on a worker thread: a Redis that hangs (no reply, no refusal: a stopped
+        or overloaded server, a network partition) holds that thread for the store's timeout, not the event
+        loop, so what needs no store (the journal, /_mock/health, the inspector) still answers at once. Only
+        applying what they found (settling due tasks, resuming deliveries) and `refresh` run on the loop.
+        """
+        import anyio.to_thread
+
         from mock_server.scheduler import delay
 
         wall = SystemClock()  # offset 0: wall time, comparable between processes and hosts
         while True:
             try:
-                self.sweep(service, now(), wall.now(), resume)
+                self.refresh()
+                found = await anyio.to_thread.run_sync(
+                    self._collect, now(), wall.now(), resume is not None, abandon_on_cancel=True
+                )
+                self._apply(service, *found, resume)
             except StoreUnavailable as exc:
                 on_error(exc)
                 await self._until_reachable()
