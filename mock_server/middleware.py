@@ -249,9 +249,8 @@ class MockMiddleware:
         status, responded = 500, False
         arrived = ctx.clock.now()
         try:
-            if self._peers is not None:  # another process's clock advance or rules, before this answer
-                self._peers.before_request()
-                arrived = ctx.clock.now()
+            if self._peers is not None and self._peers.before_request():  # another process's clock advance or
+                arrived = ctx.clock.now()  # rules, before this answer
             response = await self._answer(route, scope, receive)
             status, responded, body = response.status_code, True, bytes(response.body)
             headers = [*response.raw_headers, (b"x-shuyou-requestid", request_id.encode())]
@@ -297,9 +296,8 @@ class MockMiddleware:
                 record.error(refused.type, refused.message)
                 await error_response(refused)(scope, receive, send_wrapper)
                 return
-            if self._peers is not None:  # another process's clock advance or rules, before this answer
-                self._peers.before_request()
-                arrived = ctx.clock.now()
+            if self._peers is not None and self._peers.before_request():  # another process's clock advance or
+                arrived = ctx.clock.now()  # rules, before this answer
             if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
                 with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
                     ctx.service.settle_overdue()  # a read of /_mock or /metrics sees every task due by now as ended
