@@ -140,6 +140,11 @@ class Journal:
         self._shared = store
         store.serve_flushes(self.flush)
 
+    @property
+    def shared(self) -> bool:
+        """True if `current()` reads a store (which may take up to the store's timeout: not on the event loop)."""
+        return self._shared is not None
+
     def flush(self) -> None:
         """Add this process's entries not in the shared journal yet to it (`StoreUnavailable`: the next one will)."""
         store = self._shared

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -56,9 +57,20 @@ def _ctx(request: Request) -> MockContext:
     return ctx
 
 
+def _off_loop(view: View, ctx: MockContext) -> bool:
+    """True for a view that reads the shared request journal (a store round trip that a hung Redis holds for its
+    timeout) and otherwise only this process's memory, so it runs on a worker thread, not the event loop."""
+    return view is requests_view and ctx.journal.shared
+
+
 def _endpoint(view: View) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:  # due tasks are settled by the middleware before a read
-        return json_response(mask_secrets(view(request, _ctx(request))))  # no webhook password in any view
+        ctx = _ctx(request)
+        if _off_loop(view, ctx):
+            data = await anyio.to_thread.run_sync(view, request, ctx, abandon_on_cancel=True)
+        else:
+            data = view(request, ctx)
+        return json_response(mask_secrets(data))  # no webhook password in any view
 
     return endpoint
 
@@ -91,8 +103,12 @@ async def stream(request: Request) -> Response:
     view = VIEWS.get(name)
     if view is None:
         raise InvalidParams(f"view: {name!r} is not one of {sorted(VIEWS)}")
-    view(request, ctx)  # a bad filter answers 400 now, not inside the stream
     open_task = request.query_params.get("detail") or None  # a task shown open beside the list
+    off_loop = _off_loop(view, ctx) and open_task is None  # a task's detail reads the service: on the loop
+    if off_loop:  # a bad filter answers 400 now, not inside the stream
+        await anyio.to_thread.run_sync(view, request, ctx, abandon_on_cancel=True)
+    else:
+        view(request, ctx)
     request_id = note(request.scope).request_id  # one Get Prediction request_id per stream
 
     def snapshot() -> dict[str, Any]:
@@ -124,7 +140,7 @@ async def stream(request: Request) -> Response:
             ctx.service.settle_overdue()  # tasks without a timer (`PredictionService._quiet_for`) too
             await ctx.scheduler.run_due()
             try:
-                data = snapshot()
+                data = await anyio.to_thread.run_sync(snapshot, abandon_on_cancel=True) if off_loop else snapshot()
                 seen = mark(data)
                 payload = wire.dumps(data) if seen != last else b""
             except Exception as exc:  # shown on the page, and journaled like a handler error
