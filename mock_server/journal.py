@@ -5,7 +5,7 @@ the first error a handler or a background callback hit.
 
 On a store several processes share (`--workers N`, several hosts on one Redis: `store.SharedJournal`) the
 entries are also added to one journal in the store, bounded to the same size: each process adds its new ones
-in its sweep (every 0.25 s, `Peers.sweep`), off the request path, and a list first asks every other process to
+in its sweep (every 0.25 s, `Peers.run`), off the request path, and a list first asks every other process to
 add what it has not yet (`Peers.gather_journal`), so `GET /_mock/requests` on any process lists every request
 answered before it, whichever process answered it (and a restart keeps them). What stays per process: the
 server-side `errors`, and the request and response bodies the inspector shows (`inspector.capture.BodyLog`).
@@ -77,7 +77,6 @@ class Journal:
         self._seq = itertools.count(1)
         self._first_error: BaseException | None = None  # what check() raises; the texts keep the last 100
         self._error_texts: collections.deque[str] = collections.deque(maxlen=100)
-        self._size = size
         self._shared: _Shared | None = None
         self._flushed = 0  # the seq of the last entry added to the shared journal
         self._flush_lock = threading.Lock()  # the sweep and (Redis) the listener thread both flush
@@ -151,10 +150,12 @@ class Journal:
         if store is None:
             return
         with self._flush_lock:
-            new = [t for t in list(self._entries) if t[0] > self._flushed]  # list(): a snapshot, atomic
-            if new:
-                store.add_requests([t[1:] for t in new], self._size)
-                self._flushed = new[-1][0]
+            entries = self._entries
+            if not entries or entries[-1][0] <= self._flushed:  # nothing new (an idle sweep): no copy
+                return
+            new = [t for t in list(entries) if t[0] > self._flushed]  # list(): a snapshot, atomic
+            store.add_requests([t[1:] for t in new], entries.maxlen or len(new))
+            self._flushed = new[-1][0]
 
     def current(self) -> list[JournalEntry]:
         """Every entry, newest first: on a shared store, what every process has added so far (this one's after

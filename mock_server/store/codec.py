@@ -14,7 +14,7 @@ Infinity an older record may hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -56,11 +56,11 @@ def loads(text: str | bytes) -> dict[str, Any]:
     return value
 
 
-def dumps_row(row: Iterable[Any]) -> str:
+def dumps_row(row: Sequence[Any]) -> str:
     """A flat row of JSON values (a request journal entry) as a JSON array; what orjson refuses (a lone surrogate)
     as ASCII JSON, escaped, so that every store can write the text (SQLite's UTF-8 cannot hold a surrogate)."""
     try:
-        return orjson.dumps(row if type(row) is tuple else tuple(row)).decode()
+        return orjson.dumps(tuple(row)).decode()
     except TypeError:
         return json.dumps(list(row), separators=(",", ":"))
 

@@ -300,7 +300,7 @@ class SqliteStore:
         return [(seq, *loads_row(body)) for seq, body in self._all("SELECT seq, body FROM request ORDER BY seq")]
 
     def serve_flushes(self, flush: Callable[[], None]) -> None:
-        return None  # each process's sweep adds its rows before its heartbeat (`Peers.sweep`): that answers
+        return None  # each process's sweep adds its rows before its heartbeat (`Peers._collect`): that answers
 
     def request_flush(self, now: float, alive_within: float) -> Callable[[], bool]:
         """Done when every other process seen within `alive_within` s has beaten since `now`: a sweep adds its
