@@ -74,7 +74,7 @@ def _video_error(content: bytes) -> str | None:
     from mutagen.mp4._atom import Atoms
 
     try:
-        MP4(io.BytesIO(content))  # type: ignore[no-untyped-call]
+        MP4(io.BytesIO(content))  # type: ignore[no-untyped-call,unused-ignore]
         atoms = Atoms(io.BytesIO(content))
         handlers = []
         for trak in atoms[b"moov"].findall(b"trak"):

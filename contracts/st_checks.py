@@ -54,13 +54,13 @@ def attach(schema: Any, observer: Observer, *, webhook_url: str | None, webhook_
     _OBSERVERS[id(schema)] = observer
     valid = re.compile(webhook_pattern) if webhook_pattern else None
 
-    @schema.hook("filter_failure")  # type: ignore[untyped-decorator]
+    @schema.hook("filter_failure")  # type: ignore[untyped-decorator,unused-ignore]
     def keep(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
         if response is not None and _from_gate(response):
             return False  # the gate answered (budget spent, transport trouble), not the target
         return observer.keep_failure(failure, case, response)
 
-    @schema.hook("map_case")  # type: ignore[untyped-decorator]
+    @schema.hook("map_case")  # type: ignore[untyped-decorator,unused-ignore]
     def webhook_to_receiver(ctx: Any, case: Any) -> Any:
         # Only in a positively generated body, and only a URL valid per the spec is replaced (by another
         # valid one), so a negative case stays negative; without a receiver the field is dropped, so no

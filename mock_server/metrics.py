@@ -161,7 +161,7 @@ class Metrics:
             self._latency = prometheus_client.Histogram(
                 "shuyou_mock_request_duration_seconds", _LATENCY_HELP, ["operation"], buckets=BUCKETS, registry=None
             )
-            multiprocess.MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call]
+            multiprocess.MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call,unused-ignore]
         if self.multiprocess and not getattr(context.store, "multiprocess", False):
             self._deliveries = (
                 prometheus_client.Gauge(
@@ -241,4 +241,4 @@ class Metrics:
         if self.multiprocess:
             from prometheus_client import multiprocess
 
-            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call,unused-ignore]

@@ -205,7 +205,7 @@ class _Client(redis.Redis):
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         try:
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call,unused-ignore]
         except UNREACHABLE as exc:
             raise self.unavailable(exc) from exc
 
@@ -438,7 +438,7 @@ class RedisStore:
         """The counts by a scan; unless a task was written meanwhile (WATCH), its terminal counts replace `ended`, so
         the next read is O(1) again. A write during the scan leaves `ended` as it was: the next read scans again."""
         with self._reachable(), self._r.pipeline() as pipe:
-            pipe.watch(P + "tasks", P + "processing", P + "ended")  # type: ignore[no-untyped-call]  # put_task writes one
+            pipe.watch(P + "tasks", P + "processing", P + "ended")  # type: ignore[no-untyped-call,unused-ignore]  # put_task writes one
             counts = status_counts((p.status, 1) for p in self.find(limit=int(pipe.zcard(P + "tasks"))))
             ended = [x for status, n in counts.items() if status != Status.PROCESSING and n for x in (status, n)]
             pipe.multi()
@@ -661,7 +661,7 @@ class RedisStore:
 
     def _listen(self) -> None:
         while not self._closing.is_set():
-            pubsub = self._r.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._r.pubsub()  # type: ignore[no-untyped-call,unused-ignore]
             try:
                 pubsub.subscribe(META_CHANNEL, FLUSH_CHANNEL)
                 confirmed = 0
