@@ -5,10 +5,13 @@ Requests are counted by the middleware as they end (`observe`). In one process t
 and bucket tallies, filled in batches (`fold`) and turned into the counter and histogram families when
 Prometheus scrapes: 0.8 µs per request before batching instead of 2.5 µs for prometheus-client's
 `Counter.inc` + `Histogram.observe` (a lock and a value object each; timeit, 2026-12-02; the exposition is
-the same, less the `_created` samples). Tasks and deliveries are read
-when Prometheus scrapes, from the store and the webhook dispatcher (a custom collector), so the service and
-the dispatcher carry no metrics code. prometheus-client is imported when the first `Metrics` is built (the
-middleware does that when the app first runs), never by `import mock_server`.
+the same, less the `_created` samples). Tasks and deliveries are counted when Prometheus scrapes, from the
+store and the webhook dispatcher (a custom collector), so the service and the dispatcher carry no metrics code.
+A shared store counts its deliveries without reading them (`Store.delivery_counts`: 250 ms of event loop with
+12,000 pending on Redis before, when every record was read and decoded; 2026-12-04), and the middleware renders
+such a scrape on a worker thread (`Metrics.scrape`), so that a hung Redis holds the scrape, not the loop.
+prometheus-client is imported when the first `Metrics` is built (the middleware does that when the app first
+runs), never by `import mock_server`.
 
 Several workers: prometheus-client's multiprocess mode, which it switches on itself when
 `PROMETHEUS_MULTIPROC_DIR` is set before it is imported (`prepare_multiprocess` creates the directory and sets
@@ -26,9 +29,12 @@ import bisect
 import os
 import tempfile
 import time
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from mock_server.store.codec import delivery_counts as tallied
+from mock_server.webhooks.journal import DeliveryStatus
 
 if TYPE_CHECKING:
     from mock_server.context import MockContext
@@ -37,7 +43,7 @@ __all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics", "prepare_multiprocess"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-DELIVERY_OUTCOMES = ("pending", "delivered", "exhausted", "blocked")
+DELIVERY_OUTCOMES = tuple(str(s) for s in DeliveryStatus)  # each outcome is published, 0 included
 # Latency buckets in seconds: the mock answers in well under a millisecond to ~50 ms; 10 s covers X-Mock-Latency.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 _LE = {bound: repr(bound) for bound in BUCKETS} | {float("inf"): "+Inf"}  # the `le` labels prometheus-client writes
@@ -46,13 +52,6 @@ _REFRESH_SECONDS = 1.0
 # the tallies' dict and bisect work in one loop, not one call per request (~3,800 to ~900 instructions per
 # request, callgrind, 2026-12-02).
 _FOLD_EVERY = 256
-
-
-class _Delivery(Protocol):
-    @property
-    def status(self) -> str: ...
-    @property
-    def attempts(self) -> Sequence[object]: ...
 
 
 def prepare_multiprocess(environ: MutableMapping[str, str]) -> Path:
@@ -69,57 +68,73 @@ def prepare_multiprocess(environ: MutableMapping[str, str]) -> Path:
     return path
 
 
-def delivery_counts(deliveries: Sequence[_Delivery]) -> tuple[dict[str, int], int]:
-    """Deliveries per outcome, and retries (attempts after each delivery's first)."""
-    counts = dict.fromkeys(DELIVERY_OUTCOMES, 0)
-    retries = 0
-    for d in deliveries:
-        counts[str(d.status)] = counts.get(str(d.status), 0) + 1
-        retries += max(0, len(d.attempts) - 1)
-    return counts, retries
+def delivery_counts(ctx: MockContext) -> tuple[dict[str, int], int]:
+    """Deliveries per outcome (each one, 0 included) and retries: from the store's tallies when several processes
+    share it (every process's deliveries, none read), else from this process's journal."""
+    if getattr(ctx.store, "multiprocess", False):
+        found, retries = ctx.store.delivery_counts()
+    else:
+        journal = ctx.webhooks.list() if ctx.webhooks is not None else []
+        found, retries = tallied((str(d.status), len(d.attempts)) for d in journal)
+    return dict.fromkeys(DELIVERY_OUTCOMES, 0) | found, retries
 
 
 _REQUESTS_HELP = "Requests answered, by operation (the spec's operationId or the control route) and status."
 _LATENCY_HELP = "Time from the request's arrival to the end of its answer, by operation."
 
 
-class _StateCollector:
-    """Requests (one process), tasks and (one process) deliveries, read at scrape time."""
+# One process's request counts: by (operation, status); per operation the count per bucket and the sum.
+_Tallies = tuple[dict[tuple[str, int], int], dict[str, list[int]], dict[str, float]]
 
-    def __init__(self, metrics: Metrics) -> None:
+
+def _request_families(
+    counts: dict[tuple[str, int], int], tallies: dict[str, list[int]], sums: dict[str, float]
+) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+    requests = CounterMetricFamily("shuyou_mock_requests", _REQUESTS_HELP, labels=["operation", "status"])
+    for (operation, status), count in counts.items():
+        requests.add_metric([operation, str(status)], count)
+    yield requests
+    latency = HistogramMetricFamily("shuyou_mock_request_duration_seconds", _LATENCY_HELP, labels=["operation"])
+    for operation, tally in tallies.items():
+        cumulative, buckets = 0, []
+        for bound, count in zip((*BUCKETS, float("inf")), tally, strict=False):
+            cumulative += count
+            buckets.append((_LE[bound], cumulative))
+        latency.add_metric([operation], buckets, sums[operation])
+    yield latency
+
+
+class _Scrape:
+    """One scrape's families: requests as counted when the scrape began (one process: a copy of the tallies,
+    taken on the event loop), then tasks and (one process) deliveries read from the store as it runs.
+
+    Built on the event loop by `Metrics.scrape()`; `collect()` may run on a worker thread: on a shared store it
+    reads every delivery (~50-100 ms with 12,000 pending on Redis), which on the loop would hold every request
+    that long, and for a Redis timeout when Redis hangs.
+    """
+
+    def __init__(self, metrics: Metrics, requests: _Tallies | None) -> None:
         self._metrics = metrics
-
-    def _requests(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-
-        m = self._metrics
-        m.fold()
-        requests = CounterMetricFamily("shuyou_mock_requests", _REQUESTS_HELP, labels=["operation", "status"])
-        for (operation, status), count in list(m._counts.items()):
-            requests.add_metric([operation, str(status)], count)
-        yield requests
-        latency = HistogramMetricFamily("shuyou_mock_request_duration_seconds", _LATENCY_HELP, labels=["operation"])
-        for operation, tally in list(m._tallies.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*BUCKETS, float("inf")), tally, strict=False):
-                cumulative += count
-                buckets.append((_LE[bound], cumulative))
-            latency.add_metric([operation], buckets, m._sums[operation])
-        yield latency
+        self._requests = requests
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        ctx = self._metrics.context
-        if not self._metrics.multiprocess:
-            yield from self._requests()
+        m = self._metrics
+        ctx = m.context
+        if self._requests is not None:
+            yield from _request_families(*self._requests)
+        else:
+            yield from m._registry.collect()  # multiprocess: every process's files
         tasks = GaugeMetricFamily("shuyou_mock_tasks", "Tasks in the store by status.", labels=["status"])
         for status, count in ctx.store.status_counts().items():
             tasks.add_metric([status], count)
         yield tasks
-        if ctx.webhooks is None or self._metrics._deliveries is not None:  # per-process gauges: in the files
+        if ctx.webhooks is None or m._deliveries is not None:  # per-process gauges: in the files
             return
-        counts, retries = delivery_counts(ctx.webhooks.list())
+        counts, retries = delivery_counts(ctx)
         by_outcome = GaugeMetricFamily(
             "shuyou_mock_webhook_deliveries", "Webhook deliveries in the journal by outcome.", labels=["outcome"]
         )
@@ -143,7 +158,7 @@ class Metrics:
 
         self.context = context
         self.multiprocess = values.ValueClass is not values.MutexValue
-        self._registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self._registry = prometheus_client.CollectorRegistry()  # multiprocess: the files' collector; else empty
         # One process: plain tallies, read by _StateCollector at scrape time (see the module docstring).
         self._counts: dict[tuple[str, int], int] = {}
         self._tallies: dict[str, list[int]] = {}  # operation -> count per bucket of BUCKETS, then +Inf
@@ -184,7 +199,6 @@ class Metrics:
                     registry=None,
                 ),
             )
-        self._registry.register(_StateCollector(self))
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
         if not self.multiprocess:
@@ -220,21 +234,31 @@ class Metrics:
 
     def _publish_deliveries(self) -> None:
         self._refreshed = time.monotonic()
-        webhooks = self.context.webhooks
-        counts, retries = delivery_counts(webhooks.list() if webhooks is not None else [])
+        counts, retries = delivery_counts(self.context)
         by_outcome, pending, retry_gauge = self._deliveries
         for outcome, count in counts.items():
             by_outcome.labels(outcome).set(count)
         pending.set(counts["pending"])
         retry_gauge.set(retries)
 
-    def render(self) -> bytes:
-        """The text exposition of every metric (all workers' in multiprocess mode)."""
+    def scrape(self) -> Callable[[], bytes]:
+        """A scrape begun now, to render on any thread: the text exposition of every metric (all workers' in
+        multiprocess mode). This process's requests are counted now (call it on the event loop); the store's
+        tasks and deliveries are read when the result is called."""
         from prometheus_client import generate_latest
 
         if self._deliveries is not None:
             self._publish_deliveries()
-        return generate_latest(self._registry)
+        requests: _Tallies | None = None
+        if not self.multiprocess:
+            self.fold()
+            requests = (dict(self._counts), {op: list(t) for op, t in self._tallies.items()}, dict(self._sums))
+        collector = _Scrape(self, requests)
+        return lambda: generate_latest(collector)
+
+    def render(self) -> bytes:
+        """The text exposition of every metric, now (all workers' in multiprocess mode)."""
+        return self.scrape()()
 
     def close(self) -> None:
         """In multiprocess mode, drop this process's live gauges (prometheus-client's `mark_process_dead`)."""

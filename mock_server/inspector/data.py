@@ -18,6 +18,7 @@ from mock_server.inspector import views
 from mock_server.inspector.capture import BodyLog
 from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
+from mock_server.webhooks.journal import DeliveryStatus
 
 __all__ = [
     "VIEWS",
@@ -134,10 +135,10 @@ def webhooks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     if ctx.webhooks is None:
         return {"data": [], "offset": page.offset, "more": False, "clock": _clock(ctx)}
     status = q.get("status") or None
-    allowed = ("pending", "delivered", "exhausted", "blocked")
+    allowed = [str(s) for s in DeliveryStatus]  # `gone` too (the page's filter offers it)
     if status is not None and status not in allowed:
-        raise InvalidParams(f"status: {status!r} is not one of {list(allowed)}")
-    found = ctx.webhooks.list(task_id=q.get("task_id") or None, status=status)
+        raise InvalidParams(f"status: {status!r} is not one of {allowed}")
+    found = ctx.webhooks.list(task_id=q.get("task_id") or None, status=status, newest=page.end)
     found.reverse()  # newest first
     rows, more = views.paginate(found, page)
     data = [views.delivery_row(d.to_record(payload=False)) for d in rows]

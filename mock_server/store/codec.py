@@ -14,7 +14,7 @@ Infinity an older record may hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -24,15 +24,18 @@ from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usa
 
 __all__ = [
     "OutboxRecord",
+    "delivery_counts",
     "dumps",
     "dumps_row",
     "loads",
     "loads_row",
     "matches",
+    "matches_delivery",
     "prediction_from_json",
     "prediction_from_record",
     "prediction_to_json",
     "prediction_to_record",
+    "record_tallies",
     "status_counts",
 ]
 
@@ -78,6 +81,29 @@ def status_counts(counted: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
     for status, count in counted:
         counts[str(status)] += int(count)
     return counts
+
+
+def delivery_counts(tallies: Iterable[tuple[str, int]]) -> tuple[dict[str, int], int]:
+    """`Store.delivery_counts()`'s answer from (status, attempts) pairs: deliveries by status, and retries (the
+    attempts after each delivery's first)."""
+    counts: dict[str, int] = {}
+    retries = 0
+    for status, attempts in tallies:
+        counts[status] = counts.get(status, 0) + 1
+        retries += max(0, attempts - 1)
+    return counts, retries
+
+
+def record_tallies(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, int]]:
+    """(status, attempts) of each delivery record."""
+    return ((str(r.get("status", "pending")), len(r.get("attempts") or ())) for r in records)
+
+
+def matches_delivery(record: Mapping[str, Any], task_id: str | None, status: str | None) -> bool:
+    """Whether a delivery record passes `Store.find_deliveries`'s filters."""
+    return (task_id is None or record.get("task_id") == task_id) and (
+        status is None or record.get("status", "pending") == status
+    )
 
 
 _FIELDS = tuple(f.name for f in fields(Prediction))

@@ -8,7 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mock_server.lifecycle import Prediction, Status
-from mock_server.store.codec import OutboxRecord, matches, status_counts
+from mock_server.store.codec import (
+    OutboxRecord,
+    delivery_counts,
+    matches,
+    matches_delivery,
+    record_tallies,
+    status_counts,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -129,6 +136,19 @@ class MemoryStore:
     def deliveries(self) -> list[dict[str, Any]]:
         entries = sorted([*self._pending.values(), *self._finished.values()], key=lambda e: e[0])
         return [dict(record) for _, record in entries]
+
+    def delivery_counts(self) -> tuple[dict[str, int], int]:
+        return delivery_counts(record_tallies(r for _, r in [*self._pending.values(), *self._finished.values()]))
+
+    def find_deliveries(
+        self, *, task_id: str | None = None, status: str | None = None, newest: int | None = None
+    ) -> list[dict[str, Any]]:
+        found = [d for d in self.deliveries() if matches_delivery(d, task_id, status)]
+        return found[len(found) - newest :] if newest is not None and newest < len(found) else found
+
+    def delivery(self, delivery_id: str) -> dict[str, Any] | None:
+        entry = self._pending.get(delivery_id) or self._finished.get(delivery_id)
+        return dict(entry[1]) if entry else None
 
     def pending_deliveries(self) -> list[dict[str, Any]]:
         return [dict(record) for _, record in self._pending.values()]

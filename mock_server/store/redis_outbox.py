@@ -70,7 +70,7 @@ __all__ = [
     "TOUCH_AFTER",
     "TOUCH_PAGES",
     "RedisDeliveryStream",
-    "finished_flag",
+    "tally",
 ]
 
 STREAM = "d:s"
@@ -84,23 +84,25 @@ TOUCH_AFTER = 0.5
 """A process touches its entries idle for more than this share of the reclaim bound (`stale_after`): with
 `peers.STALE` 3 s, at 1.5 s, which leaves 1.5 s (6 sweeps) before another process may take them."""
 
-# Needs P (the key prefix). put_delivery: upsert the record, keep insertion order, bound the finished journal
-# and keep the stream equal to the pending deliveries.
+# Needs P (the key prefix). put_delivery: upsert the record and its tally (`tally`: what /metrics counts and a
+# listing filters on), keep insertion order, bound the finished journal and keep the stream
+# equal to the pending deliveries.
 DELIVERY_LUA = """
 local S, G = P..'d:s', 'senders'
 local function ensure_group()
   redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
 end
 local fresh = {}  -- ids this script added to the stream
-local function put_delivery(id, json, finished, limit)
+local function put_delivery(id, json, tally, limit)
   local seq = redis.call('ZSCORE', P..'d:order', id)
   if not seq then
     seq = redis.call('INCR', P..'seq:d')
     redis.call('ZADD', P..'d:order', seq, id)
   end
   redis.call('HSET', P..'d', id, json)
+  redis.call('HSET', P..'d:tally', id, tally)
   local entry = redis.call('HGET', P..'d:entry', id)
-  if finished == '1' then
+  if string.sub(tally, 1, 8) ~= 'pending ' then
     if entry then
       redis.call('XACK', S, G, entry)
       redis.call('XDEL', S, entry)
@@ -112,6 +114,7 @@ local function put_delivery(id, json, finished, limit)
     local old = redis.call('ZRANGEBYSCORE', P..'d:fin', '-inf', fin - limit)
     for _, victim in ipairs(old) do
       redis.call('HDEL', P..'d', victim)
+      redis.call('HDEL', P..'d:tally', victim)
       redis.call('ZREM', P..'d:order', victim)
       redis.call('ZREM', P..'d:fin', victim)
     end
@@ -155,13 +158,14 @@ local function delete_delivery(id)
   end
   for _, name in ipairs({'d:order', 'd:pending', 'd:fin'}) do redis.call('ZREM', P..name, id) end
   redis.call('HDEL', P..'d', id)
+  redis.call('HDEL', P..'d:tally', id)
 end
 """
 
 HEAD = "local P, OWNER, TAKE = string.match(ARGV[1], '^([^|]*)|([^|]*)|?(.*)$')\n"
 """The scripts' first line: ARGV[1] is 'prefix|owner' or 'prefix|owner|1' (take what it adds)."""
 
-# ARGV: prefix|owner, journal limit, (id, json, finished) triples
+# ARGV: prefix|owner, journal limit, (id, json, tally) triples
 _SAVE = (
     HEAD
     + DELIVERY_LUA
@@ -233,13 +237,15 @@ return out
 # ARGV: prefix|owner, delivery id
 DELETE = HEAD + DELIVERY_LUA + "\ndelete_delivery(ARGV[2])\nreturn 1\n"
 
-# ARGV: prefix|owner, delivery id, json, finished, journal limit
+# ARGV: prefix|owner, delivery id, json, tally, journal limit
 PUT = HEAD + DELIVERY_LUA + "\nreturn taken(put_delivery(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])))\n"
 
 
-def finished_flag(data: Any) -> str:
-    """'1' for a finished record (any status but pending), as the scripts take it."""
-    return "0" if data.get("status", "pending") == "pending" else "1"
+def tally(data: Any) -> str:
+    """'<status> <attempts> <task id>' of a delivery record, as the scripts take it: its status (any but pending:
+    finished), how many attempts it made and its task, kept beside the record so that /metrics counts and a
+    listing filters without reading records (`RedisStore.delivery_counts`, `find_deliveries`)."""
+    return f"{data.get('status', 'pending')} {len(data.get('attempts') or ())} {data.get('task_id', '')}"
 
 
 class RedisDeliveryStream:
@@ -369,7 +375,7 @@ class RedisDeliveryStream:
         self._client()
         args = [self._args, self._journal_limit]
         for delivery_id, data in records:
-            args += [delivery_id, dumps(data), finished_flag(data)]
+            args += [delivery_id, dumps(data), tally(data)]
         try:
             await self._save(args=args)
         except UNREACHABLE as exc:

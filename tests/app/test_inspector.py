@@ -62,6 +62,20 @@ async def test_pages_say_whether_more_follow(client: httpx2.AsyncClient) -> None
     assert (first["more"], second["more"]) == (True, False)
 
 
+async def test_every_delivery_status_the_webhooks_filter_offers_is_accepted(client: httpx2.AsyncClient) -> None:
+    """The page's choices come from the journal's statuses; the view once refused `gone` with a 400."""
+    page = (await client.get("/_mock/ui")).text
+    select = page.split('data-view="webhooks"', 1)[1].split("</select>", 1)[0]
+    offered = [o.split("</option>")[0] for o in select.split("<option>")[1:]]
+    assert "gone" in offered
+    for status in offered:
+        answer = await client.get("/_mock/inspector/webhooks", params={"status": status})
+        assert answer.status_code == 200, (status, answer.text)
+    refused = await client.get("/_mock/inspector/webhooks", params={"status": "lost"})
+    assert refused.status_code == 400
+    assert "status: 'lost' is not one of" in refused.json()["error"]["message"]
+
+
 async def test_request_bodies_are_kept_and_own_requests_hidden(client: httpx2.AsyncClient) -> None:
     await create(client)
     await client.get("/_mock/inspector/tasks")

@@ -35,7 +35,20 @@ def test_create_on_one_poll_on_another_advance_on_a_third(
         assert a.get("/_mock/clock").json()["now"] >= before + 60  # seen by the others before their next answer
         assert [status(a, ids[0]), status(b, ids[1]), status(c, ids[0])] == ["success"] * 3
         receiver.wait_for(2, timeout=20)
-        eventually(lambda: len(a.get("/_mock/webhooks").json()["deliveries"]) == 2, what="both deliveries journaled")
+        eventually(
+            lambda: len(a.get("/_mock/webhooks", params={"status": "delivered"}).json()["deliveries"]) == 2,
+            what="both deliveries journaled",
+        )
+        for task_id in ids:  # found in the store by task and status, by the process that made neither
+            (hook,) = c.get(f"/_mock/tasks/{task_id}").json()["webhooks"]
+            assert (hook["task_id"], hook["status"]) == (task_id, "delivered")
+            tab = c.get("/_mock/inspector/webhooks", params={"task_id": task_id, "status": "delivered"}).json()
+            assert [d["delivery_id"] for d in tab["data"]] == [hook["delivery_id"]]
+            assert c.get(f"/_mock/webhooks/{hook['delivery_id']}").json()["task_id"] == task_id
+        listed = c.get("/_mock/inspector/webhooks").json()["data"]  # newest first
+        newest = c.get("/_mock/inspector/webhooks", params={"limit": 1}).json()
+        assert (newest["data"], newest["more"]) == (listed[:1], True)
+        assert sorted(d["task_id"] for d in listed) == sorted(ids)
         credits = {x.get("/v1/credits").json()["data"]["total_usage"] for x in (a, b, c)}
     got = receiver.deliveries()
     assert sorted(d["body"]["data"]["task_id"] for d in got) == sorted(ids)  # each settled (and fired) once

@@ -117,20 +117,22 @@ def test_a_hung_redis_answers_503_within_the_timeout_and_serves_again_after_sigc
 
 def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_redis: RedisProcess) -> None:
     """The sweep (every 0.25 s: journal, heartbeat, due tasks, dead processes' deliveries), a list of the shared
-    request journal and the inspector's Requests tab wait for a hung Redis on worker threads: before, the sweep's
-    first round after the hang held the event loop for the whole timeout, and every request with it."""
+    request journal, the inspector's Requests tab and a /metrics scrape wait for a hung Redis on worker threads:
+    before, the sweep's first round after the hang held the event loop for the whole timeout, and every request
+    with it (a scrape did too, for as long as its reads of tasks and deliveries took)."""
     timeout = 3.0  # long enough that one held loop cannot hide in a loaded machine's slack
     store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
     with (
         serve_in_thread(create_app(Settings(store=store, time_scale=1000.0, journal_size=100_000))) as live,
         httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
-        concurrent.futures.ThreadPoolExecutor(2) as pool,
+        concurrent.futures.ThreadPoolExecutor(3) as pool,
     ):
         created = client.post("/v1/predictions", json=BODY).headers["x-shuyou-requestid"]
         own_redis.stop()
         try:
             listing = pool.submit(client.get, "/_mock/requests", params={"path": "/v1/"})  # waits for the others
             inspector = pool.submit(client.get, "/_mock/inspector/requests", params={"path": "/v1/"})  # the tab
+            scrape = pool.submit(client.get, "/metrics")  # tasks by status and every delivery: from the store
             slowest, probes = 0.0, 0
             until = time.monotonic() + 1.5  # 6 sweeps
             while time.monotonic() < until:
@@ -144,8 +146,12 @@ def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_red
             tab = inspector.result(timeout=3 * timeout)
             assert tab.status_code == 200, tab.text
             assert created in [e["request_id"] for e in tab.json()["data"]]
+            metrics = scrape.result(timeout=3 * timeout)
+            assert metrics.status_code == 503, metrics.text  # in the envelope, naming the store
+            assert metrics.json()["error"]["message"].startswith(f"store: {own_redis.url} is unreachable (")
         finally:
             own_redis.resume()
+        assert "shuyou_mock_tasks{" in client.get("/metrics").text
         assert client.post("/v1/predictions", json=BODY).status_code == 200
 
 

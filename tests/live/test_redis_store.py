@@ -21,8 +21,10 @@ from tests.unit.test_store import (  # the same contract tests, run here against
     test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw,
     test_commit_turns_the_hold_into_usage_once,
     test_deliveries_round_trip_and_pending_filter,
+    test_delivery_counts_follow_every_write_eviction_and_delete,
     test_due_lists_processing_tasks_whose_time_has_come,
     test_failed_task_releases_its_hold_without_charge,
+    test_find_deliveries_filters_by_task_and_status_in_insertion_order_and_keeps_the_newest,
     test_finished_deliveries_are_a_journal_bounded_oldest_first,
     test_next_block_never_repeats_a_range,
     test_processing_and_filters,
@@ -38,8 +40,10 @@ __all__ = [
     "test_admit_holds_the_planned_cost_and_refuses_what_would_overdraw",
     "test_commit_turns_the_hold_into_usage_once",
     "test_deliveries_round_trip_and_pending_filter",
+    "test_delivery_counts_follow_every_write_eviction_and_delete",
     "test_due_lists_processing_tasks_whose_time_has_come",
     "test_failed_task_releases_its_hold_without_charge",
+    "test_find_deliveries_filters_by_task_and_status_in_insertion_order_and_keeps_the_newest",
     "test_finished_deliveries_are_a_journal_bounded_oldest_first",
     "test_next_block_never_repeats_a_range",
     "test_processing_and_filters",
@@ -307,6 +311,20 @@ def test_status_counts_of_tasks_written_before_the_counts_existed_come_from_a_sc
     assert server.hgetall("shuyou:ended") == {"success": "1", "failed": "1"}  # written back: O(1) from now on
     store.put(transition(make("a"), Status.SUCCESS, now=3.0))
     assert store.status_counts() == {"processing": 2, "success": 2, "failed": 1, "cancelled": 0}
+    server.close()
+    store.close()
+
+
+def test_counts_and_finds_of_records_written_before_the_tallies_existed_come_from_the_records(redis_url: str) -> None:
+    store = open_store(redis_url)
+    store.reset()
+    store.put_delivery("a", {"status": "pending", "task_id": "t", "attempts": [{}, {}]})
+    store.put_delivery("b", {"status": "exhausted", "task_id": "t", "attempts": [{}]})
+    server = redis.Redis.from_url(redis_url, decode_responses=True)
+    assert server.hgetall("shuyou:d:tally") == {"a": "pending 2 t", "b": "exhausted 1 t"}  # ~50 bytes per record
+    server.hdel("shuyou:d:tally", "a")  # as a store written by an earlier version left it
+    assert store.delivery_counts() == ({"pending": 1, "exhausted": 1}, 1)
+    assert [d["status"] for d in store.find_deliveries(task_id="t")] == ["pending", "exhausted"]  # read to filter
     server.close()
     store.close()
 

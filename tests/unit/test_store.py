@@ -84,6 +84,71 @@ def test_deliveries_round_trip_and_pending_filter(store: Store) -> None:
     assert store.pending_deliveries() == []
 
 
+def test_delivery_counts_follow_every_write_eviction_and_delete(store: Store) -> None:
+    """The /metrics source on a shared store: by status and retries, as the records themselves would count."""
+
+    def tried(status: str, n: int) -> dict[str, object]:
+        return {"status": status, "attempts": [{"number": i + 1} for i in range(n)]}
+
+    assert store.delivery_counts() == ({}, 0)
+    store.put_delivery("p", {"status": "pending"})  # written by a transition: no attempts yet
+    store.put_delivery("q", tried("pending", 2))  # waiting for its third attempt
+    for n, outcome in enumerate(("delivered", "exhausted", "gone", "delivered"), 1):  # journal_limit=3 finished
+        store.put_delivery(f"d{n}", tried("pending", 1))
+        store.put_delivery(f"d{n}", tried(outcome, n))
+    assert store.delivery_counts() == ({"pending": 2, "exhausted": 1, "gone": 1, "delivered": 1}, 1 + 1 + 2 + 3)
+    assert len(store.deliveries()) == 5  # d1 evicted, with its count
+    store.put_delivery("q", tried("delivered", 3))  # finished: evicts d2
+    store.delete_delivery("p")
+    assert store.delivery_counts() == ({"gone": 1, "delivered": 2}, 2 + 3 + 2)
+    store.reset()
+    assert store.delivery_counts() == ({}, 0)
+
+
+def test_find_deliveries_filters_by_task_and_status_in_insertion_order_and_keeps_the_newest(store_url: str) -> None:
+    store = open_store(store_url, journal_limit=100)
+    for n in range(6):
+        status = ("pending", "delivered", "gone")[n % 3]
+        store.put_delivery(f"d{n}", {"status": "pending", "task_id": f"t{n % 2}", "n": n})
+        store.put_delivery(f"d{n}", {"status": status, "task_id": f"t{n % 2}", "n": n})
+
+    def ns(**filters: object) -> list[int]:
+        return [d["n"] for d in store.find_deliveries(**filters)]  # type: ignore[arg-type]
+
+    assert ns() == [0, 1, 2, 3, 4, 5]
+    assert ns(newest=2) == [4, 5]
+    assert ns(task_id="t1") == [1, 3, 5]
+    assert ns(task_id="t1", newest=2) == [3, 5]
+    assert ns(status="pending") == [0, 3]
+    assert ns(status="pending", newest=1) == [3]
+    assert ns(status="gone", task_id="t1") == [5]
+    assert ns(status="delivered", newest=1) == [4]
+    assert ns(task_id="none") == ns(newest=0) == []
+    store.put_delivery("d1", {"status": "pending", "task_id": "t1", "n": 1})  # redelivered: pending again
+    assert ns(status="pending") == [0, 1, 3]
+    assert store.delivery("d1") == {"status": "pending", "task_id": "t1", "n": 1}
+    assert store.delivery("missing") is None
+
+
+def test_a_sqlite_file_of_an_earlier_version_gets_the_count_columns_and_its_rows_are_counted(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the delivery table as the version before the count columns wrote it
+        db.execute(
+            "CREATE TABLE delivery (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, fin INTEGER, "
+            "owner TEXT, body TEXT NOT NULL)"
+        )
+        db.execute('INSERT INTO delivery (id, body) VALUES (\'old\', \'{"status":"pending","attempts":[{},{}]}\')')
+    db.close()
+    store = open_store(f"sqlite:///{path}")
+    store.put_delivery("new", {"status": "gone", "attempts": [{}]})
+    assert store.delivery_counts() == ({"pending": 1, "gone": 1}, 1)
+    assert [d["status"] for d in store.deliveries()] == ["pending", "gone"]
+    store.close()
+    assert open_store(f"sqlite:///{path}").delivery_counts() == ({"pending": 1, "gone": 1}, 1)  # opened again
+
+
 def test_reset_clears_everything(store: Store) -> None:
     store.put(make("a"))
     store.add_usage("k", 1.0)
