@@ -194,8 +194,10 @@ def request_bodies_view(request: Request, ctx: MockContext) -> dict[str, Any]:
 
 
 def credits_view(request: Request, ctx: MockContext) -> dict[str, Any]:
+    """Configured balances first, then every key the store holds credits for (`Store.credit_keys`: before, the
+    keys of the newest 10,000 tasks, which on Redis meant decoding them all: ~400 ms per refresh, 2026-12-04)."""
     keys = dict.fromkeys(ctx.settings.balances)
-    keys.update(dict.fromkeys(p.key for p in ctx.store.find(limit=_SCAN)))
+    keys.update(dict.fromkeys(ctx.store.credit_keys()))
     rows = []
     for key in keys:
         total = ctx.service.total_credits(key)

@@ -58,9 +58,16 @@ def _ctx(request: Request) -> MockContext:
 
 
 def _off_loop(view: View, ctx: MockContext) -> bool:
-    """True for a view that reads the shared request journal (a store round trip that a hung Redis holds for its
-    timeout) and otherwise only this process's memory, so it runs on a worker thread, not the event loop."""
-    return view is requests_view and ctx.journal.shared
+    """True for a view that reads a shared store (round trips that a hung Redis holds for its timeout; tasks a
+    filter the store cannot apply decodes by the thousand: ~0.5 s for 10,000 on Redis, 2026-12-04) and otherwise
+    only this process's memory or pure code, so it runs on a worker thread, not the event loop: the shared request
+    journal; the webhook deliveries; the tasks and credits, unless replayed tasks (a cassette's, changed on the
+    loop) join them."""
+    if view is requests_view:
+        return ctx.journal.shared
+    if not getattr(ctx.store, "multiprocess", False):
+        return False
+    return view is webhooks_view or (view in (tasks_view, credits_view) and not ctx.sources)
 
 
 def _endpoint(view: View) -> Callable[[Request], Any]:

@@ -117,6 +117,9 @@ class MemoryStore:
     def reserved(self, key: str) -> float:
         return self._reserved.get(key, 0.0)
 
+    def credit_keys(self) -> list[str]:
+        return sorted({*self._usage, *self._reserved})
+
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
         entry = self._pending.pop(delivery_id, None) or self._finished.pop(delivery_id, None)

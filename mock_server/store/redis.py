@@ -558,6 +558,13 @@ class RedisStore:
     def reserved(self, key: str) -> float:
         return _held(self._call("HGET", P + "held", key))
 
+    def credit_keys(self) -> list[str]:
+        with self._reachable(), self._r.pipeline(transaction=False) as pipe:
+            pipe.hkeys(P + "used")
+            pipe.hkeys(P + "held")
+            used, held = pipe.execute()
+        return sorted({str(k) for k in (*used, *held)})
+
     # -- deliveries ------------------------------------------------------------------------------------
     def put_delivery(self, delivery_id: str, data: Mapping[str, Any]) -> None:
         head = self._head(((delivery_id, data),))

@@ -258,6 +258,9 @@ class SqliteStore:
         value = self._one("SELECT held FROM credit WHERE key = ?", (key,))
         return float(value) if value is not None else 0.0
 
+    def credit_keys(self) -> list[str]:
+        return [str(r[0]) for r in self._all("SELECT key FROM credit ORDER BY key")]
+
     # -- deliveries ------------------------------------------------------------------------------------
     def _put_delivery(self, db: sqlite3.Connection, delivery_id: str, data: Mapping[str, Any]) -> None:
         fin: int | None = None

@@ -185,9 +185,11 @@ class DeliveryJournal:
             raise KeyError(f"no webhook delivery {delivery_id!r} in the journal") from None
 
     def list(self, *, task_id: str | None = None, status: str | None = None) -> list[Delivery]:
+        """Filtered, in creation order; over a copy of the journal (one C call: a reader on another thread, such
+        as the inspector's on a shared store, never sees it change size mid-way)."""
         return [
             d
-            for d in self._by_id.values()
+            for d in list(self._by_id.values())
             if (task_id is None or d.task_id == task_id) and (status is None or d.status == status)
         ]
 

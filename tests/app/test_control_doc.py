@@ -31,6 +31,13 @@ def test_control_doc_is_valid_openapi() -> None:
     validate(DOC)
 
 
+def test_the_documented_delivery_statuses_are_the_journals() -> None:
+    """The doc once left out `gone`, which the journal records and the inspector's filter offers."""
+    from mock_server.webhooks.journal import DeliveryStatus
+
+    assert DOC["components"]["schemas"]["DeliveryStatus"]["enum"] == [str(s) for s in DeliveryStatus]
+
+
 async def test_control_answers_match_the_doc(client: httpx2.AsyncClient, clock: FakeClock) -> None:
     task_id = await create(client)
     check("/_mock/health", "get", 200, (await client.get("/_mock/health")).json())

@@ -69,6 +69,17 @@ def test_status_counts_follow_every_way_a_task_changes_status(store: Store) -> N
     assert store.status_counts() == zero
 
 
+def test_credit_keys_are_every_key_that_held_or_used_credits(store: Store) -> None:
+    assert store.credit_keys() == []
+    assert store.admit(make("a", key="k2"), reserve=0.5, limit=None)
+    assert store.admit(make("b", key="k1"), reserve=0.5, limit=None)
+    assert store.commit(transition(make("b", key="k1"), Status.FAILED, now=2.0), charge=0.0)  # released: still a key
+    store.add_usage("k3", 1.0)
+    assert store.credit_keys() == ["k1", "k2", "k3"]
+    store.reset()
+    assert store.credit_keys() == []
+
+
 def test_usage_accumulates_per_key(store: Store) -> None:
     store.add_usage("k", 0.5)
     assert store.add_usage("k", 0.25) == 0.75
