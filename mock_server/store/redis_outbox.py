@@ -84,15 +84,24 @@ TOUCH_AFTER = 0.5
 """A process touches its entries idle for more than this share of the reclaim bound (`stale_after`): with
 `peers.STALE` 3 s, at 1.5 s, which leaves 1.5 s (6 sweeps) before another process may take them."""
 
-# Needs P (the key prefix). put_delivery: upsert the record and its tally (`tally`: what /metrics counts and a
-# listing filters on), keep insertion order, bound the finished journal and keep the stream
-# equal to the pending deliveries.
+# Needs P (the key prefix). put_delivery: upsert the record, its tally (`tally`: what /metrics counts and a
+# listing filters on) and its task's index entry (`d:t:<task id>`, a set: a task's deliveries without a scan),
+# keep insertion order, bound the finished journal and keep the stream equal to the pending deliveries.
 DELIVERY_LUA = """
 local S, G = P..'d:s', 'senders'
 local function ensure_group()
   redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
 end
 local fresh = {}  -- ids this script added to the stream
+local function task_of(tally)
+  return string.match(tally, '^%S+ %S+ (.+)$')
+end
+local function unindex(id)
+  local t = redis.call('HGET', P..'d:tally', id)
+  local task = t and task_of(t)
+  if task then redis.call('SREM', P..'d:t:'..task, id) end
+  redis.call('HDEL', P..'d:tally', id)
+end
 local function put_delivery(id, json, tally, limit)
   local seq = redis.call('ZSCORE', P..'d:order', id)
   if not seq then
@@ -101,6 +110,8 @@ local function put_delivery(id, json, tally, limit)
   end
   redis.call('HSET', P..'d', id, json)
   redis.call('HSET', P..'d:tally', id, tally)
+  local task = task_of(tally)
+  if task then redis.call('SADD', P..'d:t:'..task, id) end
   local entry = redis.call('HGET', P..'d:entry', id)
   if string.sub(tally, 1, 8) ~= 'pending ' then
     if entry then
@@ -114,7 +125,7 @@ local function put_delivery(id, json, tally, limit)
     local old = redis.call('ZRANGEBYSCORE', P..'d:fin', '-inf', fin - limit)
     for _, victim in ipairs(old) do
       redis.call('HDEL', P..'d', victim)
-      redis.call('HDEL', P..'d:tally', victim)
+      unindex(victim)
       redis.call('ZREM', P..'d:order', victim)
       redis.call('ZREM', P..'d:fin', victim)
     end
@@ -158,7 +169,7 @@ local function delete_delivery(id)
   end
   for _, name in ipairs({'d:order', 'd:pending', 'd:fin'}) do redis.call('ZREM', P..name, id) end
   redis.call('HDEL', P..'d', id)
-  redis.call('HDEL', P..'d:tally', id)
+  unindex(id)
 end
 """
 

@@ -317,6 +317,23 @@ def test_status_counts_of_tasks_written_before_the_counts_existed_come_from_a_sc
     store.close()
 
 
+def test_a_tasks_delivery_index_follows_puts_evictions_and_deletes(redis_url: str) -> None:
+    store = open_store(redis_url, journal_limit=2)
+    store.reset()
+    server = redis.Redis.from_url(redis_url, decode_responses=True)
+    for n in range(4):
+        store.put_delivery(f"d{n}", {"status": "pending", "task_id": f"t{n % 2}"})
+    assert (server.smembers("shuyou:d:t:t0"), server.smembers("shuyou:d:t:t1")) == ({"d0", "d2"}, {"d1", "d3"})
+    for n in range(3):  # journal_limit=2: d0's record and index entry go
+        store.put_delivery(f"d{n}", {"status": "delivered", "task_id": f"t{n % 2}"})
+    assert (server.smembers("shuyou:d:t:t0"), server.smembers("shuyou:d:t:t1")) == ({"d2"}, {"d1", "d3"})
+    store.delete_delivery("d2")
+    assert server.exists("shuyou:d:t:t0") == 0
+    assert [d["status"] for d in store.find_deliveries(task_id="t1")] == ["delivered", "pending"]  # d1, d3
+    server.close()
+    store.close()
+
+
 def test_counts_and_finds_of_records_written_before_the_tallies_existed_come_from_the_records(redis_url: str) -> None:
     store = open_store(redis_url)
     store.reset()
