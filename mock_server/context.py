@@ -27,7 +27,15 @@ class TaskSource(Protocol):
     """
 
     def find(
-        self, now: float, *, key: str | None, status: str | None, model: str | None, limit: int
+        self,
+        now: float,
+        *,
+        key: str | None,
+        status: str | None,
+        model: str | None,
+        limit: int,
+        function: str | None = None,
+        key_suffix: str | None = None,
     ) -> list[Prediction]: ...
     def get(self, task_id: str, now: float) -> Prediction | None: ...
     def body(self, task_id: str, now: float, base_url: str) -> Mapping[str, Any] | None: ...
@@ -53,15 +61,30 @@ class MockContext:
         return {"pid": os.getpid(), "of": self.settings.workers} if self.settings.workers > 1 else None
 
     def find_tasks(
-        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        function: str | None = None,
+        key_suffix: str | None = None,
+        limit: int = 100,
+        within: int | None = None,
     ) -> list[Prediction]:
-        """`store.find()` and every source's, newest first."""
-        found = self.store.find(key=key, status=status, model=model, limit=limit)
+        """`store.find()` and every source's (`within` bounds the store's only), newest first."""
+        filters: dict[str, Any] = {
+            "key": key,
+            "status": status,
+            "model": model,
+            "function": function,
+            "key_suffix": key_suffix,
+        }
+        found = self.store.find(**filters, limit=limit, within=within)
         if not self.sources:
             return found
         now = self.clock.now()
         for source in self.sources:
-            found = [*found, *source.find(now, key=key, status=status, model=model, limit=limit)]
+            found = [*found, *source.find(now, **filters, limit=limit)]
         found.sort(key=lambda p: p.created_at, reverse=True)
         return found[:limit]
 

@@ -143,7 +143,7 @@ async def list_tasks(request: Request) -> Response:
     limit = _limit(q.get("limit"))
     key = q.get("key")
     if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
-        found = ctx.find_tasks(status=status, model=q.get("model"), limit=10_000)
+        found = ctx.find_tasks(status=status, model=q.get("model"), key_suffix=key[1:] or None, limit=10_000)
         tasks = [p for p in found if mask_key(p.key) == key][:limit]
     else:
         tasks = ctx.find_tasks(key=key, status=status, model=q.get("model"), limit=limit)

@@ -167,13 +167,23 @@ class ReplayBook:
 
     # -- the replayed tasks as the control surface and the inspector list them (context.TaskSource) ------------
     def find(
-        self, now: float, *, key: str | None, status: str | None, model: str | None, limit: int
+        self,
+        now: float,
+        *,
+        key: str | None,
+        status: str | None,
+        model: str | None,
+        limit: int,
+        function: str | None = None,
+        key_suffix: str | None = None,
     ) -> list[Prediction]:
         """The replayed tasks as of `now`, newest first, filtered as `Store.find` filters."""
         out: list[Prediction] = []
         for task_id in reversed(self.replayed):
             p = self.get(task_id, now)
-            if p is not None and matches(p, key=key, status=status, model=model):
+            if p is not None and matches(
+                p, key=key, status=status, model=model, function=function, key_suffix=key_suffix
+            ):
                 out.append(p)
                 if len(out) >= limit:
                     break

@@ -17,7 +17,7 @@ from mock_server.errors import InvalidParams, NotFound
 from mock_server.inspector import views
 from mock_server.inspector.capture import BodyLog
 from mock_server.journal import mask_key
-from mock_server.lifecycle import Prediction, Status
+from mock_server.lifecycle import Status
 from mock_server.webhooks.journal import DeliveryStatus
 
 __all__ = [
@@ -33,9 +33,9 @@ __all__ = [
     "webhooks_view",
 ]
 
-_SCAN = 10_000  # the most tasks a filter the store cannot apply (function, key suffix) looks through
 _OWN = ("/_mock/ui", "/_mock/inspector")
 View = Callable[[Request, MockContext], Any]
+_SCAN = 10_000  # the most tasks a filter on the function or a key's last characters looks through
 
 
 def _bodies(request: Request) -> BodyLog | None:
@@ -45,17 +45,6 @@ def _bodies(request: Request) -> BodyLog | None:
 
 def _clock(ctx: MockContext) -> dict[str, Any]:
     return {"now": ctx.clock.now(), "clock": type(ctx.clock).__name__, "time_scale": ctx.settings.time_scale}
-
-
-def _scan(ctx: MockContext, page: views.Page, keep: Callable[[Prediction], bool], **filters: Any) -> list[Prediction]:
-    """Newest-first tasks that pass `keep` (a filter the store cannot apply), in growing batches up to _SCAN."""
-    limit = min(page.end * 4, _SCAN)
-    while True:
-        found = ctx.find_tasks(limit=limit, **filters)
-        kept = [p for p in found if keep(p)]
-        if len(kept) >= page.end or len(found) < limit or limit >= _SCAN:
-            return kept
-        limit = min(limit * 4, _SCAN)
 
 
 def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
@@ -69,17 +58,15 @@ def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     suffix = key.lstrip("….") if key is not None and (key.startswith(("…", "...")) or len(key) <= 4) else None
     exact = key if suffix is None else None
     model = q.get("model") or None
-    if function or suffix:
-        found = _scan(
-            ctx,
-            page,
-            lambda p: (not function or p.function == function) and (not suffix or p.key.endswith(suffix)),
-            key=exact,
-            status=status,
-            model=model,
-        )
-    else:
-        found = ctx.find_tasks(key=exact, status=status, model=model, limit=page.end)
+    found = ctx.find_tasks(  # a function or key suffix filter looks through the newest _SCAN tasks
+        key=exact,
+        status=status,
+        model=model,
+        function=function,
+        key_suffix=suffix or None,
+        limit=page.end,
+        within=_SCAN if function or suffix else None,
+    )
     rows, more = views.paginate(found, page)
     return {"data": [views.task_row(p) for p in rows], "offset": page.offset, "more": more, "clock": _clock(ctx)}
 

@@ -126,8 +126,20 @@ class Store(Protocol):
     def get(self, task_id: str) -> Prediction | None: ...
     def put(self, prediction: Prediction) -> None: ...
     def find(
-        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
-    ) -> list[Prediction]: ...
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        function: str | None = None,
+        key_suffix: str | None = None,
+        limit: int = 100,
+        within: int | None = None,
+    ) -> list[Prediction]:
+        """The newest tasks (at most `limit`) that every filter given keeps, among the newest `within` tasks if given;
+        `key_suffix`: the key's last characters."""
+        ...
+
     def status_counts(self) -> dict[str, int]:
         """How many tasks the store holds in each status (every `Status`, 0 included), without reading them."""
         ...

@@ -158,8 +158,29 @@ def prediction_from_json(text: str | bytes) -> Prediction:
     return prediction_from_record(loads(text))
 
 
-def matches(p: Prediction, *, key: str | None, status: str | None, model: str | None) -> bool:
-    """`find()`'s filter for the backends that scan (memory, redis): None matches anything."""
+def matches(
+    p: Prediction | dict[str, Any],
+    *,
+    key: str | None,
+    status: str | None,
+    model: str | None,
+    function: str | None = None,
+    key_suffix: str | None = None,
+) -> bool:
+    """`find()`'s filter for the backends that scan (memory, redis), on a task or its record: None matches anything."""
+    if isinstance(p, dict):  # not Mapping: an ABC check costs more than the rest of the filter
+        task_key, task_status, task_model, task_function = (
+            p.get("key"),
+            p.get("status"),
+            p.get("model"),
+            p.get("function"),
+        )
+    else:  # attributes: the memory store scans tasks by the ten thousand (the inspector's filters)
+        task_key, task_status, task_model, task_function = p.key, p.status, p.model, p.function
     return (
-        (key is None or p.key == key) and (status is None or p.status == status) and (model is None or p.model == model)
+        (key is None or task_key == key)
+        and (status is None or task_status == status)
+        and (model is None or task_model == model)
+        and (function is None or task_function == function)
+        and (key_suffix is None or str(task_key).endswith(key_suffix))
     )

@@ -48,11 +48,19 @@ class MemoryStore:
         self._tasks[prediction.task_id] = prediction
 
     def find(
-        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        function: str | None = None,
+        key_suffix: str | None = None,
+        limit: int = 100,
+        within: int | None = None,
     ) -> list[Prediction]:
         out: list[Prediction] = []
-        for p in reversed(self._tasks.values()):
-            if matches(p, key=key, status=status, model=model):
+        for p in itertools.islice(reversed(self._tasks.values()), within):
+            if matches(p, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
                 out.append(p)
                 if len(out) >= limit:
                     break

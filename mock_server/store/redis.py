@@ -66,6 +66,7 @@ from mock_server.store.codec import (
     matches,
     matches_delivery,
     prediction_from_json,
+    prediction_from_record,
     prediction_to_json,
     record_tallies,
     status_counts,
@@ -411,21 +412,30 @@ class RedisStore:
         self._put_t(args=[self._p, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
 
     def find(
-        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        function: str | None = None,
+        key_suffix: str | None = None,
+        limit: int = 100,
+        within: int | None = None,
     ) -> list[Prediction]:
         out: list[Prediction] = []
         start, page = 0, max(limit, 500)
-        while len(out) < limit:
-            ids = self._ids(self._r.zrevrange(P + "tasks", start, start + page - 1))
+        while len(out) < limit and (within is None or start < within):
+            end = start + page if within is None else min(start + page, within)
+            ids = self._ids(self._r.zrevrange(P + "tasks", start, end - 1))
             if not ids:
                 break
             start += page
             for body in self._r.mget([P + "t:" + i for i in ids]):
                 if body is None:
                     continue
-                p = prediction_from_json(body)
-                if matches(p, key=key, status=status, model=model):
-                    out.append(p)
+                record = loads(body)  # filtered as a record; a task is built only for what it keeps
+                if matches(record, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
+                    out.append(prediction_from_record(record))
                     if len(out) >= limit:
                         break
         return out

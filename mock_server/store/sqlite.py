@@ -172,14 +172,30 @@ class SqliteStore:
             self._put(db, prediction)
 
     def find(
-        self, *, key: str | None = None, status: str | None = None, model: str | None = None, limit: int = 100
+        self,
+        *,
+        key: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        function: str | None = None,
+        key_suffix: str | None = None,
+        limit: int = 100,
+        within: int | None = None,
     ) -> list[Prediction]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("key", key), ("status", status), ("model", model)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = "SELECT body FROM task" + (" WHERE " + " AND ".join(where) if where else "")
+        if function is not None:  # not a column: SQLite's JSON function reads it, in C
+            where.append("json_extract(body, '$.function') = ?")
+            args.append(function)
+        if key_suffix is not None:
+            where.append("substr(key, ?) = ?")  # a negative start: the last characters
+            args += [-len(key_suffix), key_suffix]
+        among = "task" if within is None else f"(SELECT * FROM task ORDER BY seq DESC LIMIT {int(within)})"
+        sql = f"SELECT body FROM {among}" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
         return [prediction_from_json(r[0]) for r in rows]
 

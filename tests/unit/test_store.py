@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,20 @@ def test_processing_and_filters(store: Store) -> None:
     assert [p.task_id for p in store.find(key="k2")] == ["b"]
     assert [p.task_id for p in store.find(status="failed")] == ["c"]
     assert [p.task_id for p in store.find(model="x")] == ["b"]
+
+
+def test_find_filters_by_function_and_key_suffix_in_the_store(store: Store) -> None:
+    """What the inspector's Tasks filters ask for (the function, a key's last characters), newest first."""
+    for name, key, function in (("a", "sk-one", "image"), ("b", "sk-two", "audio"), ("c", "sk-done", "audio")):
+        store.put(dataclasses.replace(make(name, key=key), function=function))
+    assert [p.task_id for p in store.find(function="audio")] == ["c", "b"]
+    assert [p.task_id for p in store.find(key_suffix="one")] == ["c", "a"]
+    assert [p.task_id for p in store.find(key_suffix="one", function="image")] == ["a"]
+    assert [p.task_id for p in store.find(key_suffix="-two", status="processing", limit=1)] == ["b"]
+    assert store.find(key_suffix="sk-one-longer") == store.find(function="video") == []
+    assert [p.task_id for p in store.find(function="image", within=2)] == []  # a is not among the newest 2
+    assert [p.task_id for p in store.find(function="audio", within=2, limit=1)] == ["c"]
+    assert [p.task_id for p in store.find(within=600)] == ["c", "b", "a"]
 
 
 def test_status_counts_follow_every_way_a_task_changes_status(store: Store) -> None:
