@@ -7,6 +7,10 @@ errors are raised as `ApiError`s so the app's one exception handler renders the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,19 +31,34 @@ def _dispatcher(request: Request) -> WebhookDispatcher:
     return dispatcher
 
 
+T = TypeVar("T")
+
+
+async def _read(dispatcher: WebhookDispatcher, read: Callable[[], T]) -> T:
+    """`read()` on a worker thread when it reads a shared store (a hung Redis holds it, not the loop), else here."""
+    return await anyio.to_thread.run_sync(read, abandon_on_cancel=True) if dispatcher.shared else read()
+
+
 async def list_deliveries(request: Request) -> Response:
     status = request.query_params.get("status")
     if status is not None and status not in _STATUSES:
         raise InvalidParams(f"status: must be one of {', '.join(_STATUSES)}; got {status!r}")
     task_id = request.query_params.get("task_id")
-    deliveries = _dispatcher(request).list(task_id=task_id, status=status)
-    return json_response(mask_secrets({"deliveries": [d.to_record(payload=False) for d in deliveries]}))
+    dispatcher = _dispatcher(request)
+
+    def listed() -> Any:
+        return mask_secrets(
+            {"deliveries": [d.to_record(payload=False) for d in dispatcher.list(task_id=task_id, status=status)]}
+        )
+
+    return json_response(await _read(dispatcher, listed))
 
 
 async def get_delivery(request: Request) -> Response:
     delivery_id = request.path_params["delivery_id"]
+    dispatcher = _dispatcher(request)
     try:
-        delivery = _dispatcher(request).get(delivery_id)
+        delivery = await _read(dispatcher, lambda: dispatcher.get(delivery_id))
     except KeyError:
         raise NotFound(f"delivery_id: no webhook delivery {delivery_id!r} in the journal") from None
     return json_response(mask_secrets(delivery.to_record()))

@@ -155,22 +155,26 @@ def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_red
         assert client.post("/v1/predictions", json=BODY).status_code == 200
 
 
-def test_the_inspectors_store_tabs_wait_for_a_hung_redis_off_the_event_loop(own_redis: RedisProcess) -> None:
-    """The Tasks, Webhooks and Credits tabs read the shared store on a worker thread: through a hang they answer
-    503 after the timeout, and the mock's other answers never wait for them (before: held for each read)."""
+def test_the_inspectors_tabs_and_the_webhook_journal_wait_for_a_hung_redis_off_the_event_loop(
+    own_redis: RedisProcess,
+) -> None:
+    """The Tasks, Webhooks and Credits tabs and the control surface's webhook reads (a list; a delivery this process
+    does not hold) read the shared store on a worker thread: through a hang they answer 503 after the timeout,
+    and the mock's other answers never wait for them (before: held for each read)."""
     timeout = 1.5
     store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
-    tabs = ("tasks", "webhooks", "credits")
+    paths = [f"/_mock/inspector/{tab}" for tab in ("tasks", "webhooks", "credits")]
+    paths += ["/_mock/webhooks", "/_mock/webhooks/msg_0123456789abcdef0123456789abcdef"]
     with (
         serve_in_thread(create_app(Settings(store=store, time_scale=1000.0))) as live,
         httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
-        concurrent.futures.ThreadPoolExecutor(len(tabs)) as pool,
+        concurrent.futures.ThreadPoolExecutor(len(paths)) as pool,
     ):
         client.post("/v1/predictions", json=BODY)
-        assert [client.get(f"/_mock/inspector/{tab}").status_code for tab in tabs] == [200] * len(tabs)
+        assert [client.get(path).status_code for path in paths] == [200] * (len(paths) - 1) + [404]
         own_redis.stop()
         try:
-            reads = [pool.submit(client.get, f"/_mock/inspector/{tab}") for tab in tabs]
+            reads = [pool.submit(client.get, path) for path in paths]
             slowest, probes = 0.0, 0
             until = time.monotonic() + 1.5
             while time.monotonic() < until:
@@ -178,13 +182,13 @@ def test_the_inspectors_store_tabs_wait_for_a_hung_redis_off_the_event_loop(own_
                 assert answer.status_code == 200, answer.text
                 slowest, probes = max(slowest, elapsed), probes + 1
             assert slowest < timeout / 3, f"the loop was held {slowest:.2f} s (of {probes} probes)"
-            for tab, read in zip(tabs, reads, strict=True):
-                answer = read.result(timeout=4 * len(tabs) * timeout)
-                assert answer.status_code == 503, (tab, answer.text)
+            for path, read in zip(paths, reads, strict=True):
+                answer = read.result(timeout=4 * len(paths) * timeout)
+                assert answer.status_code == 503, (path, answer.text)
                 assert answer.json()["error"]["message"].startswith(f"store: {own_redis.url} is unreachable (")
         finally:
             own_redis.resume()
-        assert [client.get(f"/_mock/inspector/{tab}").status_code for tab in tabs] == [200] * len(tabs)
+        assert [client.get(path).status_code for path in paths] == [200] * (len(paths) - 1) + [404]
 
 
 def test_a_redelivery_answered_503_by_a_hung_redis_that_ran_it_later_is_still_sent(own_redis: RedisProcess) -> None:
