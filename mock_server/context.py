@@ -56,6 +56,13 @@ class MockContext:
     peers: Any = None  # mock_server.peers.Peers: what processes sharing the store keep in step
     sources: list[TaskSource] = field(default_factory=list)  # ReplayMiddleware adds its book
 
+    @property
+    def reads_off_loop(self) -> bool:
+        """True when tasks and credits are read from a shared store only (no replayed tasks: a cassette's state
+        changes on the event loop). Such reads are thread-safe and may wait for Redis for its timeout, so the
+        control surface's task list and the inspector's tabs make them on a worker thread."""
+        return bool(getattr(self.store, "multiprocess", False)) and not self.sources
+
     def worker(self) -> dict[str, int] | None:
         """`{"pid", "of"}` of this process under `--workers N` (it holds the bodies of what it answered); else None."""
         return {"pid": os.getpid(), "of": self.settings.workers} if self.settings.workers > 1 else None

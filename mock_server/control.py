@@ -142,12 +142,18 @@ async def list_tasks(request: Request) -> Response:
         raise InvalidParams(f"status: {status!r} is not one of {[s.value for s in Status]}")
     limit = _limit(q.get("limit"))
     key = q.get("key")
-    if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
-        found = ctx.find_tasks(status=status, model=q.get("model"), key_suffix=key[1:] or None, limit=10_000)
-        tasks = [p for p in found if mask_key(p.key) == key][:limit]
-    else:
-        tasks = ctx.find_tasks(key=key, status=status, model=q.get("model"), limit=limit)
-    return json_response({"data": [task_summary(p) for p in tasks]})
+
+    def listed() -> dict[str, Any]:
+        if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
+            found = ctx.find_tasks(status=status, model=q.get("model"), key_suffix=key[1:] or None, limit=10_000)
+            tasks = [p for p in found if mask_key(p.key) == key][:limit]
+        else:
+            tasks = ctx.find_tasks(key=key, status=status, model=q.get("model"), limit=limit)
+        return {"data": [task_summary(p) for p in tasks]}
+
+    return json_response(
+        await anyio.to_thread.run_sync(listed, abandon_on_cancel=True) if ctx.reads_off_loop else listed()
+    )
 
 
 async def get_task(request: Request) -> Response:

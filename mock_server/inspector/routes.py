@@ -67,7 +67,7 @@ def _off_loop(view: View, ctx: MockContext) -> bool:
         return ctx.journal.shared
     if not getattr(ctx.store, "multiprocess", False):
         return False
-    return view is webhooks_view or (view in (tasks_view, credits_view) and not ctx.sources)
+    return view is webhooks_view or (view in (tasks_view, credits_view) and ctx.reads_off_loop)
 
 
 def _endpoint(view: View) -> Callable[[Request], Any]:

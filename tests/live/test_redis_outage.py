@@ -158,13 +158,13 @@ def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_red
 def test_the_inspectors_tabs_and_the_webhook_journal_wait_for_a_hung_redis_off_the_event_loop(
     own_redis: RedisProcess,
 ) -> None:
-    """The Tasks, Webhooks and Credits tabs and the control surface's webhook reads (a list; a delivery this process
-    does not hold) read the shared store on a worker thread: through a hang they answer 503 after the timeout,
-    and the mock's other answers never wait for them (before: held for each read)."""
+    """The Tasks, Webhooks and Credits tabs and the control surface's task list and webhook reads (a list; a delivery
+    this process does not hold) read the shared store on a worker thread: through a hang they answer 503 after the
+    timeout, and the mock's other answers never wait for them (before: held for each read)."""
     timeout = 1.5
     store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
     paths = [f"/_mock/inspector/{tab}" for tab in ("tasks", "webhooks", "credits")]
-    paths += ["/_mock/webhooks", "/_mock/webhooks/msg_0123456789abcdef0123456789abcdef"]
+    paths += ["/_mock/tasks", "/_mock/webhooks", "/_mock/webhooks/msg_0123456789abcdef0123456789abcdef"]
     with (
         serve_in_thread(create_app(Settings(store=store, time_scale=1000.0))) as live,
         httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
