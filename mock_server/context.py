@@ -77,8 +77,10 @@ class MockContext:
         key_suffix: str | None = None,
         limit: int = 100,
         within: int | None = None,
+        offset: int = 0,
     ) -> list[Prediction]:
-        """`store.find()` and every source's (`within` bounds the store's only), newest first."""
+        """`store.find()` and every source's (`within` bounds the store's only), newest first; `offset` is passed
+        to the store when no source joins it, else applied to the merged list."""
         filters: dict[str, Any] = {
             "key": key,
             "status": status,
@@ -86,14 +88,15 @@ class MockContext:
             "function": function,
             "key_suffix": key_suffix,
         }
-        found = self.store.find(**filters, limit=limit, within=within)
         if not self.sources:
-            return found
+            return self.store.find(**filters, limit=limit, within=within, offset=offset)
+        limit += offset
+        found = self.store.find(**filters, limit=limit, within=within)
         now = self.clock.now()
         for source in self.sources:
             found = [*found, *source.find(now, **filters, limit=limit)]
         found.sort(key=lambda p: p.created_at, reverse=True)
-        return found[:limit]
+        return found[offset:limit]
 
     def sourced(self, task_id: str) -> tuple[Prediction, TaskSource] | None:
         """A task some source holds (not the store), as of now, and that source."""

@@ -64,10 +64,11 @@ def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
         model=model,
         function=function,
         key_suffix=suffix or None,
-        limit=page.end,
+        limit=page.limit + 1,  # one more: whether a next page follows
         within=_SCAN if function or suffix else None,
+        offset=page.offset,  # the store skips them (Redis without a filter: reads none of them)
     )
-    rows, more = views.paginate(found, page)
+    rows, more = found[: page.limit], len(found) > page.limit
     return {"data": [views.task_row(p) for p in rows], "offset": page.offset, "more": more, "clock": _clock(ctx)}
 
 
@@ -125,9 +126,9 @@ def webhooks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     allowed = [str(s) for s in DeliveryStatus]  # `gone` too (the page's filter offers it)
     if status is not None and status not in allowed:
         raise InvalidParams(f"status: {status!r} is not one of {allowed}")
-    found = ctx.webhooks.list(task_id=q.get("task_id") or None, status=status, newest=page.end)
-    found.reverse()  # newest first
-    rows, more = views.paginate(found, page)
+    found = ctx.webhooks.list(task_id=q.get("task_id") or None, status=status, newest=page.end, skip=page.offset)
+    found.reverse()  # newest first, from the page's first row (the store skipped those before it)
+    rows, more = found[: page.limit], len(found) > page.limit
     data = [views.delivery_row(d.to_record(payload=False)) for d in rows]
     return {"data": data, "offset": page.offset, "more": more, "clock": _clock(ctx)}
 

@@ -135,9 +135,10 @@ class Store(Protocol):
         key_suffix: str | None = None,
         limit: int = 100,
         within: int | None = None,
+        offset: int = 0,
     ) -> list[Prediction]:
-        """The newest tasks (at most `limit`) that every filter given keeps, among the newest `within` tasks if given;
-        `key_suffix`: the key's last characters."""
+        """The newest tasks (at most `limit`, after the first `offset` of them) that every filter given keeps, among
+        the newest `within` tasks if given; `key_suffix`: the key's last characters."""
         ...
 
     def status_counts(self) -> dict[str, int]:
@@ -181,10 +182,15 @@ class Store(Protocol):
         ...
 
     def find_deliveries(
-        self, *, task_id: str | None = None, status: str | None = None, newest: int | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        newest: int | None = None,
+        skip: int = 0,
     ) -> list[dict[str, Any]]:
-        """The records of one task and/or status in insertion order, only the newest `newest` if given; reads only
-        those where the store can (a task's deliveries on a shared store)."""
+        """The records of one task and/or status in insertion order, only the newest `newest` if given, less the
+        newest `skip` of them (a page further down); reads only those where the store can."""
         ...
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None: ...

@@ -57,10 +57,14 @@ class MemoryStore:
         key_suffix: str | None = None,
         limit: int = 100,
         within: int | None = None,
+        offset: int = 0,
     ) -> list[Prediction]:
         out: list[Prediction] = []
         for p in itertools.islice(reversed(self._tasks.values()), within):
             if matches(p, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
+                if offset:
+                    offset -= 1
+                    continue
                 out.append(p)
                 if len(out) >= limit:
                     break
@@ -152,10 +156,16 @@ class MemoryStore:
         return delivery_counts(record_tallies(r for _, r in [*self._pending.values(), *self._finished.values()]))
 
     def find_deliveries(
-        self, *, task_id: str | None = None, status: str | None = None, newest: int | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        newest: int | None = None,
+        skip: int = 0,
     ) -> list[dict[str, Any]]:
         found = [d for d in self.deliveries() if matches_delivery(d, task_id, status)]
-        return found[len(found) - newest :] if newest is not None and newest < len(found) else found
+        first = max(0, len(found) - newest) if newest is not None else 0
+        return found[first : len(found) - skip]
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:
         entry = self._pending.get(delivery_id) or self._finished.get(delivery_id)

@@ -421,9 +421,12 @@ class RedisStore:
         key_suffix: str | None = None,
         limit: int = 100,
         within: int | None = None,
+        offset: int = 0,
     ) -> list[Prediction]:
         out: list[Prediction] = []
-        start, page = 0, max(limit, 500)
+        page = max(limit, 500)
+        plain = key is None and status is None and model is None and function is None and key_suffix is None
+        start, offset = (offset, 0) if plain else (0, offset)  # no filter: the page starts there, nothing read before
         while len(out) < limit and (within is None or start < within):
             end = start + page if within is None else min(start + page, within)
             ids = self._ids(self._r.zrevrange(P + "tasks", start, end - 1))
@@ -435,6 +438,9 @@ class RedisStore:
                     continue
                 record = loads(body)  # filtered as a record; a task is built only for what it keeps
                 if matches(record, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
+                    if offset:
+                        offset -= 1
+                        continue
                     out.append(prediction_from_record(record))
                     if len(out) >= limit:
                         break
@@ -608,7 +614,12 @@ class RedisStore:
         return delivery_counts((status, int(n)) for status, n, *_ in (str(t).split(" ") for t in tallies))
 
     def find_deliveries(
-        self, *, task_id: str | None = None, status: str | None = None, newest: int | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        newest: int | None = None,
+        skip: int = 0,
     ) -> list[dict[str, Any]]:
         """The records a filter keeps, found by the task's index, the pending index or the tallies: only those
         are read.
@@ -617,17 +628,19 @@ class RedisStore:
         (`d:t:<task id>`), against 110-220 ms to read and decode every record; the newest 51 (an inspector page)
         ~1.5 ms; the newest 51 of a finished status 28-34 ms (every id and tally).
         """
-        if newest == 0:
+        if newest is not None and newest <= skip:
             return []
         ids = self._task_deliveries(task_id) if task_id is not None else None
-        if ids is None:
-            index = "d:pending" if status == "pending" and task_id is None else "d:order"
-            cut = newest is not None and task_id is None and status in (None, "pending")
-            ids = self._ids(self._r.zrange(P + index, -newest if cut and newest else 0, -1))
-        if ids and (task_id is not None or status not in (None, "pending")):
-            tallies = self._r.hmget(P + "d:tally", ids)
-            ids = [i for i, t in zip(ids, tallies, strict=True) if t is None or _keeps(str(t), task_id, status)]
-            ids = ids[-newest:] if newest is not None else ids
+        if ids is None and task_id is None and status in (None, "pending"):  # an index holds just these: a window
+            index = "d:pending" if status == "pending" else "d:order"
+            ids = self._ids(self._r.zrange(P + index, -newest if newest else 0, -1 - skip))
+        else:
+            if ids is None:
+                ids = self._ids(self._r.zrange(P + "d:order", 0, -1))
+            if ids:
+                tallies = self._r.hmget(P + "d:tally", ids)
+                ids = [i for i, t in zip(ids, tallies, strict=True) if t is None or _keeps(str(t), task_id, status)]
+                ids = ids[max(0, len(ids) - newest) if newest is not None else 0 : len(ids) - skip]
         if not ids:
             return []
         found = [loads(b) for b in self._r.hmget(P + "d", ids) if b is not None]

@@ -181,6 +181,7 @@ class SqliteStore:
         key_suffix: str | None = None,
         limit: int = 100,
         within: int | None = None,
+        offset: int = 0,
     ) -> list[Prediction]:
         where: list[str] = []
         args: list[Any] = []
@@ -196,7 +197,7 @@ class SqliteStore:
             args += [-len(key_suffix), key_suffix]
         among = "task" if within is None else f"(SELECT * FROM task ORDER BY seq DESC LIMIT {int(within)})"
         sql = f"SELECT body FROM {among}" + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self._all(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+        rows = self._all(sql + " ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
         return [prediction_from_json(r[0]) for r in rows]
 
     def status_counts(self) -> dict[str, int]:
@@ -321,14 +322,19 @@ class SqliteStore:
         return {str(status): int(n) for status, n, _ in rows}, sum(int(again) for _, _, again in rows)
 
     def find_deliveries(
-        self, *, task_id: str | None = None, status: str | None = None, newest: int | None = None
+        self,
+        *,
+        task_id: str | None = None,
+        status: str | None = None,
+        newest: int | None = None,
+        skip: int = 0,
     ) -> list[dict[str, Any]]:
         """By the `task` and `status` columns' indexes; the newest `newest` read (newest first), then put in order."""
         where = [(column, value) for column, value in (("task", task_id), ("status", status)) if value is not None]
         sql = " AND ".join(f"{column} = ?" for column, _ in where) or "1"  # an index is used only without OR
         rows = self._all(
-            f"SELECT body FROM delivery WHERE {sql} ORDER BY seq DESC LIMIT ?",
-            (*(value for _, value in where), -1 if newest is None else newest),
+            f"SELECT body FROM delivery WHERE {sql} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*(value for _, value in where), -1 if newest is None else max(0, newest - skip), skip),
         )
         return [loads(r[0]) for r in reversed(rows)]
 

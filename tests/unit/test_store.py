@@ -64,6 +64,9 @@ def test_find_filters_by_function_and_key_suffix_in_the_store(store: Store) -> N
     assert [p.task_id for p in store.find(function="image", within=2)] == []  # a is not among the newest 2
     assert [p.task_id for p in store.find(function="audio", within=2, limit=1)] == ["c"]
     assert [p.task_id for p in store.find(within=600)] == ["c", "b", "a"]
+    assert [p.task_id for p in store.find(offset=1, limit=1)] == ["b"]  # a page further down: skipped in the store
+    assert [p.task_id for p in store.find(function="audio", offset=1)] == ["b"]
+    assert store.find(offset=3) == store.find(function="image", offset=1) == []
 
 
 def test_status_counts_follow_every_way_a_task_changes_status(store: Store) -> None:
@@ -150,6 +153,12 @@ def test_find_deliveries_filters_by_task_and_status_in_insertion_order_and_keeps
     assert ns(status="gone", task_id="t1") == [5]
     assert ns(status="delivered", newest=1) == [4]
     assert ns(task_id="none") == ns(newest=0) == []
+    assert ns(newest=4, skip=2) == [2, 3]  # the second page of two, newest first: 3, 2
+    assert ns(status="pending", newest=2, skip=1) == [0]
+    assert ns(task_id="t1", newest=3, skip=1) == [1, 3]
+    assert ns(status="delivered", newest=5, skip=1) == [1]
+    assert ns(skip=5) == [0]
+    assert ns(newest=2, skip=2) == []
     store.put_delivery("d1", {"status": "pending", "task_id": "t1", "n": 1})  # redelivered: pending again
     assert ns(status="pending") == [0, 1, 3]
     assert store.delivery("d1") == {"status": "pending", "task_id": "t1", "n": 1}
