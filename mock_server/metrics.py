@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mock_server.store.codec import delivery_counts as tallied
+from mock_server.store.codec import delivery_counts
 from mock_server.webhooks.journal import DeliveryStatus
 
 if TYPE_CHECKING:
@@ -68,14 +68,14 @@ def prepare_multiprocess(environ: MutableMapping[str, str]) -> Path:
     return path
 
 
-def delivery_counts(ctx: MockContext) -> tuple[dict[str, int], int]:
+def _by_outcome(ctx: MockContext) -> tuple[dict[str, int], int]:
     """Deliveries per outcome (each one, 0 included) and retries: from the store's tallies when several processes
     share it (every process's deliveries, none read), else from this process's journal."""
     if getattr(ctx.store, "multiprocess", False):
         found, retries = ctx.store.delivery_counts()
     else:
         journal = ctx.webhooks.list() if ctx.webhooks is not None else []
-        found, retries = tallied((str(d.status), len(d.attempts)) for d in journal)
+        found, retries = delivery_counts((str(d.status), len(d.attempts), "") for d in journal)
     return dict.fromkeys(DELIVERY_OUTCOMES, 0) | found, retries
 
 
@@ -111,8 +111,7 @@ class _Scrape:
     taken on the event loop), then tasks and (one process) deliveries read from the store as it runs.
 
     Built on the event loop by `Metrics.scrape()`; `collect()` may run on a worker thread: on a shared store it
-    reads every delivery (~50-100 ms with 12,000 pending on Redis), which on the loop would hold every request
-    that long, and for a Redis timeout when Redis hangs.
+    makes store round trips (status counts, delivery tallies), which a hung Redis holds for its timeout.
     """
 
     def __init__(self, metrics: Metrics, requests: _Tallies | None) -> None:
@@ -134,7 +133,7 @@ class _Scrape:
         yield tasks
         if ctx.webhooks is None or m._deliveries is not None:  # per-process gauges: in the files
             return
-        counts, retries = delivery_counts(ctx)
+        counts, retries = _by_outcome(ctx)
         by_outcome = GaugeMetricFamily(
             "shuyou_mock_webhook_deliveries", "Webhook deliveries in the journal by outcome.", labels=["outcome"]
         )
@@ -234,7 +233,7 @@ class Metrics:
 
     def _publish_deliveries(self) -> None:
         self._refreshed = time.monotonic()
-        counts, retries = delivery_counts(self.context)
+        counts, retries = _by_outcome(self.context)
         by_outcome, pending, retry_gauge = self._deliveries
         for outcome, count in counts.items():
             by_outcome.labels(outcome).set(count)

@@ -136,7 +136,7 @@ class MockMiddleware:
                 headers={"Allow": "GET, HEAD"},
             )
         render = self.metrics.scrape()  # this process's request counts, as of now
-        if getattr(self.context.store, "multiprocess", False):  # it reads every delivery from the store: not here
+        if getattr(self.context.store, "multiprocess", False):  # store round trips: a hung Redis holds the thread
             body = await anyio.to_thread.run_sync(render, abandon_on_cancel=True)
         else:
             body = render()

@@ -58,16 +58,15 @@ def _ctx(request: Request) -> MockContext:
 
 
 def _off_loop(view: View, ctx: MockContext) -> bool:
-    """True for a view that reads a shared store (round trips that a hung Redis holds for its timeout; tasks a
-    filter the store cannot apply decodes by the thousand: ~0.5 s for 10,000 on Redis, 2026-12-04) and otherwise
-    only this process's memory or pure code, so it runs on a worker thread, not the event loop: the shared request
-    journal; the webhook deliveries; the tasks and credits, unless replayed tasks (a cassette's, changed on the
-    loop) join them."""
+    """True for a view that reads a shared store (round trips that a hung Redis holds for its timeout; a tasks
+    filter that scans: ~125 ms for 10,000 on Redis, 2026-12-04) and otherwise only this process's memory or pure
+    code, so it runs on a worker thread, not the event loop: the shared request journal; the webhook deliveries;
+    the tasks and credits, unless replayed tasks (a cassette's, changed on the loop) join them."""
     if view is requests_view:
         return ctx.journal.shared
-    if not getattr(ctx.store, "multiprocess", False):
-        return False
-    return view is webhooks_view or (view in (tasks_view, credits_view) and ctx.reads_off_loop)
+    if view is webhooks_view:
+        return ctx.webhooks is not None and ctx.webhooks.shared
+    return view in (tasks_view, credits_view) and ctx.reads_off_loop
 
 
 def _endpoint(view: View) -> Callable[[Request], Any]:

@@ -14,9 +14,9 @@ Infinity an older record may hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -24,21 +24,24 @@ from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usa
 
 __all__ = [
     "OutboxRecord",
+    "Tally",
     "delivery_counts",
+    "delivery_tally",
     "dumps",
     "dumps_row",
     "loads",
     "loads_row",
     "matches",
     "matches_delivery",
+    "newest_of",
     "prediction_from_json",
     "prediction_from_record",
     "prediction_to_json",
     "prediction_to_record",
-    "record_tallies",
     "status_counts",
 ]
 
+T = TypeVar("T")
 OutboxRecord = tuple[str, Mapping[str, Any]]
 """A delivery record to write with a transition: (delivery id, its stored form)."""
 
@@ -83,20 +86,31 @@ def status_counts(counted: Iterable[tuple[str, int]] = ()) -> dict[str, int]:
     return counts
 
 
-def delivery_counts(tallies: Iterable[tuple[str, int]]) -> tuple[dict[str, int], int]:
-    """`Store.delivery_counts()`'s answer from (status, attempts) pairs: deliveries by status, and retries (the
-    attempts after each delivery's first)."""
+Tally = tuple[str, int, str]
+"""What the shared stores keep beside a delivery record (`delivery_tally`): its status, attempts and task id."""
+
+
+def delivery_tally(record: Mapping[str, Any]) -> Tally:
+    """A delivery record's tally: what /metrics counts and a listing filters on, without the record."""
+    return str(record.get("status", "pending")), len(record.get("attempts") or ()), str(record.get("task_id", ""))
+
+
+def delivery_counts(tallies: Iterable[Tally]) -> tuple[dict[str, int], int]:
+    """`Store.delivery_counts()`'s answer from tallies: deliveries by status, and retries (the attempts after each
+    delivery's first)."""
     counts: dict[str, int] = {}
     retries = 0
-    for status, attempts in tallies:
+    for status, attempts, _ in tallies:
         counts[status] = counts.get(status, 0) + 1
         retries += max(0, attempts - 1)
     return counts, retries
 
 
-def record_tallies(records: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, int]]:
-    """(status, attempts) of each delivery record."""
-    return ((str(r.get("status", "pending")), len(r.get("attempts") or ())) for r in records)
+def newest_of(items: Sequence[T], newest: int | None, skip: int = 0) -> list[T]:
+    """`find_deliveries`' window of a list in insertion order: its newest `newest` (all if None), less the newest
+    `skip`."""
+    first = max(0, len(items) - newest) if newest is not None else 0
+    return list(items[first : max(first, len(items) - skip)])
 
 
 def matches_delivery(record: Mapping[str, Any], task_id: str | None, status: str | None) -> bool:

@@ -11,9 +11,10 @@ from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
     OutboxRecord,
     delivery_counts,
+    delivery_tally,
     matches,
     matches_delivery,
-    record_tallies,
+    newest_of,
     status_counts,
 )
 
@@ -153,7 +154,8 @@ class MemoryStore:
         return [dict(record) for _, record in entries]
 
     def delivery_counts(self) -> tuple[dict[str, int], int]:
-        return delivery_counts(record_tallies(r for _, r in [*self._pending.values(), *self._finished.values()]))
+        records = [*self._pending.values(), *self._finished.values()]
+        return delivery_counts(delivery_tally(r) for _, r in records)
 
     def find_deliveries(
         self,
@@ -163,9 +165,7 @@ class MemoryStore:
         newest: int | None = None,
         skip: int = 0,
     ) -> list[dict[str, Any]]:
-        found = [d for d in self.deliveries() if matches_delivery(d, task_id, status)]
-        first = max(0, len(found) - newest) if newest is not None else 0
-        return found[first : len(found) - skip]
+        return newest_of([d for d in self.deliveries() if matches_delivery(d, task_id, status)], newest, skip)
 
     def delivery(self, delivery_id: str) -> dict[str, Any] | None:
         entry = self._pending.get(delivery_id) or self._finished.get(delivery_id)

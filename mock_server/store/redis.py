@@ -58,7 +58,9 @@ from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
     OutboxRecord,
+    Tally,
     delivery_counts,
+    delivery_tally,
     dumps,
     dumps_row,
     loads,
@@ -68,7 +70,6 @@ from mock_server.store.codec import (
     prediction_from_json,
     prediction_from_record,
     prediction_to_json,
-    record_tallies,
     status_counts,
 )
 from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE, Batcher
@@ -236,12 +237,16 @@ def server_problem(info: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _parsed(tally: str) -> Tally:
+    """A delivery's tally as `redis_outbox.tally` wrote it ('<status> <attempts> <task id>')."""
+    status, attempts, task_id = (*tally.split(" ", 2), "", "")[:3]
+    return status, int(attempts or 0), task_id
+
+
 def _keeps(tally: str, task_id: str | None, status: str | None) -> bool:
-    """Whether a delivery's tally ('<status> <attempts> <task id>') passes the filters."""
-    parts = tally.split(" ")
-    if len(parts) < 3:  # a tally without its task: let the record decide
-        return True
-    return (status is None or parts[0] == status) and (task_id is None or parts[2] == task_id)
+    """Whether a delivery's tally passes the filters."""
+    found, _, task = _parsed(tally)
+    return (status is None or found == status) and (task_id is None or task == task_id)
 
 
 class RedisStore:
@@ -610,8 +615,8 @@ class RedisStore:
             pipe.hvals(P + "d:tally")
             total, tallies = pipe.execute()
         if len(tallies) != int(total):
-            return delivery_counts(record_tallies(self.deliveries()))
-        return delivery_counts((status, int(n)) for status, n, *_ in (str(t).split(" ") for t in tallies))
+            return delivery_counts(map(delivery_tally, self.deliveries()))
+        return delivery_counts(_parsed(str(t)) for t in tallies)
 
     def find_deliveries(
         self,

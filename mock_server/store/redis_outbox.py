@@ -58,7 +58,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from mock_server.errors import StoreUnavailable
-from mock_server.store.codec import OutboxRecord, dumps, loads
+from mock_server.store.codec import OutboxRecord, delivery_tally, dumps, loads
 from mock_server.store.redis_batch import TIMEOUT, UNREACHABLE
 
 __all__ = [
@@ -253,10 +253,9 @@ PUT = HEAD + DELIVERY_LUA + "\nreturn taken(put_delivery(ARGV[2], ARGV[3], ARGV[
 
 
 def tally(data: Any) -> str:
-    """'<status> <attempts> <task id>' of a delivery record, as the scripts take it: its status (any but pending:
-    finished), how many attempts it made and its task, kept beside the record so that /metrics counts and a
-    listing filters without reading records (`RedisStore.delivery_counts`, `find_deliveries`)."""
-    return f"{data.get('status', 'pending')} {len(data.get('attempts') or ())} {data.get('task_id', '')}"
+    """The record's `codec.delivery_tally` as the scripts take it, '<status> <attempts> <task id>' (any status
+    but pending: finished), kept beside the record (`RedisStore.delivery_counts`, `find_deliveries`)."""
+    return " ".join(map(str, delivery_tally(data)))
 
 
 class RedisDeliveryStream:

@@ -25,13 +25,13 @@ from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
     OutboxRecord,
+    delivery_tally,
     dumps,
     dumps_row,
     loads,
     loads_row,
     prediction_from_json,
     prediction_to_json,
-    record_tallies,
     status_counts,
 )
 
@@ -292,8 +292,7 @@ class SqliteStore:
                 fin,
                 None if fin is not None else self.owner,
                 dumps(data),
-                *next(record_tallies([data])),
-                str(data.get("task_id", "")),
+                *delivery_tally(data),
             ),
         )
         if fin is not None and fin > self._journal_limit:  # keep the newest `journal_limit` finished ones

@@ -40,6 +40,7 @@ import anyio.lowlevel
 from mock_server.clock import Clock, SystemClock
 from mock_server.errors import SettingsError
 from mock_server.peers import STALE
+from mock_server.store.codec import newest_of
 from mock_server.webhooks.backoff import Backoff
 from mock_server.webhooks.chaos import chaos_for, plan
 from mock_server.webhooks.delivery import DeliveryFailed, WebhookSender, sender_for
@@ -279,9 +280,7 @@ class WebhookDispatcher:
         only: they are the newest) join them at the end.
         """
         if not self.shared:
-            found = self.journal.list(task_id=task_id, status=status)
-            first = max(0, len(found) - newest) if newest is not None else 0
-            return found[first : len(found) - skip]
+            return newest_of(self.journal.list(task_id=task_id, status=status), newest, skip)
         assert self._store is not None
         local = {d.delivery_id: d for d in self.journal.list(task_id=task_id)}
         merged: dict[str, Delivery] = {}
@@ -290,8 +289,7 @@ class WebhookDispatcher:
             if stored is not None:
                 merged[stored.delivery_id] = local.pop(stored.delivery_id, stored)
         joined = (*merged.values(), *local.values()) if not skip else tuple(merged.values())
-        found = [d for d in joined if status is None or d.status == status]
-        return found[len(found) - newest :] if newest is not None and newest < len(found) else found
+        return newest_of([d for d in joined if status is None or d.status == status], newest)
 
     @staticmethod
     def _decode(record: Mapping[str, Any]) -> Delivery | None:
