@@ -29,6 +29,7 @@ __all__ = [
     "HEADER_ERROR",
     "HEADER_LATENCY",
     "HEADER_OUTCOME",
+    "PLAN_HEADERS",
     "Injection",
     "Plan",
     "draw_error",
@@ -41,6 +42,7 @@ HEADER_OUTCOME = "x-mock-outcome"
 HEADER_DURATION = "x-mock-duration"
 HEADER_ERROR = "x-mock-error"
 HEADER_LATENCY = "x-mock-latency"
+PLAN_HEADERS = frozenset({HEADER_OUTCOME, HEADER_DURATION, HEADER_ERROR, HEADER_LATENCY})  # what `plan` reads
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,13 +24,6 @@ class Credential:
     header: str
     scheme: str | None = None
 
-    def key(self, headers: Mapping[str, str]) -> str:
-        value = headers.get(self.header, "")
-        if self.scheme is None:
-            return value.strip()
-        scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == self.scheme else ""
-
     def hint(self) -> str:
         if self.header == "authorization" and self.scheme is not None:
             return f"'Authorization: {self.scheme.capitalize()} <key>'"
@@ -45,8 +38,15 @@ class Credentials:
 
     def key(self, headers: Mapping[str, str]) -> str:
         """The key of the first alternative present in `headers` (lower-case names), or ""."""
-        for credential in self.accepted:
-            key = credential.key(headers)
+        for credential in self.accepted:  # every request reads this: one frame, not one per alternative
+            value = headers.get(credential.header)
+            if value is None:
+                continue
+            if credential.scheme is None:
+                key = value.strip()
+            else:
+                scheme, _, token = value.partition(" ")
+                key = token.strip() if scheme.lower() == credential.scheme else ""
             if key:
                 return key
         return ""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mock_server.errors import InvalidTransition
+from mock_server.frozen import quick_init
 
 __all__ = [
     "OUTCOMES",
@@ -80,6 +81,7 @@ class OutputFile:
     extension: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Prediction:
     task_id: str

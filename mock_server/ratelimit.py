@@ -60,10 +60,7 @@ class RateLimiter:
         self._per_key = dict(per_key)
         self._local = LocalBuckets()
         self._buckets: Buckets = buckets if buckets is not None else self._local
-
-    @property
-    def enabled(self) -> bool:
-        return self._default is not None or bool(self._per_key)
+        self.enabled = default is not None or bool(self._per_key)  # read per request: an attribute, not a property
 
     def check(self, key: str, now: float) -> None:
         """Take one token for `key`, or raise RateLimited with the seconds until the next one."""

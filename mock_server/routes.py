@@ -24,22 +24,16 @@ from mock_server.service import Admission, BodyReader, Operation
 __all__ = ["public_routes"]
 
 
-async def _admit(ctx: MockContext, request: Request, operation: Operation, body: BodyReader | None = None) -> Admission:
-    return await ctx.service.admit(operation, request_headers(request), note(request.scope), body)
+async def _admit(
+    ctx: MockContext, request: Request, operation: Operation, headers: dict[str, str], body: BodyReader | None = None
+) -> Admission:
+    return await ctx.service.admit(operation, headers, note(request.scope), body)
 
 
-async def _body(ctx: MockContext, request: Request) -> dict[str, Any]:
-    """The create's JSON body, read up to the limit and parsed (the API's error envelope if it is not one)."""
-    settings = ctx.settings
-    raw = await read_body(request, settings.max_body_bytes)
-    content_type = request_headers(request).get("content-type")
-    return wire.parse_json_body(raw, content_type, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
-
-
-def _base_url(request: Request) -> str:
+def _base_url(request: Request, headers: dict[str, str]) -> str:
     """scheme://host[:port] of this request, from the Host header (cheaper than Request.base_url)."""
     scope = request.scope
-    host = request_headers(request).get("host")
+    host = headers.get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"
@@ -47,24 +41,27 @@ def _base_url(request: Request) -> str:
 
 
 async def create_prediction(ctx: MockContext, request: Request) -> Response:
-    admission = await _admit(ctx, request, "createPrediction", functools.partial(_body, ctx, request))
+    headers = request_headers(request)
+    body = functools.partial(read_body, request, ctx.settings.max_body_bytes)  # read once auth has passed
+    admission = await _admit(ctx, request, "createPrediction", headers, body)
     service = ctx.service
     if service.batched is not None:  # Redis: the write shares a round trip with the other requests in flight
-        return json_response(wire.render_create(await service.create_batched(admission, _base_url(request))))
-    return json_response(wire.render_create(service.create(admission, _base_url(request))))
+        return json_response(wire.render_create(await service.create_batched(admission, _base_url(request, headers))))
+    return json_response(wire.render_create(service.create(admission, _base_url(request, headers))))
 
 
 async def get_prediction(ctx: MockContext, request: Request) -> Response:
-    admission = await _admit(ctx, request, "getPrediction")
+    headers = request_headers(request)
+    admission = await _admit(ctx, request, "getPrediction", headers)
     task_id = request.path_params["prediction_id"]
     service = ctx.service
     if service.batched is not None:
-        return json_response(await service.prediction_batched(admission, task_id, _base_url(request)))
-    return json_response(service.prediction(admission, task_id, _base_url(request)))
+        return json_response(await service.prediction_batched(admission, task_id, _base_url(request, headers)))
+    return json_response(service.prediction(admission, task_id, _base_url(request, headers)))
 
 
 async def get_credits(ctx: MockContext, request: Request) -> Response:
-    admission = await _admit(ctx, request, "getCredits")
+    admission = await _admit(ctx, request, "getCredits", request_headers(request))
     return json_response(ctx.service.credits(admission))
 
 

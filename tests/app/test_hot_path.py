@@ -3,6 +3,7 @@ API answered by MockMiddleware without the router (HEAD and other methods still 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx2
@@ -12,10 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from mock_server.app import create_app
+from mock_server.clock import FakeClock
 from mock_server.metrics import BUCKETS
-from mock_server.service import SETTLE_BATCH
-from mock_server.settings import Settings
-from tests.app._support import IMAGE, KEY, create
+from mock_server.service import RECIPE_MAX_BYTES, RECIPES_KEPT, SETTLE_BATCH
+from mock_server.settings import Price, Settings
+from tests.app._support import IMAGE, KEY, create, envelope
 
 pytestmark = pytest.mark.anyio
 
@@ -162,3 +164,51 @@ async def test_advancing_a_running_clock_ends_the_quiet_tasks_due_at_once() -> N
         assert (await client.post("/_mock/clock/advance", json={"seconds": 10})).status_code == 200
         assert app.state.mock.store.get(task_id).status == "success"  # no read of the task needed
     app.state.mock.journal.check()
+
+
+async def test_a_body_sent_again_is_priced_by_the_settings_of_the_moment(app: Starlette, clock: FakeClock) -> None:
+    # The service keeps what a body decides (`_recipe`); a reload of the prices (`--watch`) must reach a body
+    # it has seen before, and a task already created keeps the price it was created with.
+    service = app.state.mock.service
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        before = [await create(client) for _ in range(2)]
+        price = Price(1.25, "image")
+        service.reconfigure(service.settings.replace(model_prices={IMAGE["model"]: price}), rules=False)
+        after = await create(client)
+        clock.advance(10)
+        costs = [
+            (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["usage"]["upstream_cost"]
+            for task_id in (*before, after)
+        ]
+    assert costs == [pytest.approx(2 * 0.039), pytest.approx(2 * 0.039), pytest.approx(2 * 1.25)]
+
+
+async def test_the_same_bytes_under_another_content_type_are_refused(client: httpx2.AsyncClient) -> None:
+    raw = json.dumps(IMAGE).encode()
+    accepted = await client.post("/v1/predictions", content=raw, headers={**KEY, "Content-Type": "application/json"})
+    assert accepted.status_code == 200, accepted.text
+    refused = await client.post("/v1/predictions", content=raw, headers={**KEY, "Content-Type": "text/plain"})
+    envelope(refused, 400, "invalid_params", "Content-Type: 'text/plain' is not supported")
+
+
+async def test_a_refused_body_is_refused_again_with_the_same_message(client: httpx2.AsyncClient) -> None:
+    body = {**IMAGE, "input": {"prompt": "a cat", "num_images": "two"}}
+    first, second = [await client.post("/v1/predictions", json=body, headers=KEY) for _ in range(2)]
+    assert first.status_code == second.status_code == 400
+    assert first.json()["error"]["message"] == second.json()["error"]["message"]
+    assert "input.num_images" in first.json()["error"]["message"]
+
+
+async def test_what_distinct_bodies_leave_behind_is_bounded(app: Starlette) -> None:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        for i in range(RECIPES_KEPT + 50):
+            await create(client, {**IMAGE, "input": {"prompt": f"cat {i}"}})
+        task_id = await create(client, {**IMAGE, "input": {"prompt": "cat 0"}})  # long evicted: read anew
+        assert (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).status_code == 200
+    assert len(app.state.mock.service._recipes) == RECIPES_KEPT
+    huge = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "x" * RECIPE_MAX_BYTES}}
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        await create(client, huge)
+    assert all(len(raw) <= RECIPE_MAX_BYTES for raw, _ in app.state.mock.service._recipes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -44,8 +45,8 @@ class ServiceMachine(RuleBasedStateMachine):
 
     @rule(body=st.sampled_from(BODIES), key=st.sampled_from(["a", "b"]))
     def create(self, body: dict[str, Any], key: str) -> None:
-        async def read() -> dict[str, Any]:
-            return dict(body)
+        async def read() -> bytes:
+            return json.dumps(body).encode()
 
         headers = {"authorization": f"Bearer {key}"}
         admission = anyio.run(self.service.admit, "createPrediction", headers, RequestNote(), read)
