@@ -7,7 +7,7 @@ the task id), the error handlers (the error) and the inspector (the request id).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ class RequestNote:
     task_id: str | None = None
     error_type: str | None = None
     error_message: str | None = None
-    headers: dict[str, str] | None = None  # the request headers decoded once (`incoming.request_headers`)
+    headers: Mapping[str, str] | None = None  # the request headers decoded once (`incoming.request_headers`)
     body: bytes = b""  # the request body as a handler read it (`incoming.read_body`), for the inspector
 
     def error(self, error_type: str, message: str) -> None:

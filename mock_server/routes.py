@@ -25,12 +25,12 @@ __all__ = ["public_routes"]
 
 
 async def _admit(
-    ctx: MockContext, request: Request, operation: Operation, headers: dict[str, str], body: BodyReader | None = None
+    ctx: MockContext, request: Request, operation: Operation, headers: Mapping[str, str], body: BodyReader | None = None
 ) -> Admission:
     return await ctx.service.admit(operation, headers, note(request.scope), body)
 
 
-def _base_url(request: Request, headers: dict[str, str]) -> str:
+def _base_url(request: Request, headers: Mapping[str, str]) -> str:
     """scheme://host[:port] of this request, from the Host header (cheaper than Request.base_url)."""
     scope = request.scope
     host = headers.get("host")

@@ -212,3 +212,19 @@ async def test_what_distinct_bodies_leave_behind_is_bounded(app: Starlette) -> N
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         await create(client, huge)
     assert all(len(raw) <= RECIPE_MAX_BYTES for raw, _ in app.state.mock.service._recipes)
+
+
+async def test_a_header_that_changes_the_plan_is_seen_between_repeats_of_the_same_request(
+    client: httpx2.AsyncClient, clock: FakeClock
+) -> None:
+    # The same header block is decoded once (incoming.request_headers) and a plain create reuses its model's
+    # plan (PredictionService._plain): one X-Mock-Outcome between two identical requests must still count.
+    plain = await create(client)
+    failed = await create(client, IMAGE, {**KEY, "X-Mock-Outcome": "failed"})
+    again = await create(client)
+    clock.advance(10)
+    statuses = [
+        (await client.get(f"/v1/predictions/{task_id}", headers=KEY)).json()["data"]["task_status"]
+        for task_id in (plain, failed, again)
+    ]
+    assert statuses == ["success", "failed", "success"]
