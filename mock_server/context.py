@@ -15,7 +15,7 @@ from mock_server.lifecycle import Prediction
 from mock_server.scheduler import Scheduler
 from mock_server.service import PredictionService
 from mock_server.settings import Settings
-from mock_server.store import Store
+from mock_server.store import ANY_TASK, Store, TaskFilter
 
 __all__ = ["MockContext", "TaskSource"]
 
@@ -26,17 +26,7 @@ class TaskSource(Protocol):
     Each task is a `Prediction` as of `now` on the mock's clock; `body` is what a poll of it answers now.
     """
 
-    def find(
-        self,
-        now: float,
-        *,
-        key: str | None,
-        status: str | None,
-        model: str | None,
-        limit: int,
-        function: str | None = None,
-        key_suffix: str | None = None,
-    ) -> list[Prediction]: ...
+    def find(self, now: float, where: TaskFilter, *, limit: int) -> list[Prediction]: ...
     def get(self, task_id: str, now: float) -> Prediction | None: ...
     def body(self, task_id: str, now: float, base_url: str) -> Mapping[str, Any] | None: ...
     def reset(self) -> None: ...
@@ -68,33 +58,17 @@ class MockContext:
         return {"pid": os.getpid(), "of": self.settings.workers} if self.settings.workers > 1 else None
 
     def find_tasks(
-        self,
-        *,
-        key: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        function: str | None = None,
-        key_suffix: str | None = None,
-        limit: int = 100,
-        within: int | None = None,
-        offset: int = 0,
+        self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
         """`store.find()` and every source's (`within` bounds the store's only), newest first; `offset` is passed
         to the store when no source joins it, else applied to the merged list."""
-        filters: dict[str, Any] = {
-            "key": key,
-            "status": status,
-            "model": model,
-            "function": function,
-            "key_suffix": key_suffix,
-        }
         if not self.sources:
-            return self.store.find(**filters, limit=limit, within=within, offset=offset)
+            return self.store.find(where, limit=limit, within=within, offset=offset)
         limit += offset
-        found = self.store.find(**filters, limit=limit, within=within)
+        found = self.store.find(where, limit=limit, within=within)
         now = self.clock.now()
         for source in self.sources:
-            found = [*found, *source.find(now, **filters, limit=limit)]
+            found = [*found, *source.find(now, where, limit=limit)]
         found.sort(key=lambda p: p.created_at, reverse=True)
         return found[offset:limit]
 

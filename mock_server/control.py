@@ -24,6 +24,7 @@ from mock_server.incoming import read_body, request_headers
 from mock_server.journal import mask_key
 from mock_server.lifecycle import Prediction, Status
 from mock_server.responses import json_response
+from mock_server.store import TaskFilter
 from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["control_routes"]
@@ -145,10 +146,11 @@ async def list_tasks(request: Request) -> Response:
 
     def listed() -> dict[str, Any]:
         if key is not None and key.startswith("…"):  # the masked form, as served; matched as the journal's key= is
-            found = ctx.find_tasks(status=status, model=q.get("model"), key_suffix=key[1:] or None, limit=10_000)
+            suffix = TaskFilter(status=status, model=q.get("model"), key_suffix=key[1:] or None)
+            found = ctx.find_tasks(suffix, limit=10_000)
             tasks = [p for p in found if mask_key(p.key) == key][:limit]
         else:
-            tasks = ctx.find_tasks(key=key, status=status, model=q.get("model"), limit=limit)
+            tasks = ctx.find_tasks(TaskFilter(key=key, status=status, model=q.get("model")), limit=limit)
         return {"data": [task_summary(p) for p in tasks]}
 
     return json_response(

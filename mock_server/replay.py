@@ -34,7 +34,7 @@ from mock_server.fileurls import FileSigner
 from mock_server.ids import IdFactory
 from mock_server.lifecycle import TERMINAL, Kind, OutputFile, Prediction, Status, Usage
 from mock_server.note import note
-from mock_server.store.codec import matches
+from mock_server.store import TaskFilter
 from openapi.cassette import Cassette, CassetteError, Exchange, read_cassette
 
 __all__ = ["REPLAY_HEADER", "ReplayBook", "ReplayMiddleware", "load_replay"]
@@ -166,24 +166,12 @@ class ReplayBook:
         return self._render(current, {state.recorded: task}, base_url, shown)
 
     # -- the replayed tasks as the control surface and the inspector list them (context.TaskSource) ------------
-    def find(
-        self,
-        now: float,
-        *,
-        key: str | None,
-        status: str | None,
-        model: str | None,
-        limit: int,
-        function: str | None = None,
-        key_suffix: str | None = None,
-    ) -> list[Prediction]:
+    def find(self, now: float, where: TaskFilter, *, limit: int) -> list[Prediction]:
         """The replayed tasks as of `now`, newest first, filtered as `Store.find` filters."""
         out: list[Prediction] = []
         for task_id in reversed(self.replayed):
             p = self.get(task_id, now)
-            if p is not None and matches(
-                p, key=key, status=status, model=model, function=function, key_suffix=key_suffix
-            ):
+            if p is not None and where.keeps(p):
                 out.append(p)
                 if len(out) >= limit:
                     break

@@ -18,6 +18,7 @@ from mock_server.inspector import views
 from mock_server.inspector.capture import BodyLog
 from mock_server.journal import mask_key
 from mock_server.lifecycle import Status
+from mock_server.store import TaskFilter
 from mock_server.webhooks.journal import DeliveryStatus
 
 __all__ = [
@@ -59,11 +60,7 @@ def tasks_view(request: Request, ctx: MockContext) -> dict[str, Any]:
     exact = key if suffix is None else None
     model = q.get("model") or None
     found = ctx.find_tasks(  # a function or key suffix filter looks through the newest _SCAN tasks
-        key=exact,
-        status=status,
-        model=model,
-        function=function,
-        key_suffix=suffix or None,
+        TaskFilter(key=exact, status=status, model=model, function=function, key_suffix=suffix or None),
         limit=page.limit + 1,  # one more: whether a next page follows
         within=_SCAN if function or suffix else None,
         offset=page.offset,  # the store skips them (Redis without a filter: reads none of them)

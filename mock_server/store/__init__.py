@@ -35,9 +35,19 @@ from typing import Any, Protocol, runtime_checkable
 
 from mock_server.errors import SettingsError
 from mock_server.lifecycle import Prediction
-from mock_server.store.codec import OutboxRecord
+from mock_server.store.codec import ANY_TASK, OutboxRecord, TaskFilter
 
-__all__ = ["STORE_URLS", "BatchedRequests", "DeliveryStream", "OutboxRecord", "SharedJournal", "Store", "open_store"]
+__all__ = [
+    "ANY_TASK",
+    "STORE_URLS",
+    "BatchedRequests",
+    "DeliveryStream",
+    "OutboxRecord",
+    "SharedJournal",
+    "Store",
+    "TaskFilter",
+    "open_store",
+]
 
 STORE_URLS = "'memory', 'sqlite:///path/to/file.db' or 'redis://host:port/db'"
 
@@ -126,19 +136,10 @@ class Store(Protocol):
     def get(self, task_id: str) -> Prediction | None: ...
     def put(self, prediction: Prediction) -> None: ...
     def find(
-        self,
-        *,
-        key: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        function: str | None = None,
-        key_suffix: str | None = None,
-        limit: int = 100,
-        within: int | None = None,
-        offset: int = 0,
+        self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
-        """The newest tasks (at most `limit`, after the first `offset` of them) that every filter given keeps, among
-        the newest `within` tasks if given; `key_suffix`: the key's last characters."""
+        """The newest tasks (at most `limit`, after the first `offset` of them) that `where` keeps, among the newest
+        `within` tasks if given."""
         ...
 
     def status_counts(self) -> dict[str, int]:

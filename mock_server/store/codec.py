@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import orjson
@@ -23,15 +23,16 @@ import orjson
 from mock_server.lifecycle import OutputFile, Prediction, Status, TaskError, Usage
 
 __all__ = [
+    "ANY_TASK",
     "OutboxRecord",
     "Tally",
+    "TaskFilter",
     "delivery_counts",
     "delivery_tally",
     "dumps",
     "dumps_row",
     "loads",
     "loads_row",
-    "matches",
     "matches_delivery",
     "newest_of",
     "prediction_from_json",
@@ -172,29 +173,39 @@ def prediction_from_json(text: str | bytes) -> Prediction:
     return prediction_from_record(loads(text))
 
 
-def matches(
-    p: Prediction | dict[str, Any],
-    *,
-    key: str | None,
-    status: str | None,
-    model: str | None,
-    function: str | None = None,
-    key_suffix: str | None = None,
-) -> bool:
-    """`find()`'s filter for the backends that scan (memory, redis), on a task or its record: None matches anything."""
-    if isinstance(p, dict):  # not Mapping: an ABC check costs more than the rest of the filter
-        task_key, task_status, task_model, task_function = (
-            p.get("key"),
-            p.get("status"),
-            p.get("model"),
-            p.get("function"),
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """What `Store.find` keeps: a task whose every field given here matches (None matches anything)."""
+
+    key: str | None = None
+    status: str | None = None
+    model: str | None = None
+    function: str | None = None
+    key_suffix: str | None = None  # the key's last characters
+
+    @property
+    def plain(self) -> bool:
+        """True when it keeps every task."""
+        return self == ANY_TASK
+
+    def keeps(self, p: Prediction | dict[str, Any]) -> bool:
+        """The filter, for the backends that scan (memory, redis, a replay), on a task or its stored record."""
+        if isinstance(p, dict):  # not Mapping: an ABC check costs more than the rest of the filter
+            task_key, task_status, task_model, task_function = (
+                p.get("key"),
+                p.get("status"),
+                p.get("model"),
+                p.get("function"),
+            )
+        else:  # attributes: the memory store scans tasks by the ten thousand (the inspector's filters)
+            task_key, task_status, task_model, task_function = p.key, p.status, p.model, p.function
+        return (
+            (self.key is None or task_key == self.key)
+            and (self.status is None or task_status == self.status)
+            and (self.model is None or task_model == self.model)
+            and (self.function is None or task_function == self.function)
+            and (self.key_suffix is None or str(task_key).endswith(self.key_suffix))
         )
-    else:  # attributes: the memory store scans tasks by the ten thousand (the inspector's filters)
-        task_key, task_status, task_model, task_function = p.key, p.status, p.model, p.function
-    return (
-        (key is None or task_key == key)
-        and (status is None or task_status == status)
-        and (model is None or task_model == model)
-        and (function is None or task_function == function)
-        and (key_suffix is None or str(task_key).endswith(key_suffix))
-    )
+
+
+ANY_TASK = TaskFilter()

@@ -9,10 +9,11 @@ from typing import Any
 
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
+    ANY_TASK,
     OutboxRecord,
+    TaskFilter,
     delivery_counts,
     delivery_tally,
-    matches,
     matches_delivery,
     newest_of,
     status_counts,
@@ -49,20 +50,11 @@ class MemoryStore:
         self._tasks[prediction.task_id] = prediction
 
     def find(
-        self,
-        *,
-        key: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        function: str | None = None,
-        key_suffix: str | None = None,
-        limit: int = 100,
-        within: int | None = None,
-        offset: int = 0,
+        self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
         out: list[Prediction] = []
         for p in itertools.islice(reversed(self._tasks.values()), within):
-            if matches(p, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
+            if where.keeps(p):
                 if offset:
                     offset -= 1
                     continue

@@ -57,15 +57,16 @@ from redis.retry import Retry
 from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
+    ANY_TASK,
     OutboxRecord,
     Tally,
+    TaskFilter,
     delivery_counts,
     delivery_tally,
     dumps,
     dumps_row,
     loads,
     loads_row,
-    matches,
     matches_delivery,
     prediction_from_json,
     prediction_from_record,
@@ -417,21 +418,11 @@ class RedisStore:
         self._put_t(args=[self._p, p.task_id, prediction_to_json(p), str(p.status), repr(p.due_at)])
 
     def find(
-        self,
-        *,
-        key: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        function: str | None = None,
-        key_suffix: str | None = None,
-        limit: int = 100,
-        within: int | None = None,
-        offset: int = 0,
+        self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
         out: list[Prediction] = []
         page = max(limit, 500)
-        plain = key is None and status is None and model is None and function is None and key_suffix is None
-        start, offset = (offset, 0) if plain else (0, offset)  # no filter: the page starts there, nothing read before
+        start, offset = (offset, 0) if where.plain else (0, offset)  # no filter: the page starts there, none read
         while len(out) < limit and (within is None or start < within):
             end = start + page if within is None else min(start + page, within)
             ids = self._ids(self._r.zrevrange(P + "tasks", start, end - 1))
@@ -442,7 +433,7 @@ class RedisStore:
                 if body is None:
                     continue
                 record = loads(body)  # filtered as a record; a task is built only for what it keeps
-                if matches(record, key=key, status=status, model=model, function=function, key_suffix=key_suffix):
+                if where.keeps(record):
                     if offset:
                         offset -= 1
                         continue

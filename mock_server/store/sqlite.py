@@ -24,7 +24,9 @@ from typing import Any
 from mock_server.errors import SettingsError, StoreUnavailable
 from mock_server.lifecycle import Prediction, Status
 from mock_server.store.codec import (
+    ANY_TASK,
     OutboxRecord,
+    TaskFilter,
     delivery_tally,
     dumps,
     dumps_row,
@@ -172,31 +174,22 @@ class SqliteStore:
             self._put(db, prediction)
 
     def find(
-        self,
-        *,
-        key: str | None = None,
-        status: str | None = None,
-        model: str | None = None,
-        function: str | None = None,
-        key_suffix: str | None = None,
-        limit: int = 100,
-        within: int | None = None,
-        offset: int = 0,
+        self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
-        where: list[str] = []
+        clauses: list[str] = []
         args: list[Any] = []
-        for column, value in (("key", key), ("status", status), ("model", model)):
+        for column, value in (("key", where.key), ("status", where.status), ("model", where.model)):
             if value is not None:
-                where.append(f"{column} = ?")
+                clauses.append(f"{column} = ?")
                 args.append(value)
-        if function is not None:  # not a column: SQLite's JSON function reads it, in C
-            where.append("json_extract(body, '$.function') = ?")
-            args.append(function)
-        if key_suffix is not None:
-            where.append("substr(key, ?) = ?")  # a negative start: the last characters
-            args += [-len(key_suffix), key_suffix]
+        if where.function is not None:  # not a column: SQLite's JSON function reads it, in C
+            clauses.append("json_extract(body, '$.function') = ?")
+            args.append(where.function)
+        if where.key_suffix is not None:
+            clauses.append("substr(key, ?) = ?")  # a negative start: the last characters
+            args += [-len(where.key_suffix), where.key_suffix]
         among = "task" if within is None else f"(SELECT * FROM task ORDER BY seq DESC LIMIT {int(within)})"
-        sql = f"SELECT body FROM {among}" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT body FROM {among}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         rows = self._all(sql + " ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
         return [prediction_from_json(r[0]) for r in rows]
 

@@ -17,6 +17,7 @@ from mock_server.lifecycle import Prediction
 from mock_server.note import RequestNote
 from mock_server.service import PredictionService
 from mock_server.settings import Settings
+from mock_server.store import TaskFilter
 
 BODIES = [
     {"model": "gemini-2.5-flash-image", "function": "image", "input": {"prompt": "p", "num_images": 2}},
@@ -93,7 +94,9 @@ class ServiceMachine(RuleBasedStateMachine):
     def usage_is_the_sum_of_successes(self) -> None:
         for key in ("a", "b"):
             expected = sum(
-                p.usage.cost for p in self.service.store.find(key=key, status="success", limit=10_000) if p.usage
+                p.usage.cost
+                for p in self.service.store.find(TaskFilter(key=key, status="success"), limit=10_000)
+                if p.usage
             )
             assert self.service.store.usage(key) == pytest.approx(expected)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.lifecycle import OutputFile, Prediction, Status, Usage, transition
-from mock_server.store import SharedJournal, Store, open_store
+from mock_server.store import SharedJournal, Store, TaskFilter, open_store
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -47,26 +47,26 @@ def test_processing_and_filters(store: Store) -> None:
     store.put(make("b", key="k2", model="x"))
     store.put(transition(make("c"), Status.FAILED, now=3.0))
     assert {p.task_id for p in store.processing()} == {"a", "b"}
-    assert [p.task_id for p in store.find(key="k2")] == ["b"]
-    assert [p.task_id for p in store.find(status="failed")] == ["c"]
-    assert [p.task_id for p in store.find(model="x")] == ["b"]
+    assert [p.task_id for p in store.find(TaskFilter(key="k2"))] == ["b"]
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"))] == ["c"]
+    assert [p.task_id for p in store.find(TaskFilter(model="x"))] == ["b"]
 
 
 def test_find_filters_by_function_and_key_suffix_in_the_store(store: Store) -> None:
     """What the inspector's Tasks filters ask for (the function, a key's last characters), newest first."""
     for name, key, function in (("a", "sk-one", "image"), ("b", "sk-two", "audio"), ("c", "sk-done", "audio")):
         store.put(dataclasses.replace(make(name, key=key), function=function))
-    assert [p.task_id for p in store.find(function="audio")] == ["c", "b"]
-    assert [p.task_id for p in store.find(key_suffix="one")] == ["c", "a"]
-    assert [p.task_id for p in store.find(key_suffix="one", function="image")] == ["a"]
-    assert [p.task_id for p in store.find(key_suffix="-two", status="processing", limit=1)] == ["b"]
-    assert store.find(key_suffix="sk-one-longer") == store.find(function="video") == []
-    assert [p.task_id for p in store.find(function="image", within=2)] == []  # a is not among the newest 2
-    assert [p.task_id for p in store.find(function="audio", within=2, limit=1)] == ["c"]
+    assert [p.task_id for p in store.find(TaskFilter(function="audio"))] == ["c", "b"]
+    assert [p.task_id for p in store.find(TaskFilter(key_suffix="one"))] == ["c", "a"]
+    assert [p.task_id for p in store.find(TaskFilter(key_suffix="one", function="image"))] == ["a"]
+    assert [p.task_id for p in store.find(TaskFilter(key_suffix="-two", status="processing"), limit=1)] == ["b"]
+    assert store.find(TaskFilter(key_suffix="sk-one-longer")) == store.find(TaskFilter(function="video")) == []
+    assert [p.task_id for p in store.find(TaskFilter(function="image"), within=2)] == []  # a is not among the newest 2
+    assert [p.task_id for p in store.find(TaskFilter(function="audio"), within=2, limit=1)] == ["c"]
     assert [p.task_id for p in store.find(within=600)] == ["c", "b", "a"]
     assert [p.task_id for p in store.find(offset=1, limit=1)] == ["b"]  # a page further down: skipped in the store
-    assert [p.task_id for p in store.find(function="audio", offset=1)] == ["b"]
-    assert store.find(offset=3) == store.find(function="image", offset=1) == []
+    assert [p.task_id for p in store.find(TaskFilter(function="audio"), offset=1)] == ["b"]
+    assert store.find(offset=3) == store.find(TaskFilter(function="image"), offset=1) == []
 
 
 def test_status_counts_follow_every_way_a_task_changes_status(store: Store) -> None:
