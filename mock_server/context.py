@@ -51,7 +51,7 @@ class MockContext:
         """True when tasks and credits are read from a shared store only (no replayed tasks: a cassette's state
         changes on the event loop). Such reads are thread-safe and may wait for Redis for its timeout, so the
         control surface's task list and the inspector's tabs make them on a worker thread."""
-        return bool(getattr(self.store, "multiprocess", False)) and not self.sources
+        return self.store.multiprocess and not self.sources
 
     def worker(self) -> dict[str, int] | None:
         """`{"pid", "of"}` of this process under `--workers N` (it holds the bodies of what it answered); else None."""

@@ -130,8 +130,7 @@ async def advance_clock(request: Request) -> Response:
     if not isinstance(ctx.clock, MovableClock):
         raise Conflict(f"clock: {type(ctx.clock).__name__} cannot be advanced")
     ctx.clock.advance(float(seconds))
-    ctx.service.settle_overdue()  # tasks without a timer (`PredictionService._quiet_for`) end now too
-    ran = await ctx.scheduler.run_due()
+    ran = await ctx.service.settle_all_due()  # tasks without a timer (`PredictionService._quiet_for`) end now too
     return json_response({"now": ctx.clock.now(), "timers_run": ran})
 
 

@@ -71,7 +71,7 @@ def prepare_multiprocess(environ: MutableMapping[str, str]) -> Path:
 def _by_outcome(ctx: MockContext) -> tuple[dict[str, int], int]:
     """Deliveries per outcome (each one, 0 included) and retries: from the store's tallies when several processes
     share it (every process's deliveries, none read), else from this process's journal."""
-    if getattr(ctx.store, "multiprocess", False):
+    if ctx.store.multiprocess:
         found, retries = ctx.store.delivery_counts()
     else:
         journal = ctx.webhooks.list() if ctx.webhooks is not None else []
@@ -176,7 +176,7 @@ class Metrics:
                 "shuyou_mock_request_duration_seconds", _LATENCY_HELP, ["operation"], buckets=BUCKETS, registry=None
             )
             multiprocess.MultiProcessCollector(self._registry)  # type: ignore[no-untyped-call,unused-ignore]
-        if self.multiprocess and not getattr(context.store, "multiprocess", False):
+        if self.multiprocess and not context.store.multiprocess:
             self._deliveries = (
                 prometheus_client.Gauge(
                     "shuyou_mock_webhook_deliveries",

@@ -136,7 +136,7 @@ class MockMiddleware:
                 headers={"Allow": "GET, HEAD"},
             )
         render = self.metrics.scrape()  # this process's request counts, as of now
-        if getattr(self.context.store, "multiprocess", False):  # store round trips: a hung Redis holds the thread
+        if self.context.store.multiprocess:  # store round trips: a hung Redis holds the thread
             body = await anyio.to_thread.run_sync(render, abandon_on_cancel=True)
         else:
             body = render()
@@ -305,9 +305,9 @@ class MockMiddleware:
             if self._peers is not None and self._peers.before_request():  # another process's clock advance or
                 arrived = ctx.clock.now()  # rules, before this answer
             if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
+                # a read of /_mock or /metrics sees every task due by now as ended
                 with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
-                    ctx.service.settle_overdue()  # a read of /_mock or /metrics sees every task due by now as ended
-                await ctx.scheduler.run_due()
+                    await ctx.service.settle_all_due()
             if scope["path"] == _METRICS:
                 await self._serve_metrics(scope, receive, send_wrapper)
                 return

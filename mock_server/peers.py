@@ -56,7 +56,9 @@ ms; SQLite: with their next sweep, within `SWEEP` s); past it, a list shows what
 
 
 class _Settler(Protocol):
-    def settle_due(self, prediction: Prediction) -> Prediction: ...
+    @property
+    def resets(self) -> int: ...
+    async def settle_swept(self, found: list[Prediction], resets: int | None = None) -> None: ...
 
 
 class _Journal(Protocol):
@@ -99,7 +101,7 @@ class Peers:
 
     @property
     def shared(self) -> bool:
-        return bool(getattr(self._store, "multiprocess", False))
+        return self._store.multiprocess
 
     @property
     def announces(self) -> bool:
@@ -224,14 +226,14 @@ class Peers:
         return due, self._store.reclaim(wall, STALE) if reclaim else []
 
     @staticmethod
-    def _apply(
+    async def _apply(
         service: _Settler,
+        resets: int,
         due: list[Prediction],
         taken: list[dict[str, Any]],
         resume: Callable[[list[dict[str, Any]]], None] | None,
     ) -> None:
-        for p in due:
-            service.settle_due(p)  # a commit is conditional: a task another process settled meanwhile stays so
+        await service.settle_swept(due, resets)  # conditional commits: a task another process settled stays so
         if taken and resume is not None:
             resume(taken)
 
@@ -257,10 +259,11 @@ class Peers:
         while True:
             try:
                 self.refresh()
+                resets = service.resets
                 found = await anyio.to_thread.run_sync(
                     self._collect, now(), wall.now(), resume is not None, abandon_on_cancel=True
                 )
-                self._apply(service, *found, resume)
+                await self._apply(service, resets, *found, resume)
             except StoreUnavailable as exc:
                 on_error(exc)
                 await self._until_reachable()

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -102,3 +105,29 @@ def redis_url(redis_server: str) -> str:
     with redis.Redis.from_url(f"{redis_server}/0") as client:
         client.flushdb()
     return f"{redis_server}/0"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Callable[[], int]]]:
+    """A fresh shared store's URL (SQLite, Redis) and a reader of how many of its tasks have ended, read beside
+    the mock (its own connection)."""
+    if request.param == "sqlite":
+        path = tmp_path / "mock.db"
+
+        def ended_in_sqlite() -> int:
+            if not path.exists():
+                return 0
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+                return int(db.execute("SELECT COUNT(*) FROM task WHERE status != 'processing'").fetchone()[0])
+
+        yield f"sqlite:///{path}", ended_in_sqlite
+        return
+    import redis
+
+    url: str = request.getfixturevalue("redis_url")
+    with redis.Redis.from_url(url) as client:
+
+        def ended_in_redis() -> int:
+            return int(client.zcard("shuyou:tasks")) - int(client.scard("shuyou:processing"))
+
+        yield url, ended_in_redis

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -30,31 +28,6 @@ TASKS = 1000
 ADVANCE = 3600.0
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
 FAILED = {"X-Mock-Outcome": "failed"}
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Callable[[], int]]]:
-    """A fresh store's URL and a reader of how many of its tasks are settled (read beside the mock)."""
-    if request.param == "sqlite":
-        path = tmp_path / "mock.db"
-
-        def settled_in_sqlite() -> int:
-            if not path.exists():
-                return 0
-            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-                return int(db.execute("SELECT COUNT(*) FROM task WHERE status != 'processing'").fetchone()[0])
-
-        yield f"sqlite:///{path}", settled_in_sqlite
-        return
-    import redis
-
-    url: str = request.getfixturevalue("redis_url")
-    with redis.Redis.from_url(url) as client:
-
-        def settled_in_redis() -> int:
-            return int(client.zcard("shuyou:tasks")) - int(client.scard("shuyou:processing"))
-
-        yield url, settled_in_redis
 
 
 def create_all(mock: MockProcess, webhook: str, n: int) -> list[str]:
@@ -125,9 +98,9 @@ def check_nothing_lost(
 
 @pytest.mark.timeout(600)
 def test_kill_9_during_mass_settles_loses_no_task_webhook_or_cost(
-    processes: Callable[..., MockProcess], receiver: WebhookReceiver, store: tuple[str, Callable[[], int]]
+    processes: Callable[..., MockProcess], receiver: WebhookReceiver, shared_store: tuple[str, Callable[[], int]]
 ) -> None:
-    url, settled = store
+    url, settled = shared_store
     rng = random.Random(9)
     created: list[str] = []
     mock = processes(url, "--seed", "1")
@@ -157,9 +130,9 @@ def test_kill_9_during_mass_settles_loses_no_task_webhook_or_cost(
 
 
 def test_kill_9_during_a_burst_of_creates_loses_no_answered_create(
-    processes: Callable[..., MockProcess], store: tuple[str, Callable[[], int]]
+    processes: Callable[..., MockProcess], shared_store: tuple[str, Callable[[], int]]
 ) -> None:
-    url, _ = store
+    url, _ = shared_store
     rng = random.Random(4)
     answered: list[str] = []
     lock = threading.Lock()

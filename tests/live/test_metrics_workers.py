@@ -109,7 +109,8 @@ pending, delivered = int(sys.argv[1]), int(sys.argv[2])
 attempts = lambda n: tuple(range(n))
 deliveries = [SimpleNamespace(status="pending", attempts=attempts(2)) for _ in range(pending)]
 deliveries += [SimpleNamespace(status="delivered", attempts=attempts(1)) for _ in range(delivered)]
-context = SimpleNamespace(webhooks=SimpleNamespace(list=lambda: deliveries), store=SimpleNamespace(status_counts=dict))
+store = SimpleNamespace(status_counts=dict, multiprocess=False)
+context = SimpleNamespace(webhooks=SimpleNamespace(list=lambda: deliveries), store=store)
 metrics = Metrics(context)
 metrics.observe("createPrediction", 200, 0.001)
 metrics.render()  # publishes this worker's delivery gauges; the process then ends without marking itself dead
