@@ -129,7 +129,10 @@ async def advance_clock(request: Request) -> Response:
         raise InvalidParams(f"seconds: {seconds!r} must be a number of seconds in [0, 1e9]")
     if not isinstance(ctx.clock, MovableClock):
         raise Conflict(f"clock: {type(ctx.clock).__name__} cannot be advanced")
-    ctx.clock.advance(float(seconds))
+    if ctx.reads_off_loop:  # the offset goes to the shared store: a hung one holds a worker thread, not the loop
+        await anyio.to_thread.run_sync(ctx.clock.advance, float(seconds), abandon_on_cancel=True)
+    else:
+        ctx.clock.advance(float(seconds))
     ran = await ctx.service.settle_all_due()  # tasks without a timer (`PredictionService._quiet_for`) end now too
     return json_response({"now": ctx.clock.now(), "timers_run": ran})
 
@@ -160,6 +163,9 @@ async def list_tasks(request: Request) -> Response:
 async def get_task(request: Request) -> Response:
     ctx = _ctx(request)
     task_id = request.path_params["task_id"]
+    if ctx.reads_off_loop:  # the task and its deliveries from the shared store, the event loop free meanwhile
+        p = await ctx.service.read(None, task_id)
+        return json_response(await anyio.to_thread.run_sync(task_detail, ctx, p, abandon_on_cancel=True))
     try:
         return json_response(task_detail(ctx, ctx.service.get(None, task_id)))
     except NotFound:

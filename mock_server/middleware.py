@@ -72,6 +72,7 @@ _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and 
 _READS = ("GET", "HEAD")
 _INSPECTOR = "/_mock/ui"
 _METRICS = "/metrics"
+_HEALTH = "/_mock/health"  # reads no task: answers without the store, even while it hangs
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
 _UNSEEN = InternalError("not looked up yet")  # a sentinel for the Host cache (None means: let it through)
 _ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
@@ -304,7 +305,7 @@ class MockMiddleware:
                 return
             if self._peers is not None and self._peers.before_request():  # another process's clock advance or
                 arrived = ctx.clock.now()  # rules, before this answer
-            if scope["method"] in _READS and scope["path"].startswith(_GUARDED):
+            if scope["method"] in _READS and scope["path"].startswith(_GUARDED) and scope["path"] != _HEALTH:
                 # a read of /_mock or /metrics sees every task due by now as ended
                 with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
                     await ctx.service.settle_all_due()

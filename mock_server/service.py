@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal, NoReturn, Protocol
 
+import anyio.to_thread
+
 from mock_server import behaviour, lifecycle, pricing, wire
 from mock_server.behaviour import Plan
 from mock_server.catalog import Catalog, ModelInfo
@@ -482,6 +484,18 @@ class PredictionService:
 
     def get(self, key: str | None, task_id: str) -> Prediction:
         return self._found(key, task_id, self.store.get(task_id))
+
+    async def read(self, key: str | None, task_id: str) -> Prediction:
+        """`get` without holding the event loop on a shared store's read: Redis's batched read, SQLite's on a
+        worker thread (a hung Redis holds that read for its timeout, not every request); a task due by now is
+        settled as `get` settles it."""
+        if self.batched is not None:
+            stored = await self.batched.get_async(task_id)
+        elif self.store.multiprocess:
+            stored = await anyio.to_thread.run_sync(self.store.get, task_id, abandon_on_cancel=True)
+        else:
+            stored = self.store.get(task_id)
+        return self._found(key, task_id, stored)
 
     def _found(self, key: str | None, task_id: str, p: Prediction | None) -> Prediction:
         if p is None or (key is not None and p.key != key):

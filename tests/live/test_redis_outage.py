@@ -53,6 +53,17 @@ def _timed(call: Callable[[], httpx2.Response]) -> tuple[httpx2.Response, float]
     return answer, time.monotonic() - started
 
 
+def _probe_health(client: httpx2.Client, seconds: float) -> tuple[float, int]:
+    """GET /_mock/health over and over for `seconds` (each must answer 200): the slowest answer, and how many."""
+    slowest, probes = 0.0, 0
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        answer, elapsed = _timed(lambda: client.get("/_mock/health"))
+        assert answer.status_code == 200, answer.text
+        slowest, probes = max(slowest, elapsed), probes + 1
+    return slowest, probes
+
+
 def _requests(client: httpx2.Client, task_id: str) -> dict[str, Callable[[], httpx2.Response]]:
     """One request per client path: create and get (the batched one), a task's and the tasks' control reads (sync)."""
     return {
@@ -133,12 +144,7 @@ def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_red
             listing = pool.submit(client.get, "/_mock/requests", params={"path": "/v1/"})  # waits for the others
             inspector = pool.submit(client.get, "/_mock/inspector/requests", params={"path": "/v1/"})  # the tab
             scrape = pool.submit(client.get, "/metrics")  # tasks by status and every delivery: from the store
-            slowest, probes = 0.0, 0
-            until = time.monotonic() + 1.5  # 6 sweeps
-            while time.monotonic() < until:
-                answer, elapsed = _timed(lambda: client.get("/_mock/health"))
-                assert answer.status_code == 200, answer.text
-                slowest, probes = max(slowest, elapsed), probes + 1
+            slowest, probes = _probe_health(client, 1.5)  # 6 sweeps
             assert slowest < timeout / 3, f"the loop was held {slowest:.2f} s (of {probes} probes)"
             journal = listing.result(timeout=3 * timeout)
             assert journal.status_code == 200, journal.text  # after the timeout: this process's own entries
@@ -158,9 +164,9 @@ def test_a_hung_redis_never_holds_the_event_loop_for_what_needs_no_store(own_red
 def test_the_inspectors_tabs_and_the_webhook_journal_wait_for_a_hung_redis_off_the_event_loop(
     own_redis: RedisProcess,
 ) -> None:
-    """The Tasks, Webhooks and Credits tabs and the control surface's task list and webhook reads (a list; a delivery
-    this process does not hold) read the shared store on a worker thread: through a hang they answer 503 after the
-    timeout, and the mock's other answers never wait for them (before: held for each read)."""
+    """The Tasks, Webhooks and Credits tabs and the control surface's task list, one task and webhook reads (a list;
+    a delivery this process does not hold) read the shared store off the event loop: through a hang they answer 503
+    after the timeout, and the mock's other answers never wait for them (before: held for each read)."""
     timeout = 1.5
     store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
     paths = [f"/_mock/inspector/{tab}" for tab in ("tasks", "webhooks", "credits")]
@@ -168,19 +174,15 @@ def test_the_inspectors_tabs_and_the_webhook_journal_wait_for_a_hung_redis_off_t
     with (
         serve_in_thread(create_app(Settings(store=store, time_scale=1000.0))) as live,
         httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
-        concurrent.futures.ThreadPoolExecutor(len(paths)) as pool,
+        concurrent.futures.ThreadPoolExecutor(len(paths) + 1) as pool,  # and one task's detail
     ):
-        client.post("/v1/predictions", json=BODY)
+        task_id = client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+        paths.insert(0, f"/_mock/tasks/{task_id}")
         assert [client.get(path).status_code for path in paths] == [200] * (len(paths) - 1) + [404]
         own_redis.stop()
         try:
             reads = [pool.submit(client.get, path) for path in paths]
-            slowest, probes = 0.0, 0
-            until = time.monotonic() + 1.5
-            while time.monotonic() < until:
-                answer, elapsed = _timed(lambda: client.get("/_mock/health"))
-                assert answer.status_code == 200, answer.text
-                slowest, probes = max(slowest, elapsed), probes + 1
+            slowest, probes = _probe_health(client, 1.5)
             assert slowest < timeout / 3, f"the loop was held {slowest:.2f} s (of {probes} probes)"
             for path, read in zip(paths, reads, strict=True):
                 answer = read.result(timeout=4 * len(paths) * timeout)
@@ -270,3 +272,32 @@ def test_a_bad_timeout_in_the_store_url_is_a_startup_error_that_names_it(redis_u
         open_store(f"{redis_url}?socket_timeout=0")
     with pytest.raises(SettingsError, match="Invalid value for 'socket_connect_timeout'"):
         open_store(f"{redis_url}?socket_connect_timeout=soon")
+
+
+def test_health_answers_at_once_while_a_settle_and_a_clock_advance_wait_for_a_hung_redis(
+    own_redis: RedisProcess,
+) -> None:
+    """The timer's settle of tasks due during a hang and a clock advance (whose offset goes to the store) are stuck
+    in the hung Redis and answer 503 after the timeout: neither holds the event loop nor /_mock/health, which
+    reads no task (a read of the tasks does wait for that settle: it must see every due task ended)."""
+    timeout = 3.0
+    store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
+    with (
+        serve_in_thread(create_app(Settings(store=store, durations={"image": 0.3}))) as live,
+        httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        for _ in range(3):
+            assert client.post("/v1/predictions", json=BODY).status_code == 200
+        own_redis.stop()
+        try:
+            advance = pool.submit(client.post, "/_mock/clock/advance", json={"seconds": 60})
+            slowest, probes = _probe_health(client, 1.5)
+            assert slowest < timeout / 3, f"health waited {slowest:.2f} s (of {probes} probes)"
+            stuck = advance.result(timeout=4 * timeout)
+            assert stuck.status_code == 503, stuck.text
+        finally:
+            own_redis.resume()
+        assert client.post("/_mock/clock/advance", json={"seconds": 60}).status_code == 200
+        statuses = {t["task_status"] for t in client.get("/_mock/tasks").json()["data"]}
+        assert statuses == {"success"}
