@@ -48,6 +48,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import redis
@@ -55,7 +56,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from mock_server.errors import SettingsError, StoreUnavailable
-from mock_server.lifecycle import Prediction, Status
+from mock_server.lifecycle import TERMINAL, Prediction, Status
 from mock_server.store.codec import (
     ANY_TASK,
     OutboxRecord,
@@ -100,6 +101,7 @@ ACK_WAIT = 1.0
 DECODED = 32_768
 """Tasks whose last decoded form `get` keeps (and those this process admitted): a poll of an unchanged task and
 the settle of one created here skip JSON decoding (~30 us); at most ~1 KB each (JSON and its Prediction)."""
+_ENDED = frozenset(str(s) for s in TERMINAL)  # the statuses `s:<status>` indexes
 
 _LIB = (
     HEAD
@@ -107,16 +109,22 @@ _LIB = (
     + """
 local function put_task(id, json, status, due)
   local new = redis.call('EXISTS', P..'t:'..id) == 0
+  local seq = false
   if new then
-    redis.call('ZADD', P..'tasks', redis.call('INCR', P..'seq:task'), id)
+    seq = redis.call('INCR', P..'seq:task')
+    redis.call('ZADD', P..'tasks', seq, id)
   end
   redis.call('SET', P..'t:'..id, json)
   if status == 'processing' then
     redis.call('SADD', P..'processing', id)
     redis.call('ZADD', P..'timers', due, id)
   else
-    -- a terminal status is absorbing: counted once, as the task enters it (status_counts)
-    if redis.call('SREM', P..'processing', id) == 1 or new then redis.call('HINCRBY', P..'ended', status, 1) end
+    -- a terminal status is absorbing: counted once, as the task enters it (status_counts), and indexed in
+    -- the order of creation (find by status)
+    if redis.call('SREM', P..'processing', id) == 1 or new then
+      redis.call('HINCRBY', P..'ended', status, 1)
+      redis.call('ZADD', P..'s:'..status, seq or redis.call('ZSCORE', P..'tasks', id), id)
+    end
     redis.call('ZREM', P..'timers', id)
   end
 end
@@ -420,12 +428,18 @@ class RedisStore:
     def find(
         self, where: TaskFilter = ANY_TASK, *, limit: int = 100, within: int | None = None, offset: int = 0
     ) -> list[Prediction]:
+        """Newest first, through the `tasks` order, or a terminal status's own index (`s:<status>`, written by
+        `put_task` in the same order) when the filter names one and the index holds every task of it: a list of
+        the failed tasks among 10,000 then reads only those (the scan read all of them)."""
         out: list[Prediction] = []
         page = max(limit, 500)
-        start, offset = (offset, 0) if where.plain else (0, offset)  # no filter: the page starts there, none read
+        order, plain = P + "tasks", where.plain
+        if where.status in _ENDED and within is None and self._indexed(where.status):
+            order, plain = P + "s:" + where.status, replace(where, status=None).plain
+        start, offset = (offset, 0) if plain else (0, offset)  # no other filter: the page starts there, none read
         while len(out) < limit and (within is None or start < within):
             end = start + page if within is None else min(start + page, within)
-            ids = self._ids(self._r.zrevrange(P + "tasks", start, end - 1))
+            ids = self._ids(self._r.zrevrange(order, start, end - 1))
             if not ids:
                 break
             start += page
@@ -441,6 +455,18 @@ class RedisStore:
                     if len(out) >= limit:
                         break
         return out
+
+    def _indexed(self, status: str) -> bool:
+        """Whether `s:<status>` lists every task in `status`: the counts cover every task and the index holds as
+        many as its count (not so for tasks written before the counts or the index existed: then `find` scans)."""
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.zcard(P + "s:" + status)
+            pipe.hgetall(P + "ended")
+            pipe.scard(P + "processing")
+            pipe.zcard(P + "tasks")
+            indexed, ended, processing, total = pipe.execute()
+        counted = sum(int(n) for n in ended.values()) + int(processing)
+        return counted == int(total) and int(indexed) == int(ended.get(status, 0))
 
     def status_counts(self) -> dict[str, int]:
         """Three O(1) reads: the processing set's size and the `ended` counts `put_task` keeps per terminal status.

@@ -446,3 +446,38 @@ def test_a_poll_read_before_a_reset_and_answered_after_it_is_not_kept(
         gone = c.get(f"/v1/predictions/{task_id}")
         assert gone.status_code == 404, gone.text  # but not kept: the reset removed it
     store.close()
+
+
+def test_a_status_filter_reads_only_tasks_in_that_status_and_scans_a_store_without_the_index(redis_url: str) -> None:
+    """`find` by a terminal status pages through that status's own index (`s:<status>`): among 600 tasks of
+    which 6 failed, a list of the failed ones reads 6 tasks, not 600. A store whose index is missing or short (a
+    layout written before it existed) is scanned instead, and gives the same answer."""
+    from mock_server.store import TaskFilter
+
+    store = open_store(redis_url)
+    store.reset()
+    for i in range(600):
+        p = make(f"t{i:03}")
+        store.put(p)
+        store.put(transition(p, Status.FAILED if i % 100 == 0 else Status.SUCCESS, now=3.0))
+    read: list[int] = []
+    mget = store._r.mget  # type: ignore[attr-defined]
+
+    def counted(keys: list[str]) -> Any:
+        read.append(len(keys))
+        return mget(keys)
+
+    store._r.mget = counted  # type: ignore[attr-defined]
+    failed = [f"t{i:03}" for i in range(500, -1, -100)]
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"))] == failed
+    assert sum(read) == 6
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"), offset=4)] == failed[4:]
+    server = redis.Redis.from_url(redis_url)
+    server.zrem("shuyou:s:failed", "t300")  # short by one: as if t300 had been written before the index
+    read.clear()
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"))] == failed
+    assert sum(read) == 600  # scanned
+    server.delete("shuyou:s:failed", "shuyou:ended")  # neither the index nor the counts: an older layout
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"), limit=2)] == failed[:2]
+    server.close()
+    store.close()

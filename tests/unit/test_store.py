@@ -52,6 +52,25 @@ def test_processing_and_filters(store: Store) -> None:
     assert [p.task_id for p in store.find(TaskFilter(model="x"))] == ["b"]
 
 
+def test_find_by_a_terminal_status_pages_newest_first(store: Store) -> None:
+    """What the inspector's and the control surface's status filter ask for, page after page."""
+    for i in range(12):
+        p = make(f"t{i:02}", key="k-odd" if i % 2 else "k-even")
+        store.put(p)
+        if i % 3 == 0:
+            store.put(transition(p, Status.FAILED, now=3.0))
+        elif i % 3 == 1:
+            store.put(transition(p, Status.SUCCESS, now=3.0))
+    failed = ["t09", "t06", "t03", "t00"]
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"))] == failed
+    assert [p.task_id for p in store.find(TaskFilter(status="failed"), limit=2, offset=1)] == failed[1:3]
+    assert [p.task_id for p in store.find(TaskFilter(status="failed", key="k-odd"))] == ["t09", "t03"]
+    assert [p.task_id for p in store.find(TaskFilter(status="failed", key="k-odd"), offset=1)] == ["t03"]
+    assert [p.task_id for p in store.find(TaskFilter(status="success"), limit=1)] == ["t10"]
+    assert store.find(TaskFilter(status="cancelled")) == []
+    assert [p.task_id for p in store.find(TaskFilter(status="processing"), limit=2)] == ["t11", "t08"]
+
+
 def test_find_filters_by_function_and_key_suffix_in_the_store(store: Store) -> None:
     """What the inspector's Tasks filters ask for (the function, a key's last characters), newest first."""
     for name, key, function in (("a", "sk-one", "image"), ("b", "sk-two", "audio"), ("c", "sk-done", "audio")):
