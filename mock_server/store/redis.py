@@ -123,7 +123,8 @@ local function put_task(id, json, status, due)
     -- the order of creation (find by status)
     if redis.call('SREM', P..'processing', id) == 1 or new then
       redis.call('HINCRBY', P..'ended', status, 1)
-      redis.call('ZADD', P..'s:'..status, seq or redis.call('ZSCORE', P..'tasks', id), id)
+      local order = seq or redis.call('ZSCORE', P..'tasks', id)
+      if order then redis.call('ZADD', P..'s:'..status, order, id) end
     end
     redis.call('ZREM', P..'timers', id)
   end
