@@ -651,7 +651,7 @@ class PredictionService:
                     self._settling.update(ids)
                     await self._commit_due(ids)
                 for done in started:  # the timer's settles begun before: ended when this returns
-                    await done
+                    await asyncio.shield(done)  # (a waiter cancelled, e.g. its client gone, leaves it be)
         finally:
             ran = await self.scheduler.run_due()
         return ran
@@ -699,9 +699,8 @@ class PredictionService:
                     if resets != self._resets:  # a reset came meanwhile: these tasks are gone
                         return
                     for task_id in chunk:
-                        if task_id in self._settling:  # else a read settled it meanwhile (`settle_overdue`)
-                            self._settling.discard(task_id)
-                            self._settle_by_id(task_id)
+                        self._settling.discard(task_id)
+                        self._settle_by_id(task_id)
                     continue
                 found = await self.batched.get_many_async(chunk)
                 if resets != self._resets:  # a reset came meanwhile: these tasks are gone, a commit would write them
@@ -710,7 +709,8 @@ class PredictionService:
         finally:  # on a failure (Redis gone) a poll or the peers' due sweep settles them later
             self._settling.difference_update(ids)
             self._commits.discard(done)
-            done.set_result(None)
+            if not done.done():
+                done.set_result(None)
 
     async def _commit_found(self, found: Sequence[Prediction | None], resets: int) -> None:
         """Settle the tasks of `found` that are due, in one batch of commits (a store that batches)."""
