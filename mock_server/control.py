@@ -181,6 +181,9 @@ async def cancel_task(request: Request) -> Response:
     task_id = request.path_params["task_id"]
     if ctx.sourced(task_id) is not None:
         raise Conflict(f"task {task_id}: cannot cancel a replayed task, it follows its recording (serve --replay)")
+    if ctx.reads_off_loop:  # the shared store's round trips, the event loop free meanwhile
+        p = await ctx.service.cancel_async(task_id)
+        return json_response(await anyio.to_thread.run_sync(task_detail, ctx, p, abandon_on_cancel=True))
     p = ctx.service.cancel(task_id)
     return json_response(task_detail(ctx, p))
 

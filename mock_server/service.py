@@ -507,19 +507,44 @@ class PredictionService:
         return p
 
     def cancel(self, task_id: str) -> Prediction:
-        p = self.get(None, task_id)
+        p, items = self._cancelling(self.get(None, task_id))
+        if not self.store.commit(p, charge=0.0, outbox=_records(items)):
+            raise self._not_cancelled(task_id, self.store.get(task_id))
+        return self._cancelled(p, items)
+
+    async def cancel_async(self, task_id: str) -> Prediction:
+        """`cancel` without holding the event loop on a shared store's round trips (`read`): Redis's batched
+        commit, SQLite's on a worker thread, waited for even if the client goes away (it may have been written)."""
+        p, items = self._cancelling(await self.read(None, task_id))
+        records = _records(items)
+        if self.batched is not None:
+            (written,) = await self.batched.commit_many_async([(p, 0.0, records)])
+            current = None if written else await self.batched.get_async(task_id)
+        else:
+            commit = partial(self.store.commit, p, charge=0.0, outbox=records)
+            written = await anyio.to_thread.run_sync(commit, abandon_on_cancel=False)
+            current = None if written else await anyio.to_thread.run_sync(self.store.get, task_id)
+        if not written:
+            raise self._not_cancelled(task_id, current)
+        return self._cancelled(p, items)
+
+    def _cancelling(self, p: Prediction) -> tuple[Prediction, Sequence[OutboxItem]]:
+        """`p` cancelled now, and its outbox items (Conflict if it has ended)."""
         if p.terminal:
-            raise Conflict(f"task {task_id}: cannot cancel, status is already {p.status} (terminal)")
+            raise Conflict(f"task {p.task_id}: cannot cancel, status is already {p.status} (terminal)")
         p = replace(
             lifecycle.transition(p, Status.CANCELLED, now=self.clock.now()),
             usage=None,
             error=TaskError("cancelled", "The task was cancelled through the mock control surface."),
         )
-        items = self._prepare(p, str(Status.CANCELLED))
-        if not self.store.commit(p, charge=0.0, outbox=_records(items)):
-            current = self.store.get(task_id)
-            status = current.status if current is not None else "gone"
-            raise Conflict(f"task {task_id}: cannot cancel, status is already {status} (another process settled it)")
+        return p, self._prepare(p, str(Status.CANCELLED))
+
+    @staticmethod
+    def _not_cancelled(task_id: str, current: Prediction | None) -> Conflict:
+        status = current.status if current is not None else "gone"
+        return Conflict(f"task {task_id}: cannot cancel, status is already {status} (another process settled it)")
+
+    def _cancelled(self, p: Prediction, items: Sequence[OutboxItem]) -> Prediction:
         self._accept(items)  # its due entry stays in the heap and finds the task terminal: a no-op
         self._fire(p, str(Status.CANCELLED))
         return p

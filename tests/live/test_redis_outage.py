@@ -301,3 +301,27 @@ def test_health_answers_at_once_while_a_settle_and_a_clock_advance_wait_for_a_hu
         assert client.post("/_mock/clock/advance", json={"seconds": 60}).status_code == 200
         statuses = {t["task_status"] for t in client.get("/_mock/tasks").json()["data"]}
         assert statuses == {"success"}
+
+
+def test_a_cancel_waits_for_a_hung_redis_off_the_event_loop(own_redis: RedisProcess) -> None:
+    """A cancel's read and commit go through the batched client: through a hang it answers 503 after the timeout
+    and the loop stays free (before: both were made on it, each held for the timeout)."""
+    timeout = 1.5
+    store = f"{own_redis.url}?socket_timeout={timeout:g}&socket_connect_timeout={timeout:g}"
+    with (
+        serve_in_thread(create_app(Settings(store=store))) as live,
+        httpx2.Client(base_url=live.base_url, headers=AUTH, timeout=20) as client,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        task_id = client.post("/v1/predictions", json=BODY).json()["data"]["task_id"]
+        own_redis.stop()
+        try:
+            cancel = pool.submit(client.post, f"/_mock/tasks/{task_id}/cancel")
+            slowest, probes = _probe_health(client, 1.0)
+            assert slowest < timeout / 3, f"the loop was held {slowest:.2f} s (of {probes} probes)"
+            _assert_unavailable(cancel.result(timeout=4 * timeout), 0.0, own_redis.url)
+        finally:
+            own_redis.resume()
+        cancelled = client.post(f"/_mock/tasks/{task_id}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["task_status"] == "cancelled"
