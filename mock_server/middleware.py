@@ -1,7 +1,8 @@
 """One pure-ASGI middleware: request id header, access rules (`access`), the shared clock and rules read first on
 a shared store (`peers.Peers.before_request`), journal entry and metrics, a 500 envelope for anything
-unexpected, due tasks settled before a read of the mock's own surfaces, and `GET /metrics` (`metrics.Metrics`,
-outside the router so that it counts what the router answers, 404s included). An unreachable store is a 503 in
+unexpected, due tasks settled before a read of the surfaces that show tasks (`_SETTLED_READS`), and `GET /metrics`
+(`metrics.Metrics`, outside the router so that it counts what the router answers, 404s included). An unreachable
+store is a 503 in
 the envelope (`StoreUnavailable`), journaled with its type like any API error; the clock read and the settle
 before a read let the request go on without the store, so what needs none (the request journal) still answers.
 
@@ -72,7 +73,9 @@ _GUARDED = ("/_mock", "/metrics")  # the mock's own surfaces: token, Origin and 
 _READS = ("GET", "HEAD")
 _INSPECTOR = "/_mock/ui"
 _METRICS = "/metrics"
-_HEALTH = "/_mock/health"  # reads no task: answers without the store, even while it hangs
+# The surfaces that show tasks, deliveries, credits or their counts: a read of one first settles every task due
+# (the rest, /_mock/health, clock, rules, config, requests and the page itself, never wait on the store for it).
+_SETTLED_READS = ("/_mock/tasks", "/_mock/webhooks", "/_mock/inspector", "/metrics")
 _ACCESS_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site", b"authorization", b"cookie", b"x-mock-token"})
 _UNSEEN = InternalError("not looked up yet")  # a sentinel for the Host cache (None means: let it through)
 _ERRORS: dict[int, type[ApiError]] = {401: AccessDenied, 403: Forbidden, 421: MisdirectedRequest}
@@ -305,8 +308,8 @@ class MockMiddleware:
                 return
             if self._peers is not None and self._peers.before_request():  # another process's clock advance or
                 arrived = ctx.clock.now()  # rules, before this answer
-            if scope["method"] in _READS and scope["path"].startswith(_GUARDED) and scope["path"] != _HEALTH:
-                # a read of /_mock or /metrics sees every task due by now as ended
+            if scope["method"] in _READS and scope["path"].startswith(_SETTLED_READS):
+                # such a read sees every task due by now as ended
                 with contextlib.suppress(StoreUnavailable):  # the route's own store call answers, if it has one
                     await ctx.service.settle_all_due()
             if scope["path"] == _METRICS:
