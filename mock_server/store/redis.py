@@ -460,14 +460,8 @@ class RedisStore:
     def _indexed(self, status: str) -> bool:
         """Whether `s:<status>` lists every task in `status`: the counts cover every task and the index holds as
         many as its count (not so for tasks written before the counts or the index existed: then `find` scans)."""
-        with self._r.pipeline(transaction=False) as pipe:
-            pipe.zcard(P + "s:" + status)
-            pipe.hgetall(P + "ended")
-            pipe.scard(P + "processing")
-            pipe.zcard(P + "tasks")
-            indexed, ended, processing, total = pipe.execute()
-        counted = sum(int(n) for n in ended.values()) + int(processing)
-        return counted == int(total) and int(indexed) == int(ended.get(status, 0))
+        counts = self._counted()
+        return counts is not None and int(self._r.zcard(P + "s:" + status)) == counts[status]
 
     def status_counts(self) -> dict[str, int]:
         """Three O(1) reads: the processing set's size and the `ended` counts `put_task` keeps per terminal status.
@@ -476,13 +470,19 @@ class RedisStore:
         event loop blocked. Tasks written before the counts existed (their sum falls short) are counted once by a
         scan, which writes the counts back (`_recount`).
         """
-        with self._reachable(), self._r.pipeline() as pipe:  # MULTI/EXEC: the three from one moment
+        counts = self._counted()
+        return counts if counts is not None else self._recount()
+
+    def _counted(self) -> dict[str, int] | None:
+        """The tasks per status from the processing set and the `ended` counts, read at one moment (MULTI/EXEC),
+        if they cover every task; None when some were written before the counts existed."""
+        with self._reachable(), self._r.pipeline() as pipe:
             pipe.zcard(P + "tasks")
             pipe.scard(P + "processing")
             pipe.hgetall(P + "ended")
             total, processing, ended = pipe.execute()
         counts = status_counts([(Status.PROCESSING, processing), *ended.items()])
-        return counts if sum(counts.values()) == int(total) else self._recount()
+        return counts if sum(counts.values()) == int(total) else None
 
     def _recount(self) -> dict[str, int]:
         """The counts by a scan; unless a task was written meanwhile (WATCH), its terminal counts replace `ended`, so
