@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -28,6 +28,8 @@ from mock_server.store import TaskFilter
 from mock_server.webhooks.policy import mask_secrets
 
 __all__ = ["control_routes"]
+
+T = TypeVar("T")
 
 
 def _ctx(request: Request) -> MockContext:
@@ -155,25 +157,29 @@ async def list_tasks(request: Request) -> Response:
             tasks = ctx.find_tasks(TaskFilter(key=key, status=status, model=q.get("model")), limit=limit)
         return {"data": [task_summary(p) for p in tasks]}
 
-    return json_response(
-        await anyio.to_thread.run_sync(listed, abandon_on_cancel=True) if ctx.reads_off_loop else listed()
-    )
+    return json_response(await _shown(ctx, listed))
+
+
+async def _shown(ctx: MockContext, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, which reads tasks or deliveries from the store: on a worker thread when the store is shared
+    and no replayed tasks join it (`reads_off_loop`), so that a hung Redis holds that thread, not the loop."""
+    if ctx.reads_off_loop:
+        return await anyio.to_thread.run_sync(call, *args, abandon_on_cancel=True)
+    return call(*args)
 
 
 async def get_task(request: Request) -> Response:
     ctx = _ctx(request)
     task_id = request.path_params["task_id"]
-    if ctx.reads_off_loop:  # the task and its deliveries from the shared store, the event loop free meanwhile
-        p = await ctx.service.read(None, task_id)
-        return json_response(await anyio.to_thread.run_sync(task_detail, ctx, p, abandon_on_cancel=True))
     try:
-        return json_response(task_detail(ctx, ctx.service.get(None, task_id)))
+        p = await ctx.service.read(None, task_id)
     except NotFound:
         sourced = ctx.sourced(task_id)
         if sourced is None:
             raise
-    p, source = sourced
-    return json_response(task_detail(ctx, p, source.body(task_id, ctx.clock.now(), p.base_url)))
+        p, source = sourced
+        return json_response(task_detail(ctx, p, source.body(task_id, ctx.clock.now(), p.base_url)))
+    return json_response(await _shown(ctx, task_detail, ctx, p))
 
 
 async def cancel_task(request: Request) -> Response:
@@ -181,11 +187,8 @@ async def cancel_task(request: Request) -> Response:
     task_id = request.path_params["task_id"]
     if ctx.sourced(task_id) is not None:
         raise Conflict(f"task {task_id}: cannot cancel a replayed task, it follows its recording (serve --replay)")
-    if ctx.reads_off_loop:  # the shared store's round trips, the event loop free meanwhile
-        p = await ctx.service.cancel_async(task_id)
-        return json_response(await anyio.to_thread.run_sync(task_detail, ctx, p, abandon_on_cancel=True))
-    p = ctx.service.cancel(task_id)
-    return json_response(task_detail(ctx, p))
+    p = await ctx.service.cancel(task_id)
+    return json_response(await _shown(ctx, task_detail, ctx, p))
 
 
 async def get_rules(request: Request) -> Response:

@@ -23,10 +23,10 @@ import heapq
 import inspect
 import random
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 import anyio.to_thread
 
@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 EventCallback = Callable[[Prediction, str, dict[str, Any]], Any]
+T = TypeVar("T")
 UNLIMITED_CREDITS = 1_000_000.0
 SETTLE_BATCH = 0.005  # seconds: how late at most the due-task timer settles a task nobody polls (real clocks)
 SETTLE_CHUNK = 256  # due tasks a shared store settles between two turns of the event loop (`_commit_due`)
@@ -238,22 +239,22 @@ class PredictionService:
                 await self.limiter.check_async(key, self.clock.now(), batched.take_token_async)
             else:
                 self.limiter.check(key, self.clock.now())
+        recipe, plan = None, None
         if body is not None:
             recipe = self._recipe(await body(), headers.get("content-type"))
             used = None  # read here, checked in `_plan`
             if batched is not None and self.total_credits(key) is not None:
                 used = await batched.used_async(key)
             plan = self._plan(key, recipe, headers, used)
-            if plan.latency:
-                await delay(plan.latency)
-            return Admission(operation, key, note, plan.error, recipe, plan)
-        injection = behaviour.inject(self.settings, self._error_rng, headers)
-        latency, error = injection.latency, injection.error
+            latency, error = plan.latency, plan.error
+        else:
+            injection = behaviour.inject(self.settings, self._error_rng, headers)
+            latency, error = injection.latency, injection.error
         if latency:
             await delay(latency)
         if error is None and operation == "getCredits":  # tasks due by now hold no credits
             await self.settle_all_due()
-        return Admission(operation, key, note, error)
+        return Admission(operation, key, note, error, recipe, plan)
 
     def _raise_injected(self, error: ErrorSpec) -> NoReturn:
         # Without a type, the error carries the one the spec documents for its status (429 rate_limit, ...).
@@ -456,7 +457,7 @@ class PredictionService:
         if ended is not None and (kept := ended.get(task_id)) is not None:
             ended.move_to_end(task_id)
             return self.body(self._found(admission.key, task_id, kept), base_url=base_url)
-        found = self._found(admission.key, task_id, await self.batched.get_async(task_id))
+        found = await self.read(admission.key, task_id)
         if ended is not None and found.terminal:  # into the dict read before: a reset meanwhile replaced it
             if len(ended) >= ENDED_KEPT:
                 ended.popitem(last=False)  # the one read longest ago
@@ -491,11 +492,16 @@ class PredictionService:
         settled as `get` settles it."""
         if self.batched is not None:
             stored = await self.batched.get_async(task_id)
-        elif self.store.multiprocess:
-            stored = await anyio.to_thread.run_sync(self.store.get, task_id, abandon_on_cancel=True)
         else:
-            stored = self.store.get(task_id)
+            stored = await self._blocking(self.store.get, task_id)
         return self._found(key, task_id, stored)
+
+    async def _blocking(self, call: Callable[..., Any], *args: Any) -> Any:
+        """`call(*args)`, a store call: on a worker thread for a shared store (SQLite: thread-safe, and a write
+        there is waited for even if the client goes away), inline for this process's memory."""
+        if self.store.multiprocess:
+            return await anyio.to_thread.run_sync(call, *args)
+        return call(*args)
 
     def _found(self, key: str | None, task_id: str, p: Prediction | None) -> Prediction:
         if p is None or (key is not None and p.key != key):
@@ -506,45 +512,27 @@ class PredictionService:
             p = self._settle(p)
         return p
 
-    def cancel(self, task_id: str) -> Prediction:
-        p, items = self._cancelling(self.get(None, task_id))
-        if not self.store.commit(p, charge=0.0, outbox=_records(items)):
-            raise self._not_cancelled(task_id, self.store.get(task_id))
-        return self._cancelled(p, items)
-
-    async def cancel_async(self, task_id: str) -> Prediction:
-        """`cancel` without holding the event loop on a shared store's round trips (`read`): Redis's batched
-        commit, SQLite's on a worker thread, waited for even if the client goes away (it may have been written)."""
-        p, items = self._cancelling(await self.read(None, task_id))
-        records = _records(items)
-        if self.batched is not None:
-            (written,) = await self.batched.commit_many_async([(p, 0.0, records)])
-            current = None if written else await self.batched.get_async(task_id)
-        else:
-            commit = partial(self.store.commit, p, charge=0.0, outbox=records)
-            written = await anyio.to_thread.run_sync(commit, abandon_on_cancel=False)
-            current = None if written else await anyio.to_thread.run_sync(self.store.get, task_id)
-        if not written:
-            raise self._not_cancelled(task_id, current)
-        return self._cancelled(p, items)
-
-    def _cancelling(self, p: Prediction) -> tuple[Prediction, Sequence[OutboxItem]]:
-        """`p` cancelled now, and its outbox items (Conflict if it has ended)."""
+    async def cancel(self, task_id: str) -> Prediction:
+        """Cancel a task still processing (Conflict once it has ended), without holding the event loop on a
+        shared store's round trips (`read`; the commit through Redis's batched client or `_blocking`)."""
+        p = await self.read(None, task_id)
         if p.terminal:
-            raise Conflict(f"task {p.task_id}: cannot cancel, status is already {p.status} (terminal)")
+            raise Conflict(f"task {task_id}: cannot cancel, status is already {p.status} (terminal)")
         p = replace(
             lifecycle.transition(p, Status.CANCELLED, now=self.clock.now()),
             usage=None,
             error=TaskError("cancelled", "The task was cancelled through the mock control surface."),
         )
-        return p, self._prepare(p, str(Status.CANCELLED))
-
-    @staticmethod
-    def _not_cancelled(task_id: str, current: Prediction | None) -> Conflict:
-        status = current.status if current is not None else "gone"
-        return Conflict(f"task {task_id}: cannot cancel, status is already {status} (another process settled it)")
-
-    def _cancelled(self, p: Prediction, items: Sequence[OutboxItem]) -> Prediction:
+        items = self._prepare(p, str(Status.CANCELLED))
+        if self.batched is not None:
+            (written,) = await self.batched.commit_many_async([(p, 0.0, _records(items))])
+            current = None if written else await self.batched.get_async(task_id)
+        else:
+            written = await self._blocking(partial(self.store.commit, p, charge=0.0, outbox=_records(items)))
+            current = None if written else await self._blocking(self.store.get, task_id)
+        if not written:
+            status = current.status if current is not None else "gone"
+            raise Conflict(f"task {task_id}: cannot cancel, status is already {status} (another process settled it)")
         self._accept(items)  # its due entry stays in the heap and finds the task terminal: a no-op
         self._fire(p, str(Status.CANCELLED))
         return p
@@ -709,37 +697,51 @@ class PredictionService:
         return self._commit_due(ids)
 
     async def _commit_due(self, ids: list[str]) -> None:
-        """Settle the tasks `ids` (in `_settling`) SETTLE_CHUNK at a time, other requests answered in between: on
-        Redis each chunk is one MGET and one batch of commit scripts; on SQLite each settle is a transaction."""
+        """Settle the tasks `ids` (in `_settling` until they are written), read and settled a chunk at a time."""
         resets = self._resets
         done = asyncio.get_running_loop().create_future()  # what `settle_all_due` waits for, not writing them twice
         self._commits.add(done)
         try:
-            size = SETTLE_CHUNK if self.batched is not None else SETTLE_CHUNK_SYNC
-            for start in range(0, len(ids), size):
-                chunk = ids[start : start + size]
-                if self.batched is None:
-                    if start:
-                        await delay(0)
-                    if resets != self._resets:  # a reset came meanwhile: these tasks are gone
-                        return
-                    for task_id in chunk:
-                        self._settling.discard(task_id)
-                        self._settle_by_id(task_id)
-                    continue
-                found = await self.batched.get_many_async(chunk)
-                if resets != self._resets:  # a reset came meanwhile: these tasks are gone, a commit would write them
-                    return
-                await self._commit_found(found, resets)
+            async for chunk in self._chunks(ids):
+                if self.batched is not None:
+                    found = await self.batched.get_many_async(chunk)
+                else:
+                    found = [self.store.get(task_id) for task_id in chunk]
+                await self._settle_found(found, resets)
         finally:  # on a failure (Redis gone) a poll or the peers' due sweep settles them later
             self._settling.difference_update(ids)
             self._commits.discard(done)
             if not done.done():
                 done.set_result(None)
 
-    async def _commit_found(self, found: Sequence[Prediction | None], resets: int) -> None:
-        """Settle the tasks of `found` that are due, in one batch of commits (a store that batches)."""
-        assert self.batched is not None
+    async def settle_swept(self, found: list[Prediction], resets: int | None = None) -> None:
+        """Settle tasks the shared store's due sweep found, whichever process created them (`peers`), a chunk at
+        a time: one commit each on the loop held it for ~300 ms per 1,000 tasks (2026-12-07, Redis). A commit is
+        conditional, so a task another process settled meanwhile stays as it settled. `resets`: the count read
+        before the sweep read the store (after a reset since, nothing is written: the tasks are gone)."""
+        resets = self._resets if resets is None else resets
+        async for chunk in self._chunks(found):
+            await self._settle_found(chunk, resets)
+
+    async def _chunks(self, items: Sequence[T]) -> AsyncIterator[Sequence[T]]:
+        """`items` SETTLE_CHUNK at a time (SETTLE_CHUNK_SYNC where each settle is a transaction of its own), the
+        event loop turned between two chunks so that other requests are answered."""
+        size = SETTLE_CHUNK if self.batched is not None else SETTLE_CHUNK_SYNC
+        for start in range(0, len(items), size):
+            if start:
+                await delay(0)
+            yield items[start : start + size]
+
+    async def _settle_found(self, found: Sequence[Prediction | None], resets: int) -> None:
+        """Settle those of `found` (tasks as read) that are due, unless a reset came since `resets` was read: on
+        Redis in one batch of commits, elsewhere one commit each."""
+        if resets != self._resets:
+            return
+        if self.batched is None:
+            for p in found:
+                if p is not None and p.status is Status.PROCESSING:
+                    self._settle(p)
+            return
         now, todo = self.clock.now(), []
         for p in found:
             if p is None or p.status is not Status.PROCESSING:
@@ -747,32 +749,13 @@ class PredictionService:
             settled = lifecycle.settle(p, now)
             if settled is not p:
                 todo.append((settled, self._charge(settled), self._prepare(settled, str(settled.status))))
-        if not todo or resets != self._resets:
+        if not todo:
             return
         wrote = await self.batched.commit_many_async([(p, charge, _records(items)) for p, charge, items in todo])
         for (settled, _, items), written in zip(todo, wrote, strict=True):
             if written:  # else another process (or a poll here) settled it first, and fired its events
                 self._accept(items)
                 self._fire(settled, str(settled.status))
-
-    async def settle_swept(self, found: list[Prediction], resets: int | None = None) -> None:
-        """Settle tasks the shared store's due sweep found, whichever process created them (`peers`). A commit is
-        conditional, so a task another process settled meanwhile stays as it settled. SETTLE_CHUNK at a time (on
-        Redis one batch of commits each), the event loop free between them: one commit each held it for ~300 ms
-        per 1,000 tasks (2026-12-07, Redis). `resets`: the count read before the sweep read the store; after a reset
-        since, nothing is written (the tasks are gone)."""
-        resets = self._resets if resets is None else resets
-        size = SETTLE_CHUNK if self.batched is not None else SETTLE_CHUNK_SYNC
-        for start in range(0, len(found), size):
-            chunk = found[start : start + size]
-            if self.batched is not None:
-                await self._commit_found(chunk, resets)
-                continue
-            if start:
-                await delay(0)
-            for p in chunk:
-                if resets == self._resets and p.status is Status.PROCESSING:
-                    self._settle(p)
 
     @property
     def resets(self) -> int:

@@ -79,7 +79,7 @@ class ServiceMachine(RuleBasedStateMachine):
     def cancel(self, data: st.DataObject) -> None:
         task_id = data.draw(st.sampled_from(sorted(self.seen)))
         try:
-            self.service.cancel(task_id)
+            anyio.run(self.service.cancel, task_id)
         except Conflict:
             assert self.service.get(None, task_id).terminal
         else:

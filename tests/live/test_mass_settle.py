@@ -10,6 +10,7 @@ import httpx2
 from mock_server import Settings, create_app
 from mock_server.service import SETTLE_CHUNK
 from mock_server.testing import serve_in_thread
+from tests._support import eventually
 
 BODY = {"model": "gpt-image-2", "function": "image", "input": {"prompt": "a fox"}}
 
@@ -34,8 +35,7 @@ def test_a_poll_is_answered_while_a_mass_settle_is_being_written(shared_store: t
 
         mover = threading.Thread(target=advance)
         mover.start()
-        while ended() == 0:
-            pass  # until the first chunk is written: the advance has begun and is under way
+        eventually(lambda: ended() > 0, interval=0.001)  # the first chunk is written: the advance is under way
         assert other.get(f"/v1/predictions/{ids[-1]}").status_code == 200
         answered.append("poll")
         ended_by_then = ended()
